@@ -1,0 +1,50 @@
+# tunewise — two commands for a newcomer:
+#   make demo   creates .venv, installs tunewise, tunes an MLP on the digits data (SQLite store)
+#   make test   installs what the tests need (PostgreSQL server binaries included), runs lint,
+#               type checks and the whole suite
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP_DEMO := $(VENV)/.installed-demo
+STAMP_DEV  := $(VENV)/.installed-dev
+
+.PHONY: demo test lint typecheck pytest postgres-binaries clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP_DEMO): $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e '.[examples]'
+	touch $@
+
+$(STAMP_DEV): $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: $(STAMP_DEMO)
+	$(BIN)/tunewise run examples/mlp_digits.yaml
+	$(BIN)/python -m examples.mlp_digits compare --storage sqlite:///tunewise.db --study mlp-digits
+
+# PostgreSQL tests start a throwaway server from these binaries (tests/postgres.py).
+postgres-binaries:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		echo "installing PostgreSQL server binaries"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null; \
+	fi
+
+lint: $(STAMP_DEV)
+	$(BIN)/ruff check src tests examples
+	$(BIN)/ruff format --check src tests examples
+
+typecheck: $(STAMP_DEV)
+	$(BIN)/mypy
+
+pytest: $(STAMP_DEV) postgres-binaries
+	$(BIN)/pytest -q
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,54 @@
+"""tunewise: self-hosted automatic model tuning.
+
+    import tunewise as tw
+    study = tw.create_study("demo", objective=tw.Objective("accuracy", "maximize"),
+                            space={"lr": tw.Float(1e-4, 1e-1, scale="log")}, strategy="random")
+    study.optimize(train, max_trials=50, max_parallel=2)
+    study.best_trial.params
+
+Importing this package is cheap: optional and heavy dependencies load where they are used.
+"""
+
+from tunewise.errors import (
+    SpecError,
+    StoreError,
+    StudyAborted,
+    StudyExists,
+    StudyNotFound,
+    TrialFailed,
+    TrialStopped,
+    TunewiseError,
+)
+from tunewise.reporting import report
+from tunewise.space import Categorical, Float, Int, Space
+from tunewise.spec import StudySpec
+from tunewise.study import Study, create_study, load_study
+from tunewise.trial import FailureKind, Objective, StudyState, Trial, TrialState
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Categorical",
+    "FailureKind",
+    "Float",
+    "Int",
+    "Objective",
+    "SpecError",
+    "Space",
+    "StoreError",
+    "Study",
+    "StudyAborted",
+    "StudyExists",
+    "StudyNotFound",
+    "StudySpec",
+    "StudyState",
+    "Trial",
+    "TrialFailed",
+    "TrialState",
+    "TrialStopped",
+    "TunewiseError",
+    "__version__",
+    "create_study",
+    "load_study",
+    "report",
+]

@@ -1,0 +1,1 @@
+"""The command line: ``tunewise run|status|trials|best|export``."""

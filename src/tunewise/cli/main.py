@@ -1,0 +1,241 @@
+"""``tunewise``: run a study from a spec file and look at what is stored.
+
+Exit codes: 0 success, 2 bad input (the spec, an argument, an unknown study), 1 a runtime
+failure (the study aborted, the store failed). Errors are one sentence, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from tunewise.errors import SpecError, StoreError, StudyAborted, StudyNotFound
+from tunewise.study import Study
+
+DEFAULT_STORAGE = "sqlite:///tunewise.db"
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def storage_url(flag: str | None, spec_storage: str | None = None) -> str:
+    """``--storage``, else ``TUNEWISE_STORAGE``, else the spec's ``storage``, else the default."""
+    return flag or os.environ.get("TUNEWISE_STORAGE") or spec_storage or DEFAULT_STORAGE
+
+
+def _open_study(args: argparse.Namespace) -> Study:
+    from tunewise.study import load_study
+
+    return load_study(args.study, storage=storage_url(args.storage))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from tunewise.cli.progress import ProgressBar
+    from tunewise.runners import build_runner
+    from tunewise.spec import parse_spec_text
+    from tunewise.store import open_store
+    from tunewise.strategies import get_strategy
+    from tunewise.study import open_or_create
+
+    path = Path(args.spec)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise SpecError(args.spec, f"cannot be read ({exc.strerror}); check the path") from None
+    spec = parse_spec_text(text, args.spec)
+    overrides = {
+        "name": args.study, "max_trials": args.max_trials, "max_parallel": args.max_parallel,
+        "seed": args.seed,
+    }
+    spec = spec.with_overrides(**{k: v for k, v in overrides.items() if v is not None})
+    if spec.trial is None:
+        raise SpecError("trial", "is required: give `python: module:function` or `command: [...]`")
+    strategy = get_strategy(spec.strategy)
+    implied = strategy(spec.objective, 0).default_max_trials(spec.space)
+    if spec.limits.max_trials is None and implied is None and spec.limits.max_runtime is None:
+        raise SpecError("limits.max_trials", "is required (or give limits.max_runtime)")
+    runner = build_runner(spec.trial)
+    store = open_store(storage_url(args.storage, spec.storage))
+    try:
+        spec = open_or_create(store, spec)
+        study = Study(store, spec.name, runs_dir=spec.runs_dir)
+        print(f"study {spec.name}: {spec.strategy} search, {spec.objective.direction} "
+              f"{spec.objective.metric}, trial logs in {study.runs_dir}/", file=sys.stderr)
+        bar = ProgressBar()
+        try:
+            completion = study.run(runner, spec.limits, timeout=spec.trial.timeout,
+                                   on_progress=bar)
+        finally:
+            bar.close()
+        print(f"study {spec.name} completed: {completion.message}")
+        _print_best(study)
+        return EXIT_OK
+    finally:
+        store.close()
+
+
+def _print_best(study: Study) -> None:
+    counts = study.counts()
+    summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+    print(f"trials: {summary or 'none'}")
+    try:
+        best = study.best_trial
+    except ValueError:
+        print("no trial completed")
+        return
+    print(f"best trial #{best.number}: {study.objective.metric} = {best.value:.6g}")
+    width = max(len(name) for name in best.params)
+    for name, value in best.params.items():
+        print(f"  {name.ljust(width)}  {value}")
+    extra = {k: v for k, v in best.metrics.items() if k != study.objective.metric}
+    if extra:
+        print("  metrics: " + ", ".join(f"{k}={v:.6g}" for k, v in sorted(extra.items())))
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from tunewise.cli.views import STATUS_HEADER, render_table, study_summary
+    from tunewise.store import open_store
+
+    store = open_store(storage_url(args.storage))
+    try:
+        records = [store.get_study(args.study)] if args.study else store.list_studies()
+        rows = []
+        for record in records:
+            study = Study(store, record.name)
+            try:
+                best = study.best_trial
+            except ValueError:
+                best = None
+            rows.append(study_summary(record, study.counts(), best))
+        if not rows:
+            print("no studies in this storage")
+        else:
+            print(render_table(STATUS_HEADER, rows, max_width=80))
+        return EXIT_OK
+    finally:
+        store.close()
+
+
+def cmd_trials(args: argparse.Namespace) -> int:
+    from tunewise.cli.views import dumps, render_csv, render_table, trial_document, trials_table
+
+    study = _open_study(args)
+    try:
+        trials = study.trials
+        if args.format == "json":
+            print(dumps([trial_document(t) for t in trials]))
+        elif args.format == "csv":
+            sys.stdout.write(render_csv(*trials_table(study, trials)))
+        else:
+            print(render_table(*trials_table(study, trials)))
+        return EXIT_OK
+    finally:
+        study.close()
+
+
+def cmd_best(args: argparse.Namespace) -> int:
+    from tunewise.cli.views import best_document, dumps
+
+    study = _open_study(args)
+    try:
+        if args.format == "json":
+            print(dumps(best_document(study.best_trial)))
+        else:
+            _print_best(study)
+        return EXIT_OK
+    except ValueError as exc:
+        print(f"tunewise: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    finally:
+        study.close()
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from tunewise.cli.views import dumps, export_document, render_csv, trials_table
+
+    study = _open_study(args)
+    try:
+        if args.format == "json":
+            text = dumps(export_document(study)) + "\n"
+        else:
+            text = render_csv(*trials_table(study, study.trials))
+        target = Path(args.output)
+        if not target.parent.is_dir():
+            raise SpecError("--output", f"folder {str(target.parent)!r} does not exist")
+        target.write_text(text)
+        print(f"wrote {len(study.trials)} trials to {target}", file=sys.stderr)
+        return EXIT_OK
+    finally:
+        study.close()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tunewise", description="Automatic model tuning: run studies, read their results."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    storage_help = "store URL (default: $TUNEWISE_STORAGE, the spec's storage, sqlite:///tunewise.db)"
+
+    run = sub.add_parser("run", help="run (or continue) the study a spec file describes")
+    run.add_argument("spec", metavar="SPEC", help="the study's YAML or JSON spec file")
+    run.add_argument("--storage", help=storage_help)
+    run.add_argument("--study", help="study name (overrides the spec's `study`)")
+    run.add_argument("--max-trials", type=int, help="overrides limits.max_trials")
+    run.add_argument("--max-parallel", type=int, help="overrides limits.max_parallel")
+    run.add_argument("--seed", type=int, help="overrides the spec's seed")
+    run.set_defaults(handler=cmd_run)
+
+    status = sub.add_parser("status", help="state and trial counts of the studies")
+    status.add_argument("study", metavar="STUDY", nargs="?")
+    status.add_argument("--storage", help=storage_help)
+    status.set_defaults(handler=cmd_status)
+
+    trials = sub.add_parser("trials", help="the trials of a study")
+    trials.add_argument("study", metavar="STUDY")
+    trials.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    trials.add_argument("--storage", help=storage_help)
+    trials.set_defaults(handler=cmd_trials)
+
+    best = sub.add_parser("best", help="the best trial of a study")
+    best.add_argument("study", metavar="STUDY")
+    best.add_argument("--format", choices=("text", "json"), default="text")
+    best.add_argument("--storage", help=storage_help)
+    best.set_defaults(handler=cmd_best)
+
+    export = sub.add_parser("export", help="write a study's trials to a file")
+    export.add_argument("study", metavar="STUDY")
+    export.add_argument("--format", choices=("csv", "json"), required=True)
+    export.add_argument("-o", "--output", required=True, metavar="FILE")
+    export.add_argument("--storage", help=storage_help)
+    export.set_defaults(handler=cmd_export)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    for flag in ("max_trials", "max_parallel"):
+        value = getattr(args, flag, None)
+        if value is not None and value < 1:
+            print(f"tunewise: --{flag.replace('_', '-')}: must be at least 1", file=sys.stderr)
+            return EXIT_USAGE
+    try:
+        code: int = args.handler(args)
+        return code
+    except (SpecError, StudyNotFound) as exc:
+        print(f"tunewise: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except StudyAborted as exc:
+        print(f"tunewise: the study aborted: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except StoreError as exc:
+        print(f"tunewise: storage error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print("\ntunewise: interrupted; running trials were ended and recorded. "
+              "Run the same command again to continue.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""Tables and documents the CLI prints or writes: one flattening of trials for every format."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from tunewise.study import Study
+from tunewise.trial import StudyRecord, Trial, TrialState
+
+
+def json_number(value: float | None) -> float | str | None:
+    """JSON has no NaN or infinity: write those as strings."""
+    if value is None or math.isfinite(value):
+        return value
+    return str(value)
+
+
+def trial_document(trial: Trial) -> dict[str, Any]:
+    data = trial.to_dict()
+    data["value"] = json_number(trial.value)
+    data["metrics"] = {k: json_number(v) for k, v in trial.metrics.items()}
+    return data
+
+
+def best_document(trial: Trial) -> dict[str, Any]:
+    """The ``tunewise best --format json`` document."""
+    return {
+        "trial": trial.number,
+        "params": dict(trial.params),
+        "value": json_number(trial.value),
+        "metrics": {k: json_number(v) for k, v in trial.metrics.items()},
+    }
+
+
+def trials_table(study: Study, trials: Sequence[Trial]) -> tuple[list[str], list[list[Any]]]:
+    """Header and rows: number, state, value, each param, each metric, failure, timing."""
+    params = study.space.names
+    metrics = sorted({name for t in trials for name in t.metrics})
+    header = ["trial", "state", "value", *params, *(f"metric:{m}" for m in metrics),
+              "attempt", "failure_kind", "error", "started_at", "duration_s"]
+    rows = []
+    for t in trials:
+        error = (t.error or "").strip().splitlines()
+        rows.append([
+            t.number, str(t.state), t.value, *(t.params.get(p) for p in params),
+            *(t.metrics.get(m) for m in metrics), t.attempt,
+            str(t.failure_kind) if t.failure_kind else "", error[-1] if error else "",
+            t.started_at.isoformat(timespec="seconds") if t.started_at else "",
+            None if t.duration is None else round(t.duration, 3),
+        ])
+    return header, rows
+
+
+def format_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def render_table(header: Sequence[str], rows: Sequence[Sequence[Any]], max_width: int = 48
+                 ) -> str:
+    cells = [[format_cell(c)[:max_width] for c in row] for row in rows]
+    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(header)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
+    for row in cells:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    return "\n".join(lines)
+
+
+def render_csv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows([["" if c is None else c for c in row] for row in rows])
+    return out.getvalue()
+
+
+def export_document(study: Study) -> dict[str, Any]:
+    """Everything stored about a study, reports included, as one JSON document."""
+    record = study.store.get_study(study.name)
+    trials = []
+    for trial in study.trials:
+        data = trial_document(trial)
+        data["reports"] = [
+            {"step": r.step, "values": {k: json_number(v) for k, v in r.values.items()}}
+            for r in study.reports(trial.number)
+        ]
+        trials.append(data)
+    return {
+        "study": study.name,
+        "state": str(record.state),
+        "reason": record.reason,
+        "definition": study.spec.to_dict(),
+        "trials": trials,
+    }
+
+
+def study_summary(record: StudyRecord, counts: dict[TrialState, int], best: Trial | None
+                  ) -> list[Any]:
+    """One row of ``tunewise status``."""
+    return [
+        record.name, str(record.state), record.definition.get("strategy"),
+        counts[TrialState.COMPLETED], counts[TrialState.STOPPED], counts[TrialState.FAILED],
+        counts[TrialState.RUNNING], counts[TrialState.QUEUED],
+        None if best is None else best.value, record.reason or "",
+    ]
+
+
+STATUS_HEADER = ["study", "state", "strategy", "completed", "stopped", "failed", "running",
+                 "queued", "best", "reason"]
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, indent=2, allow_nan=False)

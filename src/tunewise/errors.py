@@ -1,0 +1,79 @@
+"""The errors a user can act on.
+
+Three families, kept apart because they call for different reactions (KerasTuner's split
+between errors that fail one trial and errors that abort the search):
+
+- :class:`SpecError`: the user's input is wrong (a spec file, a space, an argument); nothing
+  has run yet. It names the field path so the user knows what to edit.
+- :class:`TrialFailed`: one trial failed; the study goes on.
+- :class:`StudyAborted`: the whole search stops (too many consecutive failures, ...).
+
+Plus :class:`StoreError` for the persistence layer and :class:`IllegalTransition` when a trial
+state change is refused by the store's state machine.
+"""
+
+from __future__ import annotations
+
+
+class TunewiseError(Exception):
+    """Base class of every error tunewise raises on purpose."""
+
+
+class SpecError(TunewiseError, ValueError):
+    """Invalid user input, with the path of the offending field (``space.momentum.high``).
+
+    ``str(error)`` is one sentence meant to be shown as is: it starts with the field path.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}" if field else message)
+
+
+class TrialFailed(TunewiseError):
+    """One trial failed; carries the failure kind stored with the trial."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        self.kind = kind
+        self.message = message
+        super().__init__(f"{kind}: {message}")
+
+
+class TrialStopped(TunewiseError):  # noqa: N818 - a signal, not a failure
+    """Raised inside a trial to end it early; the trial is recorded STOPPED, not FAILED."""
+
+
+class StudyAborted(TunewiseError):
+    """The study cannot go on (for instance after too many consecutive failed trials)."""
+
+
+class StoreError(TunewiseError):
+    """The store could not complete an operation (driver error, missing study, ...)."""
+
+
+class StudyNotFound(StoreError, KeyError):
+    """No study of that name exists in the store."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(name)
+
+    def __str__(self) -> str:
+        return f"no study named {self.name!r} in this storage; `tunewise status` lists the studies"
+
+
+class StudyExists(StoreError):
+    """A study of that name already exists."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"a study named {name!r} already exists in this storage")
+
+
+class IllegalTransition(StoreError):
+    """A trial state change the state machine forbids (e.g. finishing a finished trial)."""
+
+
+class LeaseLost(StoreError):
+    """The caller no longer holds the lease of the trial it tries to change."""

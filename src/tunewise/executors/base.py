@@ -1,0 +1,64 @@
+"""The executor contract: where trials run. ``submit / poll / cancel`` with a capacity.
+
+An executor runs a runner for each submitted job and turns what happens into events the tuner
+records: :class:`ReportEvent` for each intermediate value, :class:`DoneEvent` once per job.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from tunewise.runners.base import Outcome, Runner, TrialJob
+from tunewise.trial import FailureKind
+
+
+@dataclass(frozen=True)
+class ReportEvent:
+    number: int
+    step: int
+    values: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class DoneEvent:
+    number: int
+    outcome: Outcome
+
+
+Event = ReportEvent | DoneEvent
+
+
+class Executor(ABC):
+    """Runs up to ``capacity`` trials at once."""
+
+    capacity: int
+
+    @property
+    @abstractmethod
+    def running(self) -> list[int]:
+        """Numbers of the trials submitted and not yet reported done."""
+
+    @property
+    def free(self) -> int:
+        return max(0, self.capacity - len(self.running))
+
+    @abstractmethod
+    def submit(self, job: TrialJob, runner: Runner) -> None:
+        """Start the job; its events come from :meth:`poll`."""
+
+    @abstractmethod
+    def poll(self, timeout: float) -> list[Event]:
+        """Events since the last call, waiting up to ``timeout`` seconds for the first."""
+
+    @abstractmethod
+    def cancel(self, number: int, reason: str, kind: FailureKind = FailureKind.TIMEOUT) -> None:
+        """Ask a trial to stop; it ends STOPPED at its last report, or is killed after a grace
+        period (FAILED with ``kind`` and ``reason`` when it reported nothing)."""
+
+    @abstractmethod
+    def shutdown(
+        self, reason: str, kind: FailureKind = FailureKind.INFRASTRUCTURE
+    ) -> list[Event]:
+        """End every running trial now (process trees killed); returns their DoneEvents."""

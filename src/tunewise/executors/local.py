@@ -1,0 +1,246 @@
+"""The local executor: each trial in its own forked process, up to ``capacity`` at once.
+
+Forking (not spawning) lets a training function defined anywhere — a script's ``__main__``, a
+closure — run without pickling, and shares the modules the driver already imported. The driver
+stays single-threaded, which keeps forking safe. Each trial process becomes a session leader, so
+stopping a trial kills its whole process tree; a command trial's own process group (named in its
+folder's ``pgid`` file by the command runner) is killed too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Any
+
+from tunewise.executors.base import DoneEvent, Event, Executor, ReportEvent
+from tunewise.runners.base import ERROR_TAIL_LINES, Outcome, Runner, TrialJob
+from tunewise.trial import FailureKind, TrialState
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Linux: the trial process gets SIGKILL if the driver dies, instead of running on."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _trial_process_main(runner: Runner, job: TrialJob, conn: Connection) -> None:
+    """Entry point of a trial's process: run the runner, stream events through ``conn``."""
+    os.setsid()
+    _die_with_parent()
+    stop_requested = False
+
+    def should_stop() -> bool:
+        nonlocal stop_requested
+        try:
+            while not stop_requested and conn.poll():
+                stop_requested = conn.recv() == "stop"
+        except (EOFError, OSError):
+            stop_requested = True  # the driver is gone: nobody will record the result
+        return stop_requested
+
+    def report(step: int | None, values: Any) -> None:
+        conn.send(("report", step, dict(values)))
+
+    try:
+        outcome = runner.run(job, report, should_stop)
+    except Exception as exc:  # a bug in a runner must still end the trial with a record
+        outcome = Outcome.failed(FailureKind.INFRASTRUCTURE, f"runner error: {exc!r}")
+    conn.send(("done", outcome))
+    conn.close()
+
+
+@dataclass
+class _Slot:
+    job: TrialJob
+    runner: Runner
+    process: multiprocessing.process.BaseProcess
+    conn: Connection
+    deadline: float | None
+    last_step: int = 0
+    last_values: dict[str, float] = field(default_factory=dict)
+    outcome: Outcome | None = None
+    stop_requested_at: float | None = None
+    terminated_at: float | None = None
+    end_kind: FailureKind | None = None
+    end_reason: str = ""
+
+
+def _tail(path: Path, lines: int = ERROR_TAIL_LINES) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+class LocalExecutor(Executor):
+    """Trials in forked processes on this machine."""
+
+    def __init__(self, capacity: int, grace_seconds: float = 5.0) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be at least 1")
+        self.capacity = capacity
+        self.grace_seconds = grace_seconds
+        self._context = multiprocessing.get_context("fork")
+        self._slots: dict[int, _Slot] = {}
+
+    @property
+    def running(self) -> list[int]:
+        return list(self._slots)
+
+    def submit(self, job: TrialJob, runner: Runner) -> None:
+        if job.number in self._slots:
+            raise ValueError(f"trial {job.number} is already running")
+        if self.free == 0:
+            raise RuntimeError("no free capacity")
+        job.trial_dir.mkdir(parents=True, exist_ok=True)
+        parent_conn, child_conn = self._context.Pipe()
+        process = self._context.Process(
+            target=_trial_process_main, args=(runner, job, child_conn), daemon=False
+        )
+        process.start()
+        child_conn.close()
+        deadline = None
+        if job.timeout is not None:
+            # A runner that enforces the timeout itself gets the grace period to do it cleanly.
+            slack = self.grace_seconds + 2.0 if getattr(runner, "handles_timeout", False) else 0.0
+            deadline = time.monotonic() + job.timeout + slack
+        self._slots[job.number] = _Slot(job, runner, process, parent_conn, deadline)
+
+    def cancel(self, number: int, reason: str, kind: FailureKind = FailureKind.TIMEOUT) -> None:
+        slot = self._slots.get(number)
+        if slot is None or slot.stop_requested_at is not None:
+            return
+        slot.stop_requested_at = time.monotonic()
+        slot.end_kind, slot.end_reason = kind, reason
+        with contextlib.suppress(OSError, BrokenPipeError):
+            slot.conn.send("stop")
+
+    def poll(self, timeout: float) -> list[Event]:
+        events: list[Event] = []
+        now = time.monotonic()
+        wake = [now + timeout]
+        for slot in self._slots.values():
+            wake.extend(t for t in self._next_checks(slot) if t is not None)
+        waitables: list[Any] = []
+        for slot in self._slots.values():
+            waitables += [slot.conn, slot.process.sentinel]
+        if waitables:
+            wait(waitables, timeout=max(0.0, min(wake) - now))
+        elif timeout > 0:
+            time.sleep(timeout)
+        for number in list(self._slots):
+            self._advance(self._slots[number], events)
+        return events
+
+    def shutdown(self, reason: str, kind: FailureKind = FailureKind.INFRASTRUCTURE
+                 ) -> list[Event]:
+        events: list[Event] = []
+        for slot in self._slots.values():
+            if slot.end_kind is None:
+                slot.end_kind, slot.end_reason = kind, reason
+            self._kill(slot, signal.SIGKILL)
+        for number in list(self._slots):
+            slot = self._slots[number]
+            slot.process.join(timeout=5)
+            self._advance(slot, events)
+        return events
+
+    # Internals ------------------------------------------------------------------------
+    def _next_checks(self, slot: _Slot) -> list[float | None]:
+        grace_end = None
+        if slot.stop_requested_at is not None and slot.terminated_at is None:
+            grace_end = slot.stop_requested_at + self.grace_seconds
+        kill_at = None if slot.terminated_at is None else slot.terminated_at + self.grace_seconds
+        return [slot.deadline, grace_end, kill_at]
+
+    def _receive(self, slot: _Slot, events: list[Event]) -> None:
+        try:
+            while slot.outcome is None and slot.conn.poll():
+                message = slot.conn.recv()
+                if message[0] == "report":
+                    _, step, values = message
+                    step = slot.last_step + 1 if step is None else int(step)
+                    slot.last_step = max(slot.last_step, step)
+                    slot.last_values.update(values)
+                    events.append(ReportEvent(slot.job.number, step, values))
+                elif message[0] == "done":
+                    slot.outcome = message[1]
+        except (EOFError, OSError):
+            pass
+
+    def _advance(self, slot: _Slot, events: list[Event]) -> None:
+        """Read the slot's messages, enforce its deadlines, and finish it when it ended."""
+        self._receive(slot, events)
+        now = time.monotonic()
+        if slot.outcome is None and slot.process.is_alive():
+            if slot.deadline is not None and now >= slot.deadline and slot.end_kind is None:
+                slot.end_kind = FailureKind.TIMEOUT
+                slot.end_reason = f"ran past the {slot.job.timeout:g}s timeout; killed"
+                self._kill(slot, signal.SIGTERM)
+            elif (
+                slot.stop_requested_at is not None
+                and slot.terminated_at is None
+                and now >= slot.stop_requested_at + self.grace_seconds
+            ):
+                self._kill(slot, signal.SIGTERM)
+            elif slot.terminated_at is not None and now >= slot.terminated_at + self.grace_seconds:
+                self._kill(slot, signal.SIGKILL)
+            return
+        slot.process.join(timeout=5)
+        self._receive(slot, events)
+        self._kill_command_group(slot)
+        slot.conn.close()
+        del self._slots[slot.job.number]
+        events.append(DoneEvent(slot.job.number, slot.outcome or self._death_outcome(slot)))
+
+    def _kill(self, slot: _Slot, sig: int) -> None:
+        if slot.terminated_at is None:
+            slot.terminated_at = time.monotonic()
+        if slot.process.pid is not None:
+            _signal_group(slot.process.pid, sig)
+        self._kill_command_group(slot, sig)
+
+    def _kill_command_group(self, slot: _Slot, sig: int = signal.SIGKILL) -> None:
+        try:
+            pgid = int((slot.job.trial_dir / "pgid").read_text().strip())
+        except (OSError, ValueError):
+            return
+        _signal_group(pgid, sig)
+
+    def _death_outcome(self, slot: _Slot) -> Outcome:
+        """The outcome of a trial whose process ended without saying how it ended."""
+        objective = slot.job.objective
+        if slot.end_kind is not None:
+            if slot.end_kind != FailureKind.TIMEOUT and objective in slot.last_values:
+                return Outcome(TrialState.STOPPED, slot.last_values[objective], slot.last_values)
+            return Outcome.failed(slot.end_kind, slot.end_reason, slot.last_values)
+        code = slot.process.exitcode
+        tail = _tail(slot.job.trial_dir / "stderr.log")
+        if code is not None and code < 0:
+            name = signal.Signals(-code).name if -code in signal.Signals else str(-code)
+            message = f"the trial's process was killed by {name}"
+            kind = FailureKind.CRASHED
+        else:
+            message = f"the trial's process exited with code {code} before finishing"
+            kind = FailureKind.USER_ERROR if code else FailureKind.INFRASTRUCTURE
+        return Outcome.failed(kind, f"{message}\n{tail}".strip(), slot.last_values)

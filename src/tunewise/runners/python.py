@@ -1,0 +1,214 @@
+"""The Python runner: call ``train(params)`` (or ``train(params, trial)``) in the trial's process.
+
+The function returns the objective as a number, or a dict of metrics that holds the objective;
+or nothing, when it reported the objective with ``tunewise.report`` / ``trial.report``. Its
+prints go to ``stdout.log`` / ``stderr.log`` in the trial's folder, as a command's do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import inspect
+import math
+import os
+import sys
+import traceback
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import tunewise.reporting as report_module
+from tunewise.errors import SpecError, TrialStopped
+from tunewise.runners.base import (
+    ERROR_TAIL_LINES,
+    Outcome,
+    ReportCallback,
+    StopCheck,
+    TrialJob,
+)
+from tunewise.trial import FailureKind, TrialState
+
+TrainFunction = Callable[..., Any]
+
+
+def resolve_target(target: str, field: str = "trial.python") -> TrainFunction:
+    """Import ``package.module:function`` with the current folder importable, as ``python -m``
+    would; a SpecError naming the field when it cannot be imported."""
+    module_name, _, attr_path = target.partition(":")
+    if not module_name or not attr_path:
+        raise SpecError(field, f"must look like package.module:function, got {target!r}")
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except Exception as exc:  # any import-time error is the user's to fix
+        raise SpecError(
+            field,
+            f"cannot import {module_name!r} ({type(exc).__name__}: {exc}); run tunewise from "
+            "the folder that contains it or install the package",
+        ) from None
+    for part in attr_path.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise SpecError(field, f"{module_name!r} has no attribute {attr_path!r}") from None
+    if not callable(obj):
+        raise SpecError(field, f"{target!r} is not callable")
+    return obj  # type: ignore[no-any-return]
+
+
+def _wants_trial(func: TrainFunction) -> bool:
+    """Whether ``func`` takes a second positional argument (the trial context)."""
+    try:
+        parameters = list(inspect.signature(func).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in parameters)
+
+
+class TrialContext:
+    """What a training function may use of its trial: number, params, folder, report, stop."""
+
+    def __init__(self, job: TrialJob, should_stop: StopCheck) -> None:
+        self.number = job.number
+        self.params = dict(job.params)
+        self.dir = job.trial_dir
+        self._objective = job.objective
+        self._should_stop = should_stop
+
+    def report(self, step: int | None = None, value: float | None = None, **metrics: float) -> None:
+        """Report intermediate values (``value``: the objective's); same as tunewise.report."""
+        values = dict(metrics)
+        if value is not None:
+            values[self._objective] = value
+        report_module.report(step, **values)
+
+    def should_stop(self) -> bool:
+        """True once the study wants this trial to end; return (or raise TrialStopped) then."""
+        return self._should_stop()
+
+
+@contextlib.contextmanager
+def _captured_output(trial_dir: Path) -> Iterator[None]:
+    """Send fds 1 and 2 to the trial's log files (the trial runs in its own process)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = (os.dup(1), os.dup(2))
+    with open(trial_dir / "stdout.log", "ab") as out, open(trial_dir / "stderr.log", "ab") as err:
+        os.dup2(out.fileno(), 1)
+        os.dup2(err.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+class PythonRunner:
+    """Runs a Python callable, given directly or as a ``module:function`` target."""
+
+    #: The executor enforces the timeout: Python code cannot be interrupted from inside.
+    handles_timeout = False
+
+    def __init__(self, func: TrainFunction | None = None, target: str | None = None) -> None:
+        if (func is None) == (target is None):
+            raise ValueError("give exactly one of func and target")
+        self._func = func
+        self._target = target
+
+    @property
+    def func(self) -> TrainFunction:
+        if self._func is None:
+            assert self._target is not None
+            self._func = resolve_target(self._target)
+        return self._func
+
+    def run(self, job: TrialJob, report: ReportCallback, should_stop: StopCheck) -> Outcome:
+        job.trial_dir.mkdir(parents=True, exist_ok=True)
+        last: dict[str, float] = {}
+
+        def sink(step: int | None, values: Mapping[str, float]) -> None:
+            last.update(values)
+            report(step, values)
+
+        context = TrialContext(job, should_stop)
+        previous_sink = report_module._sink
+        report_module._sink = sink
+        try:
+            with _captured_output(job.trial_dir):
+                func = self.func
+                result = (
+                    func(dict(job.params), context)
+                    if _wants_trial(func)
+                    else func(dict(job.params))
+                )
+        except TrialStopped:
+            return Outcome(TrialState.STOPPED, last.get(job.objective), dict(last))
+        except Exception as exc:
+            lines = traceback.format_exception(exc)
+            tail = "".join(lines).rstrip().splitlines()[-ERROR_TAIL_LINES:]
+            return Outcome.failed(FailureKind.USER_ERROR, "\n".join(tail), last)
+        finally:
+            report_module._sink = previous_sink
+        return interpret_result(result, job.objective, last, stopped=should_stop())
+
+
+def interpret_result(
+    result: Any, objective: str, reported: Mapping[str, float], stopped: bool = False
+) -> Outcome:
+    """Turn what a training function returned into an outcome (shared with ``study.tell``)."""
+    metrics = dict(reported)
+    if isinstance(result, Mapping):
+        for name, value in result.items():
+            try:
+                metrics[str(name)] = _number(value)
+            except TypeError:
+                return Outcome.failed(
+                    FailureKind.USER_ERROR,
+                    f"metric {name!r} returned by the training function is not a number: {value!r}",
+                    metrics,
+                )
+        if objective not in result and objective not in reported:
+            return Outcome.failed(
+                FailureKind.METRIC_MISSING,
+                f"the training function returned {sorted(map(str, result))} without the "
+                f"objective {objective!r}",
+                metrics,
+            )
+    elif result is not None:
+        try:
+            metrics[objective] = _number(result)
+        except TypeError:
+            return Outcome.failed(
+                FailureKind.USER_ERROR,
+                f"the training function must return a number or a dict of metrics, "
+                f"got {type(result).__name__}",
+                metrics,
+            )
+    if objective not in metrics:
+        return Outcome.failed(
+            FailureKind.METRIC_MISSING,
+            f"the training function returned nothing and never reported {objective!r}",
+            metrics,
+        )
+    value = metrics[objective]
+    if math.isnan(value):
+        return Outcome.failed(
+            FailureKind.USER_ERROR, f"the objective {objective!r} is NaN", metrics
+        )
+    return Outcome(TrialState.STOPPED if stopped else TrialState.COMPLETED, value, metrics)
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        # numpy scalars and similar expose __float__
+        if isinstance(value, bool) or not hasattr(value, "__float__"):
+            raise TypeError(value)
+    return float(value)

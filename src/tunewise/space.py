@@ -1,0 +1,542 @@
+"""The search space: hyperparameters, their scales, and the one unit-interval encoding.
+
+Every hyperparameter maps to and from ``[0, 1]`` (KerasTuner's idea): grid, random, Sobol,
+Gaussian-process and TPE strategies all work on that encoding, so scales (linear, log,
+reverse-log), integer rounding, steps and categories are handled here and nowhere else.
+
+``decode(encode(v)) == v`` for every runnable value (exactly for ints, steps and categories; up to
+floating-point rounding for continuous floats), and ``decode`` always returns a value that can
+really be run (ints are ints, steps are honoured), so a model fitted on encoded history sees
+exactly what was run.
+
+Scales follow SageMaker Automatic Model Tuning:
+
+- ``linear``;
+- ``log``: uniform in log space, needs ``low > 0``;
+- ``reverse_log``: for floats in ``[0, 1)`` whose interesting values crowd near 1 (momentum,
+  an exponential-average decay): uniform in ``log(1 - v)``;
+- ``auto``: ``log`` when ``low > 0`` and ``high / low >= 100``, else ``linear``. Resolved when the
+  parameter is built, so the stored space always names the scale really used.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from tunewise.errors import SpecError
+
+Scale = Literal["linear", "log", "reverse_log", "auto"]
+SCALES: tuple[str, ...] = ("linear", "log", "reverse_log", "auto")
+MAX_GRID_SIZE = 100_000
+NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+
+JSONScalar = str | int | float | bool | None
+
+
+def _number(value: Any, field_name: str) -> float:
+    """Accept ints, floats and numeric strings (YAML reads ``1e-4`` as a string)."""
+    if isinstance(value, bool):
+        raise SpecError(field_name, f"expected a number, got {value!r}")
+    if isinstance(value, int | float):
+        result = float(value)
+    elif isinstance(value, str):
+        try:
+            result = float(value)
+        except ValueError:
+            raise SpecError(field_name, f"expected a number, got {value!r}") from None
+    else:
+        raise SpecError(field_name, f"expected a number, got {value!r}")
+    if not math.isfinite(result):
+        raise SpecError(field_name, f"must be a finite number, got {value!r}")
+    return result
+
+
+def _integer(value: Any, field_name: str) -> int:
+    number = _number(value, field_name)
+    if number != int(number):
+        raise SpecError(field_name, f"expected an integer, got {value!r}")
+    return int(number)
+
+
+def _resolve_scale(scale: str, low: float, high: float) -> str:
+    if scale not in SCALES:
+        raise SpecError("scale", f"unknown scale {scale!r}; use one of {', '.join(SCALES)}")
+    if scale == "auto":
+        return "log" if low > 0 and high / low >= 100 else "linear"
+    return scale
+
+
+def _clip_unit(u: float) -> float:
+    if not math.isfinite(u):
+        raise ValueError(f"unit value must be finite, got {u!r}")
+    return min(1.0, max(0.0, u))
+
+
+@dataclass(frozen=True)
+class Float:
+    """A real-valued hyperparameter in ``[low, high]``.
+
+    ``step`` snaps values to ``low + k * step`` (linear scale only). For grid search give either
+    ``num`` (points spread evenly on the scale) or ``values`` (explicit points; ``low`` and
+    ``high`` then default to their extremes).
+    """
+
+    low: float | None = None
+    high: float | None = None
+    scale: Scale | str = "auto"
+    step: float | None = None
+    num: int | None = None
+    values: tuple[float, ...] | None = None
+    kind: ClassVar[str] = "float"
+
+    def __post_init__(self) -> None:
+        values = None
+        if self.values is not None:
+            if isinstance(self.values, str | bytes) or not isinstance(self.values, Sequence):
+                raise SpecError("values", "must be a list of numbers")
+            if not self.values:
+                raise SpecError("values", "must not be empty")
+            values = tuple(_number(v, f"values[{i}]") for i, v in enumerate(self.values))
+        low = self.low if self.low is not None else (min(values) if values else None)
+        high = self.high if self.high is not None else (max(values) if values else None)
+        if low is None:
+            raise SpecError("low", "is required (or give `values`)")
+        if high is None:
+            raise SpecError("high", "is required (or give `values`)")
+        low, high = _number(low, "low"), _number(high, "high")
+        if low >= high and not (values is not None and len(set(values)) == 1 and low == high):
+            raise SpecError("high", f"must be greater than low ({high!r} <= {low!r})")
+        scale = _resolve_scale(str(self.scale), low, high)
+        _check_scale_bounds(scale, low, high, integer=False)
+        step = None
+        if self.step is not None:
+            step = _number(self.step, "step")
+            if step <= 0:
+                raise SpecError("step", f"must be positive, got {self.step!r}")
+            if scale != "linear":
+                raise SpecError("step", f"cannot be combined with the {scale} scale; drop one")
+            if step > high - low:
+                raise SpecError("step", f"{step!r} is larger than high - low")
+        num = None if self.num is None else _integer(self.num, "num")
+        if num is not None and num < 2:
+            raise SpecError("num", f"must be at least 2, got {self.num!r}")
+        if values is not None:
+            for i, v in enumerate(values):
+                if not low <= v <= high:
+                    raise SpecError(f"values[{i}]", f"{v!r} is outside [{low!r}, {high!r}]")
+        object.__setattr__(self, "low", low)
+        object.__setattr__(self, "high", high)
+        object.__setattr__(self, "scale", scale)
+        object.__setattr__(self, "step", step)
+        object.__setattr__(self, "num", num)
+        object.__setattr__(self, "values", values)
+
+    # The encoding -----------------------------------------------------------------------
+    def to_unit(self, value: Any) -> float:
+        low, high = self._bounds
+        v = float(value)
+        if high == low:
+            return 0.5
+        if self.scale == "log":
+            return _clip_unit((math.log(v) - math.log(low)) / (math.log(high) - math.log(low)))
+        if self.scale == "reverse_log":
+            a, b = math.log1p(-low), math.log1p(-high)
+            return _clip_unit((math.log1p(-v) - a) / (b - a))
+        return _clip_unit((v - low) / (high - low))
+
+    def from_unit(self, u: float) -> float:
+        low, high = self._bounds
+        u = _clip_unit(u)
+        if self.scale == "log":
+            v = math.exp(math.log(low) + u * (math.log(high) - math.log(low)))
+        elif self.scale == "reverse_log":
+            a, b = math.log1p(-low), math.log1p(-high)
+            v = -math.expm1(a + u * (b - a))
+        else:
+            v = low + u * (high - low)
+        if self.step is not None:
+            k = round((v - low) / self.step)
+            v = low + min(k, self._max_steps) * self.step
+            v = round(v, 12)
+        return min(high, max(low, v))
+
+    def validate(self, value: Any) -> float:
+        v = _number(value, "value")
+        low, high = self._bounds
+        if not low <= v <= high:
+            raise SpecError("value", f"{value!r} is outside [{low!r}, {high!r}]")
+        return self.from_unit(self.to_unit(v)) if self.step is not None else v
+
+    def grid_points(self) -> list[float]:
+        if self.values is not None:
+            return sorted(set(self.values))
+        if self.num is not None:
+            return _dedupe(self.from_unit(i / (self.num - 1)) for i in range(self.num))
+        if self.step is not None:
+            low, _ = self._bounds
+            return [round(low + k * self.step, 12) for k in range(self._max_steps + 1)]
+        raise SpecError("num", "a grid needs `num` or `values` for a float hyperparameter")
+
+    def grid_size(self) -> int:
+        if self.values is not None:
+            return len(set(self.values))
+        if self.num is not None:
+            return self.num
+        if self.step is not None:
+            return self._max_steps + 1
+        raise SpecError("num", "a grid needs `num` or `values` for a float hyperparameter")
+
+    @property
+    def _bounds(self) -> tuple[float, float]:
+        assert self.low is not None and self.high is not None  # set in __post_init__
+        return float(self.low), float(self.high)
+
+    @property
+    def _max_steps(self) -> int:
+        low, high = self._bounds
+        assert self.step is not None
+        return int(math.floor((high - low) / self.step + 1e-9))
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": "float", "low": self.low, "high": self.high}
+        out["scale"] = self.scale
+        for key in ("step", "num"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        if self.values is not None:
+            out["values"] = list(self.values)
+        return out
+
+
+@dataclass(frozen=True)
+class Int:
+    """An integer hyperparameter in ``[low, high]`` (both included), optionally on a ``step``.
+
+    On the linear scale each admissible value owns an equal slice of the unit interval; on the
+    log scale values are drawn log-uniformly over ``[low - 0.5, high + 0.5]`` and rounded, so
+    every integer has the mass its log-width gives it.
+    """
+
+    low: int
+    high: int
+    scale: Scale | str = "auto"
+    step: int | None = None
+    num: int | None = None
+    values: tuple[int, ...] | None = None
+    kind: ClassVar[str] = "int"
+
+    def __post_init__(self) -> None:
+        low, high = _integer(self.low, "low"), _integer(self.high, "high")
+        if low >= high:
+            raise SpecError("high", f"must be greater than low ({high!r} <= {low!r})")
+        scale = _resolve_scale(str(self.scale), low, high)
+        if scale == "reverse_log":
+            raise SpecError("scale", "reverse_log is for floats in [0, 1); use linear or log")
+        _check_scale_bounds(scale, low, high, integer=True)
+        step = None if self.step is None else _integer(self.step, "step")
+        if step is not None:
+            if step <= 0:
+                raise SpecError("step", f"must be positive, got {self.step!r}")
+            if scale != "linear":
+                raise SpecError("step", f"cannot be combined with the {scale} scale; drop one")
+            if step > high - low:
+                raise SpecError("step", f"{step!r} is larger than high - low")
+        num = None if self.num is None else _integer(self.num, "num")
+        if num is not None and num < 2:
+            raise SpecError("num", f"must be at least 2, got {self.num!r}")
+        values = None
+        if self.values is not None:
+            if isinstance(self.values, str | bytes) or not isinstance(self.values, Sequence):
+                raise SpecError("values", "must be a list of integers")
+            if not self.values:
+                raise SpecError("values", "must not be empty")
+            values = tuple(_integer(v, f"values[{i}]") for i, v in enumerate(self.values))
+            for i, v in enumerate(values):
+                if not low <= v <= high:
+                    raise SpecError(f"values[{i}]", f"{v!r} is outside [{low!r}, {high!r}]")
+        object.__setattr__(self, "low", low)
+        object.__setattr__(self, "high", high)
+        object.__setattr__(self, "scale", scale)
+        object.__setattr__(self, "step", step)
+        object.__setattr__(self, "num", num)
+        object.__setattr__(self, "values", values)
+
+    @property
+    def _count(self) -> int:
+        return (self.high - self.low) // (self.step or 1) + 1
+
+    def to_unit(self, value: Any) -> float:
+        v = int(value)
+        if self.scale == "log":
+            lo, hi = math.log(self.low - 0.5), math.log(self.high + 0.5)
+            return _clip_unit((math.log(v) - lo) / (hi - lo))
+        index = (v - self.low) // (self.step or 1)
+        return (index + 0.5) / self._count
+
+    def from_unit(self, u: float) -> int:
+        u = _clip_unit(u)
+        if self.scale == "log":
+            lo, hi = math.log(self.low - 0.5), math.log(self.high + 0.5)
+            v = int(math.floor(math.exp(lo + u * (hi - lo)) + 0.5))
+            return min(self.high, max(self.low, v))
+        index = min(int(u * self._count), self._count - 1)
+        return self.low + index * (self.step or 1)
+
+    def validate(self, value: Any) -> int:
+        v = _integer(value, "value")
+        if not self.low <= v <= self.high:
+            raise SpecError("value", f"{value!r} is outside [{self.low!r}, {self.high!r}]")
+        if self.step is not None and (v - self.low) % self.step:
+            raise SpecError("value", f"{v!r} is not on the grid low + k * {self.step}")
+        return v
+
+    def grid_points(self) -> list[int]:
+        if self.values is not None:
+            return sorted(set(self.values))
+        if self.num is not None:
+            return _dedupe(self.from_unit(i / (self.num - 1)) for i in range(self.num))
+        return list(range(self.low, self.high + 1, self.step or 1))
+
+    def grid_size(self) -> int:
+        if self.values is not None:
+            return len(set(self.values))
+        if self.num is not None:
+            return len(self.grid_points())
+        return self._count
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": "int", "low": self.low, "high": self.high}
+        out["scale"] = self.scale
+        for key in ("step", "num"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        if self.values is not None:
+            out["values"] = list(self.values)
+        return out
+
+
+@dataclass(frozen=True)
+class Categorical:
+    """One of a list of values (strings, numbers, booleans); unordered."""
+
+    values: tuple[JSONScalar, ...]
+    kind: ClassVar[str] = "categorical"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.values, str | bytes) or not isinstance(self.values, Sequence):
+            raise SpecError("values", "must be a list of choices")
+        values = tuple(self.values)
+        if not values:
+            raise SpecError("values", "must not be empty: give at least one choice")
+        for i, v in enumerate(values):
+            if not isinstance(v, str | int | float | bool) and v is not None:
+                raise SpecError(f"values[{i}]", f"must be a string, number or boolean, got {v!r}")
+        if len({_key(v) for v in values}) != len(values):
+            raise SpecError("values", "contains the same choice twice")
+        object.__setattr__(self, "values", values)
+
+    def to_unit(self, value: Any) -> float:
+        return (self.index(value) + 0.5) / len(self.values)
+
+    def from_unit(self, u: float) -> JSONScalar:
+        u = _clip_unit(u)
+        return self.values[min(int(u * len(self.values)), len(self.values) - 1)]
+
+    def index(self, value: Any) -> int:
+        key = _key(value)
+        for i, v in enumerate(self.values):
+            if _key(v) == key:
+                return i
+        raise SpecError("value", f"{value!r} is not one of {list(self.values)!r}")
+
+    def validate(self, value: Any) -> JSONScalar:
+        return self.values[self.index(value)]
+
+    def grid_points(self) -> list[JSONScalar]:
+        return list(self.values)
+
+    def grid_size(self) -> int:
+        return len(self.values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "categorical", "values": list(self.values)}
+
+
+Param = Float | Int | Categorical
+PARAM_TYPES: dict[str, type[Float] | type[Int] | type[Categorical]] = {
+    "float": Float,
+    "int": Int,
+    "categorical": Categorical,
+}
+
+
+def _key(value: Any) -> tuple[str, Any]:
+    """Compare choices by type and value, so ``1`` and ``True`` and ``"1"`` stay distinct."""
+    if isinstance(value, bool):
+        return ("bool", value)
+    if isinstance(value, int | float):
+        return ("number", float(value))
+    return (type(value).__name__, value)
+
+
+def _dedupe(values: Iterator[Any]) -> list[Any]:
+    seen: list[Any] = []
+    for v in values:
+        if v not in seen:
+            seen.append(v)
+    return seen
+
+
+def _check_scale_bounds(scale: str, low: float, high: float, *, integer: bool) -> None:
+    if scale == "log" and low <= 0:
+        raise SpecError("low", f"the log scale needs low > 0, got {low!r}")
+    if scale == "reverse_log" and not (0 <= low and high < 1):
+        field_name = "low" if low < 0 else "high"
+        raise SpecError(field_name, "the reverse_log scale needs 0 <= low < high < 1")
+
+
+def param_from_dict(data: Any) -> Param:
+    """Build a parameter from its spec form (``{type: float, low: ..., ...}``)."""
+    if not isinstance(data, Mapping):
+        raise SpecError("", "must be a mapping such as {type: float, low: 0.0, high: 1.0}")
+    kind = data.get("type")
+    if kind not in PARAM_TYPES:
+        raise SpecError("type", f"must be one of float, int, categorical; got {kind!r}")
+    cls = PARAM_TYPES[kind]
+    allowed = {"type", "values"} if cls is Categorical else {
+        "type", "low", "high", "scale", "step", "num", "values"
+    }
+    for key in data:
+        if key not in allowed:
+            raise SpecError(str(key), f"unknown key for a {kind} hyperparameter")
+    kwargs = {k: v for k, v in data.items() if k != "type"}
+    if cls is Categorical and "values" not in kwargs:
+        raise SpecError("values", "is required for a categorical hyperparameter")
+    if cls is Int:
+        for required in ("low", "high"):
+            if required not in kwargs:
+                raise SpecError(required, "is required for an int hyperparameter")
+    return cls(**kwargs)
+
+
+@dataclass(frozen=True)
+class Space:
+    """Named hyperparameters to search plus static (fixed) values passed to every trial."""
+
+    params: Mapping[str, Param]
+    static: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.params, Mapping):
+            raise SpecError("space", "must be a mapping of names to hyperparameters")
+        params: dict[str, Param] = {}
+        for name, param in self.params.items():
+            if not isinstance(name, str) or not NAME_PATTERN.match(name):
+                raise SpecError(
+                    f"space.{name}",
+                    "names start with a letter or _ and use letters, digits, _ . - only",
+                )
+            if not isinstance(param, Float | Int | Categorical):
+                raise SpecError(f"space.{name}", "must be tw.Float, tw.Int or tw.Categorical")
+            params[name] = param
+        static = dict(self.static or {})
+        for name in static:
+            if name in params:
+                raise SpecError(f"static.{name}", "is also a searched hyperparameter; keep one")
+            if not isinstance(name, str) or not NAME_PATTERN.match(name):
+                raise SpecError(
+                    f"static.{name}",
+                    "names start with a letter or _ and use letters, digits, _ . - only",
+                )
+        object.__setattr__(self, "params", params)
+        object.__setattr__(self, "static", static)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.params)
+
+    def __len__(self) -> int:
+        return len(self.params)
+
+    def encode(self, values: Mapping[str, Any]) -> list[float]:
+        """Map searched values to the unit hypercube (order: ``names``)."""
+        return [p.to_unit(values[name]) for name, p in self.params.items()]
+
+    def decode(self, point: Sequence[float]) -> dict[str, Any]:
+        """Map a point of the unit hypercube to runnable values of the searched parameters."""
+        if len(point) != len(self.params):
+            raise ValueError(f"expected {len(self.params)} coordinates, got {len(point)}")
+        return {name: p.from_unit(float(u)) for (name, p), u in zip(self.params.items(), point)}
+
+    def validate(self, values: Mapping[str, Any], path: str = "params") -> dict[str, Any]:
+        """Check a full assignment of the searched parameters; returns it normalised."""
+        unknown = [k for k in values if k not in self.params]
+        if unknown:
+            raise SpecError(f"{path}.{unknown[0]}", "is not a hyperparameter of this space")
+        out: dict[str, Any] = {}
+        for name, p in self.params.items():
+            if name not in values:
+                raise SpecError(f"{path}.{name}", "is missing")
+            try:
+                out[name] = p.validate(values[name])
+            except SpecError as exc:
+                raise SpecError(f"{path}.{name}", exc.message) from None
+        return out
+
+    def with_static(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """What a trial receives: the static values, then the searched ones."""
+        return {**self.static, **values}
+
+    def grid_size(self) -> int:
+        size = 1
+        for name, p in self.params.items():
+            try:
+                size *= p.grid_size()
+            except SpecError as exc:
+                raise SpecError(f"space.{name}.{exc.field}", exc.message) from None
+        return size
+
+    def grid_points(self) -> list[list[Any]]:
+        """Per-parameter grid values (order: ``names``); refuses grids over MAX_GRID_SIZE."""
+        size = self.grid_size()
+        if size > MAX_GRID_SIZE:
+            raise SpecError(
+                "space",
+                f"the grid has {size:,} points, over the {MAX_GRID_SIZE:,} limit; "
+                "give fewer `num`/`values` points or use strategy random",
+            )
+        return [p.grid_points() for p in self.params.values()]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "params": {name: p.to_dict() for name, p in self.params.items()},
+            "static": dict(self.static),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], static: Mapping[str, Any] | None = None,
+                  path: str = "space") -> Space:
+        """Build from the spec form ``{name: {type: ..., ...}}``; errors name the field path."""
+        if not isinstance(data, Mapping):
+            raise SpecError(path, "must be a mapping of names to hyperparameters")
+        if not data:
+            raise SpecError(path, "is empty: give at least one hyperparameter to search")
+        params: dict[str, Param] = {}
+        for name, spec in data.items():
+            try:
+                params[str(name)] = param_from_dict(spec)
+            except SpecError as exc:
+                where = f"{path}.{name}.{exc.field}" if exc.field else f"{path}.{name}"
+                raise SpecError(where, exc.message) from None
+            except TypeError as exc:
+                raise SpecError(f"{path}.{name}", str(exc)) from None
+        return cls(params, static or {})
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Space:
+        """Inverse of :meth:`to_dict`."""
+        return cls.from_dict(data["params"], data.get("static") or {})

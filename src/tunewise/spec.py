@@ -1,0 +1,387 @@
+"""The study spec: what a YAML/JSON file (or a Python call) says a study is, validated.
+
+Validation happens here, where user input enters, and every error is a :class:`SpecError`
+whose message starts with the path of the field to fix (``space.momentum.high``). Checks that
+need the machine (is the command on PATH, does the Python target import) belong to the runners
+(:func:`tunewise.runners.build_runner`), so this module stays free of I/O.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from tunewise.errors import SpecError
+from tunewise.space import Space
+from tunewise.trial import Objective
+
+STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
+PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+DEFAULT_STRATEGY = "random"
+DEFAULT_MAX_CONSECUTIVE_FAILURES = 10
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)", re.IGNORECASE)
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(value: Any, field_name: str) -> float:
+    """Seconds from ``90``, ``"90s"``, ``"5m"``, ``"2h"``, ``"1h30m"`` or ``"1.5d"``."""
+    if isinstance(value, bool):
+        raise SpecError(field_name, f"expected a duration such as 90s, 5m or 2h, got {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip().replace(" ", "")
+        try:
+            seconds = float(text)
+        except ValueError:
+            parts = _DURATION.findall(text)
+            if not parts or "".join(n + u for n, u in parts).lower() != text.lower():
+                raise SpecError(
+                    field_name, f"expected a duration such as 90s, 5m or 2h, got {value!r}"
+                ) from None
+            seconds = sum(float(n) * _UNIT_SECONDS[u.lower()] for n, u in parts)
+    else:
+        raise SpecError(field_name, f"expected a duration such as 90s, 5m or 2h, got {value!r}")
+    if seconds <= 0:
+        raise SpecError(field_name, f"must be a positive duration, got {value!r}")
+    return seconds
+
+
+def _check_keys(data: Any, path: str, allowed: Sequence[str]) -> Mapping[str, Any]:
+    if not isinstance(data, Mapping):
+        raise SpecError(path, "must be a mapping")
+    for key in data:
+        if key not in allowed:
+            raise SpecError(
+                f"{path}.{key}" if path else str(key),
+                f"unknown key; expected one of {', '.join(allowed)}",
+            )
+    return data
+
+
+def _positive_int(value: Any, path: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SpecError(path, f"must be a positive integer, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class MetricDefinition:
+    """A metric read from a command's output by a regular expression (SageMaker style).
+
+    The number is the named group ``value`` or else the first group; an optional named group
+    ``step`` gives the step (else each match is the next step).
+    """
+
+    name: str
+    regex: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise SpecError("name", "must be a non-empty metric name")
+        if not isinstance(self.regex, str) or not self.regex:
+            raise SpecError("regex", "must be a non-empty regular expression")
+        try:
+            compiled = re.compile(self.regex)
+        except re.error as exc:
+            raise SpecError("regex", f"does not compile ({exc}); fix the pattern") from None
+        if compiled.groups == 0:
+            raise SpecError("regex", "needs a capture group around the number, e.g. loss=([0-9.]+)")
+        if compiled.groups > 1 and "value" not in compiled.groupindex:
+            unnamed = compiled.groups - len(compiled.groupindex)
+            if unnamed != 1:
+                raise SpecError("regex", "has several groups: name the number (?P<value>...)")
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        return re.compile(self.regex)
+
+    def to_dict(self) -> dict[str, str]:
+        return {"name": self.name, "regex": self.regex}
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    """How one trial runs: a Python target ``module:function`` or a command template."""
+
+    python: str | None = None
+    command: tuple[str, ...] | None = None
+    metrics: tuple[MetricDefinition, ...] = ()
+    timeout: float | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.python is not None:
+            out["python"] = self.python
+        if self.command is not None:
+            out["command"] = list(self.command)
+        if self.metrics:
+            out["metrics"] = [m.to_dict() for m in self.metrics]
+        if self.timeout is not None:
+            out["timeout"] = self.timeout
+        if self.env:
+            out["env"] = dict(self.env)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Any, path: str = "trial") -> TrialSpec:
+        data = _check_keys(data, path, ("python", "command", "metrics", "timeout", "env"))
+        python, command = data.get("python"), data.get("command")
+        if (python is None) == (command is None):
+            raise SpecError(path, "give exactly one of `python: module:function` or `command: [...]`")
+        if python is not None and (
+            not isinstance(python, str) or not re.fullmatch(r"[\w.]+:[\w.]+", python)
+        ):
+            raise SpecError(f"{path}.python", f"must look like package.module:function, got {python!r}")
+        argv: tuple[str, ...] | None = None
+        if command is not None:
+            if isinstance(command, str):
+                raise SpecError(
+                    f"{path}.command",
+                    "must be a list of arguments such as [python, train.py, --lr, '{lr}'], "
+                    "never one string (it is not passed through a shell)",
+                )
+            if not isinstance(command, Sequence) or not command:
+                raise SpecError(f"{path}.command", "must be a non-empty list of arguments")
+            for i, arg in enumerate(command):
+                if isinstance(arg, bool) or not isinstance(arg, str | int | float):
+                    raise SpecError(f"{path}.command[{i}]", f"must be a string, got {arg!r}")
+            argv = tuple(str(a) for a in command)
+        metrics_data = data.get("metrics", [])
+        if not isinstance(metrics_data, Sequence) or isinstance(metrics_data, str):
+            raise SpecError(f"{path}.metrics", "must be a list of {name, regex}")
+        metrics: list[MetricDefinition] = []
+        for i, item in enumerate(metrics_data):
+            where = f"{path}.metrics[{i}]"
+            item = _check_keys(item, where, ("name", "regex"))
+            try:
+                metrics.append(MetricDefinition(item.get("name", ""), item.get("regex", "")))
+            except SpecError as exc:
+                raise SpecError(f"{where}.{exc.field}", exc.message) from None
+        names = [m.name for m in metrics]
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                raise SpecError(f"{path}.metrics[{i}].name", f"metric {name!r} is defined twice")
+        timeout = None
+        if data.get("timeout") is not None:
+            timeout = parse_duration(data["timeout"], f"{path}.timeout")
+        env = data.get("env") or {}
+        if not isinstance(env, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str | int | float) for k, v in env.items()
+        ):
+            raise SpecError(f"{path}.env", "must map variable names to string values")
+        return cls(python, argv, tuple(metrics), timeout, {k: str(v) for k, v in env.items()})
+
+
+@dataclass(frozen=True)
+class Limits:
+    """When the study ends and how much runs at once."""
+
+    max_trials: int | None = None
+    max_parallel: int = 1
+    max_runtime: float | None = None  # seconds of study wall clock
+    max_consecutive_failures: int = DEFAULT_MAX_CONSECUTIVE_FAILURES
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "max_trials": self.max_trials,
+            "max_parallel": self.max_parallel,
+            "max_runtime": self.max_runtime,
+            "max_consecutive_failures": self.max_consecutive_failures,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any, path: str = "limits") -> Limits:
+        keys = ("max_trials", "max_parallel", "max_runtime", "max_consecutive_failures")
+        data = _check_keys(data or {}, path, keys)
+        max_trials = data.get("max_trials")
+        if max_trials is not None:
+            max_trials = _positive_int(max_trials, f"{path}.max_trials")
+        max_runtime = data.get("max_runtime")
+        if max_runtime is not None:
+            max_runtime = parse_duration(max_runtime, f"{path}.max_runtime")
+        return cls(
+            max_trials=max_trials,
+            max_parallel=_positive_int(data.get("max_parallel", 1), f"{path}.max_parallel"),
+            max_runtime=max_runtime,
+            max_consecutive_failures=_positive_int(
+                data.get("max_consecutive_failures", DEFAULT_MAX_CONSECUTIVE_FAILURES),
+                f"{path}.max_consecutive_failures",
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    """A validated study definition; ``to_dict`` is what the store keeps."""
+
+    name: str
+    objective: Objective
+    space: Space
+    strategy: str = DEFAULT_STRATEGY
+    trial: TrialSpec | None = None
+    limits: Limits = field(default_factory=Limits)
+    seed: int | None = None
+    storage: str | None = None
+    runs_dir: str | None = None
+
+    KEYS = ("study", "objective", "strategy", "space", "static", "trial", "limits", "seed",
+            "storage", "runs_dir")
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not STUDY_NAME.match(self.name):
+            raise SpecError("study", f"{self.name!r} is not a valid name: use letters, digits, - _ .")
+        if not isinstance(self.strategy, str) or not self.strategy:
+            raise SpecError("strategy", "must be a strategy name such as random or grid")
+        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
+            raise SpecError("seed", f"must be an integer, got {self.seed!r}")
+        if self.trial is not None and self.trial.command is not None:
+            known = set(self.space.params) | set(self.space.static)
+            for i, arg in enumerate(self.trial.command):
+                for name in PLACEHOLDER.findall(arg.replace("{{", "").replace("}}", "")):
+                    if name not in known:
+                        raise SpecError(
+                            f"trial.command[{i}]",
+                            f"{{{name}}} names no hyperparameter; known: {', '.join(sorted(known))}",
+                        )
+
+    def with_overrides(self, **changes: Any) -> StudySpec:
+        """A copy with some fields changed (CLI flags); validation runs again."""
+        limits = {k: changes.pop(k) for k in list(changes) if k in Limits.__dataclass_fields__}
+        spec = replace(self, **changes)
+        if limits:
+            spec = replace(spec, limits=replace(spec.limits, **limits))
+        return spec
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "study": self.name,
+            "objective": self.objective.to_dict(),
+            "strategy": self.strategy,
+            "space": {n: p.to_dict() for n, p in self.space.params.items()},
+            "static": dict(self.space.static),
+            "limits": self.limits.to_dict(),
+            "seed": self.seed,
+        }
+        if self.trial is not None:
+            out["trial"] = self.trial.to_dict()
+        if self.storage is not None:
+            out["storage"] = self.storage
+        if self.runs_dir is not None:
+            out["runs_dir"] = self.runs_dir
+        return out
+
+    def search_definition(self) -> dict[str, Any]:
+        """The parts that make two runs the same study (resuming needs them equal)."""
+        data = self.to_dict()
+        return {k: data[k] for k in ("objective", "strategy", "space", "static")}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> StudySpec:
+        """Validate the spec form (see the README) and build a spec; raises SpecError."""
+        data = _check_keys(data, "", cls.KEYS)
+        for required in ("study", "objective", "space"):
+            if required not in data:
+                raise SpecError(required, "is required")
+        objective_data = _check_keys(data["objective"], "objective", ("metric", "direction"))
+        if "metric" not in objective_data:
+            raise SpecError("objective.metric", "is required")
+        objective = Objective(objective_data["metric"], objective_data.get("direction", "maximize"))
+        static = data.get("static") or {}
+        if not isinstance(static, Mapping):
+            raise SpecError("static", "must map names to fixed values")
+        for key, value in static.items():
+            if not isinstance(value, str | int | float | bool | list | dict) and value is not None:
+                raise SpecError(f"static.{key}", f"must be a JSON value, got {value!r}")
+        space = Space.from_dict(data["space"], static)
+        trial = TrialSpec.from_dict(data["trial"]) if data.get("trial") is not None else None
+        storage = data.get("storage")
+        if storage is not None and not isinstance(storage, str):
+            raise SpecError("storage", "must be a URL such as sqlite:///tunewise.db")
+        runs_dir = data.get("runs_dir")
+        if runs_dir is not None and not isinstance(runs_dir, str):
+            raise SpecError("runs_dir", "must be a folder path")
+        return cls(
+            name=data["study"] if isinstance(data["study"], str) else str(data["study"]),
+            objective=objective,
+            space=space,
+            strategy=data.get("strategy", DEFAULT_STRATEGY),
+            trial=trial,
+            limits=Limits.from_dict(data.get("limits")),
+            seed=data.get("seed"),
+            storage=storage,
+            runs_dir=runs_dir,
+        )
+
+
+def parse_spec_text(text: str, source: str) -> StudySpec:
+    """Parse YAML or JSON text (``source`` names the file in errors) into a spec.
+
+    A key given twice in one mapping is an error (YAML and JSON parsers silently keep the last
+    one, which would hide a typo such as two hyperparameters of the same name).
+    """
+    data = _load_json(text, source) if source.endswith(".json") else _load_yaml(text, source)
+    if not isinstance(data, Mapping):
+        raise SpecError(source, "must hold a mapping with study, objective, space, trial, ...")
+    return StudySpec.from_dict(data)
+
+
+def _join(path: str, key: Any) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+def _load_yaml(text: str, source: str) -> Any:
+    import yaml
+
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        _refuse_yaml_duplicates(root, "")
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SpecError(source, f"is not valid YAML ({exc})".replace("\n", " ")) from None
+
+
+def _refuse_yaml_duplicates(node: Any, path: str) -> None:
+    import yaml
+
+    if isinstance(node, yaml.MappingNode):
+        seen: set[Any] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if key is not None and key in seen:
+                line = key_node.start_mark.line + 1
+                raise SpecError(_join(path, key), f"is defined twice (line {line}); keep one")
+            seen.add(key)
+            _refuse_yaml_duplicates(value_node, _join(path, key))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _refuse_yaml_duplicates(item, f"{path}[{i}]")
+
+
+class _Pairs(list[tuple[str, Any]]):
+    """A JSON object as read, before duplicates are checked."""
+
+
+def _load_json(text: str, source: str) -> Any:
+    try:
+        raw = json.loads(text, object_pairs_hook=_Pairs)
+    except ValueError as exc:
+        raise SpecError(source, f"is not valid JSON ({exc})") from None
+    return _json_objects(raw, "")
+
+
+def _json_objects(value: Any, path: str) -> Any:
+    if isinstance(value, _Pairs):
+        out: dict[str, Any] = {}
+        for key, item in value:
+            if key in out:
+                raise SpecError(_join(path, key), "is defined twice; keep one")
+            out[key] = _json_objects(item, _join(path, key))
+        return out
+    if isinstance(value, list):
+        return [_json_objects(item, f"{path}[{i}]") for i, item in enumerate(value)]
+    return value

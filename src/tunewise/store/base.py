@@ -1,0 +1,182 @@
+"""The store contract: the single source of truth of every study.
+
+Guarantees every implementation gives (checked by ``tests/store/test_conformance.py``, run
+against SQLite in a file, SQLite in memory and PostgreSQL):
+
+Concurrency
+    A store object is safe to use from one thread at a time; many *processes* (and machines, on
+    PostgreSQL) may open the same database and call any method concurrently. Every method is
+    one transaction: it happens entirely or not at all. Write transactions take the write lock
+    up front (SQLite ``BEGIN IMMEDIATE``; PostgreSQL row locks), so they never fail with
+    "database is locked" under contention, only wait (up to 30 s on SQLite).
+
+Trial numbers
+    :meth:`add_trial` gives numbers 0, 1, 2, ... per study, contiguous, never reused and never
+    duplicated, whatever the number of concurrent writers.
+
+States
+    A trial moves only along :data:`tunewise.trial.TRANSITIONS`: QUEUED -> RUNNING ->
+    COMPLETED | STOPPED | FAILED (QUEUED -> FAILED too, for a trial that never started).
+    Finished trials are read-only. Any other change raises :class:`IllegalTransition` and
+    changes nothing.
+
+Leases
+    A RUNNING trial is leased to an ``owner`` (a string naming a process) until a deadline,
+    pushed forward by :meth:`heartbeat`. Calls that pass ``owner`` are refused with
+    :class:`LeaseLost` when someone else holds the lease. :meth:`expire_leases` fails RUNNING
+    trials whose deadline passed, with kind ``lost``, so no trial stays RUNNING after the
+    process that ran it died.
+
+Values
+    Returned records are immutable snapshots (:class:`Trial`, :class:`StudyRecord`); changing the
+    store never changes an object already returned. Objective values and metrics keep +inf,
+    -inf and NaN as they were given.
+
+Errors
+    Driver errors are mapped to :class:`StoreError`; a missing study raises
+    :class:`StudyNotFound`; a missing trial raises :class:`StoreError`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from tunewise.trial import FailureKind, Report, StudyRecord, StudyState, Trial, TrialState
+
+
+class Store(ABC):
+    """Persistent studies, trials and reports. See the module docstring for the guarantees."""
+
+    # Studies ---------------------------------------------------------------------------
+    @abstractmethod
+    def create_study(self, name: str, definition: Mapping[str, Any]) -> StudyRecord:
+        """Create a study in state RUNNING.
+
+        ``definition`` is the JSON form of the study's spec (space, objective, strategy, ...).
+
+        Raises:
+            StudyExists: a study of that name already exists (nothing is changed).
+        """
+
+    @abstractmethod
+    def get_study(self, name: str) -> StudyRecord:
+        """Raises:
+        StudyNotFound: no study of that name."""
+
+    @abstractmethod
+    def list_studies(self) -> list[StudyRecord]:
+        """All studies, oldest first."""
+
+    @abstractmethod
+    def set_study_state(self, study_id: int, state: StudyState, reason: str | None = None) -> None:
+        """Record the study's state and why (``reason`` is shown to users as is).
+
+        Raises:
+            StoreError: no study with that id.
+        """
+
+    @abstractmethod
+    def update_study_definition(self, study_id: int, definition: Mapping[str, Any]) -> None:
+        """Replace the stored definition (used when a resumed run raises a limit).
+
+        Raises:
+            StoreError: no study with that id.
+        """
+
+    # Trials ----------------------------------------------------------------------------
+    @abstractmethod
+    def add_trial(
+        self,
+        study_id: int,
+        params: Mapping[str, Any],
+        *,
+        owner: str | None = None,
+        lease_seconds: float | None = None,
+    ) -> Trial:
+        """Add a trial with the next number, QUEUED; or RUNNING leased to ``owner`` when given.
+
+        Raises:
+            StoreError: no study with that id, or ``owner`` without ``lease_seconds``.
+        """
+
+    @abstractmethod
+    def claim_trial(
+        self, study_id: int, owner: str, lease_seconds: float, number: int | None = None
+    ) -> Trial | None:
+        """Move a QUEUED trial to RUNNING, leased to ``owner``; the lowest number unless given.
+
+        Exactly one of concurrent claimers gets a given trial. Returns ``None`` when there is no
+        QUEUED trial (or trial ``number`` is not QUEUED).
+        """
+
+    @abstractmethod
+    def heartbeat(self, study_id: int, number: int, owner: str, lease_seconds: float) -> None:
+        """Push the lease deadline of a RUNNING trial to now + ``lease_seconds``.
+
+        Raises:
+            LeaseLost: the trial is not RUNNING under ``owner`` any more.
+        """
+
+    @abstractmethod
+    def add_report(
+        self, study_id: int, number: int, step: int, values: Mapping[str, float]
+    ) -> None:
+        """Store intermediate values of a RUNNING trial at ``step``; a repeated step replaces
+        the earlier values of that step.
+
+        Raises:
+            IllegalTransition: the trial is not RUNNING.
+        """
+
+    @abstractmethod
+    def finish_trial(
+        self,
+        study_id: int,
+        number: int,
+        state: TrialState,
+        *,
+        value: float | None = None,
+        metrics: Mapping[str, float] | None = None,
+        failure_kind: FailureKind | None = None,
+        error: str | None = None,
+        owner: str | None = None,
+    ) -> Trial:
+        """Finish a trial: COMPLETED / STOPPED (with its value) or FAILED (with a kind).
+
+        Clears the lease. Returns the finished trial.
+
+        Raises:
+            IllegalTransition: the move is not in TRANSITIONS (e.g. the trial is finished).
+            LeaseLost: ``owner`` is given and does not hold the trial's lease.
+        """
+
+    @abstractmethod
+    def get_trial(self, study_id: int, number: int) -> Trial:
+        """Raises:
+        StoreError: no such trial."""
+
+    @abstractmethod
+    def get_trials(
+        self, study_id: int, states: Iterable[TrialState] | None = None
+    ) -> list[Trial]:
+        """Trials of a study in number order, optionally only those in ``states``."""
+
+    @abstractmethod
+    def count_trials(self, study_id: int) -> dict[TrialState, int]:
+        """How many trials are in each state (every state present, zero included)."""
+
+    @abstractmethod
+    def get_reports(self, study_id: int, number: int) -> list[Report]:
+        """The trial's intermediate reports in step order."""
+
+    @abstractmethod
+    def expire_leases(self, study_id: int, now: datetime | None = None) -> list[Trial]:
+        """Fail (kind ``lost``) every RUNNING trial of the study whose lease deadline is before
+        ``now``; returns them as finished."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections. The store must not be used afterwards."""

@@ -1,0 +1,58 @@
+"""The strategy contract: decide which hyperparameters to try next.
+
+A strategy keeps no state between calls: everything it needs comes from the history the store
+gives it, the trials still pending, its seed and the random generator the tuner derives from
+(seed, trial number). Resume after a crash, many workers sharing a study and replaying a study
+are therefore the same code path, and the same seed with the same history gives the same
+suggestions.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from tunewise.space import Space
+    from tunewise.trial import Objective, Trial
+
+
+def strategy_rng(seed: int, number: int) -> np.random.Generator:
+    """The generator for the suggestion that will become trial ``number`` of a study."""
+    import numpy as np
+
+    return np.random.default_rng([seed & 0xFFFFFFFF, number])
+
+
+class Strategy(ABC):
+    """Suggests hyperparameters; one subclass per file, registered by name."""
+
+    #: The name a spec uses (``strategy: random``); set by every concrete strategy.
+    name: ClassVar[str]
+
+    def __init__(self, objective: Objective, seed: int) -> None:
+        self.objective = objective
+        self.seed = seed
+
+    @abstractmethod
+    def suggest(
+        self,
+        space: Space,
+        history: Sequence[Trial],
+        pending: Sequence[Trial],
+        n: int,
+        rng: np.random.Generator,
+    ) -> list[dict[str, Any]]:
+        """Up to ``n`` new assignments of the searched parameters (fewer when the strategy has
+        nothing left, e.g. an exhausted grid).
+
+        ``history``: finished trials (any state); ``pending``: queued and running ones.
+        Returned values must be valid for ``space`` (decoded from the unit encoding).
+        """
+
+    def default_max_trials(self, space: Space) -> int | None:
+        """The number of trials the strategy itself implies (a grid's size), if any."""
+        return None

@@ -1,0 +1,352 @@
+"""The Python face of a study: create or load it, optimize a function, ask and tell, read results.
+
+``create_study`` with the name and definition of a stored study continues it (as ``tunewise
+run`` does with the same spec); with a different definition it refuses, naming what differs.
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tunewise.errors import SpecError, StudyExists, StudyNotFound
+from tunewise.space import Param, Space
+from tunewise.spec import DEFAULT_STRATEGY, Limits, StudySpec
+from tunewise.trial import Objective, Report, StudyState, Trial, TrialState
+
+if TYPE_CHECKING:
+    from tunewise.runners.base import Runner
+    from tunewise.stopping.completion import Completion
+    from tunewise.store.base import Store
+    from tunewise.tuner import ProgressCallback
+
+#: How long ``ask()`` leases a trial to the caller.
+ASK_LEASE_SECONDS = 3600.0
+DEFAULT_RUNS_DIR = "tunewise-runs"
+
+
+def _open(storage: str | None) -> Store:
+    from tunewise.store import open_store
+
+    return open_store(storage)
+
+
+class Study:
+    """A stored study. Obtain one with :func:`create_study` or :func:`load_study`."""
+
+    def __init__(self, store: Store, name: str, runs_dir: str | Path | None = None) -> None:
+        self._store = store
+        record = store.get_study(name)
+        self._id = record.id
+        self.name = name
+        self.spec = StudySpec.from_dict(dict(record.definition))
+        self._owner: str | None = None
+        self._runs_dir = Path(runs_dir) if runs_dir is not None else None
+
+    # What the study is -----------------------------------------------------------------
+    @property
+    def objective(self) -> Objective:
+        return self.spec.objective
+
+    @property
+    def space(self) -> Space:
+        return self.spec.space
+
+    @property
+    def static(self) -> dict[str, Any]:
+        return dict(self.spec.space.static)
+
+    @property
+    def seed(self) -> int:
+        assert self.spec.seed is not None  # a stored study always has its seed
+        return self.spec.seed
+
+    @property
+    def state(self) -> StudyState:
+        return self._store.get_study(self.name).state
+
+    @property
+    def reason(self) -> str | None:
+        """Why the study ended (``None`` while it runs)."""
+        return self._store.get_study(self.name).reason
+
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    # Results ---------------------------------------------------------------------------
+    @property
+    def trials(self) -> list[Trial]:
+        return self._store.get_trials(self._id)
+
+    @property
+    def best_trial(self) -> Trial:
+        """The best COMPLETED trial (lowest number among equals).
+
+        Raises:
+            ValueError: no trial has completed yet.
+        """
+        best: Trial | None = None
+        for trial in self._store.get_trials(self._id, [TrialState.COMPLETED]):
+            if trial.value is not None and self.objective.is_better(
+                trial.value, None if best is None else best.value
+            ):
+                best = trial
+        if best is None:
+            raise ValueError(f"study {self.name!r} has no completed trial yet")
+        return best
+
+    @property
+    def best_value(self) -> float:
+        value = self.best_trial.value
+        assert value is not None
+        return value
+
+    @property
+    def best_params(self) -> dict[str, Any]:
+        return dict(self.best_trial.params)
+
+    def reports(self, number: int) -> list[Report]:
+        """The intermediate reports of trial ``number`` (its learning curve)."""
+        return self._store.get_reports(self._id, number)
+
+    def counts(self) -> dict[TrialState, int]:
+        return self._store.count_trials(self._id)
+
+    # Running ---------------------------------------------------------------------------
+    def optimize(
+        self,
+        func: Callable[..., Any],
+        *,
+        max_trials: int | None = None,
+        max_parallel: int = 1,
+        max_runtime: float | str | None = None,
+        timeout: float | str | None = None,
+        max_consecutive_failures: int | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> Completion:
+        """Run ``func(params) -> float | dict`` (or ``func(params, trial)``) on new trials until a
+        limit is reached; each trial runs in its own process. Returns why the study ended.
+
+        ``max_trials`` counts every trial of the study, earlier runs included.
+        """
+        from tunewise.runners.python import PythonRunner
+
+        limits = Limits.from_dict(
+            {
+                "max_trials": max_trials,
+                "max_parallel": max_parallel,
+                "max_runtime": max_runtime,
+                **(
+                    {"max_consecutive_failures": max_consecutive_failures}
+                    if max_consecutive_failures is not None
+                    else {}
+                ),
+            },
+            path="optimize",
+        )
+        from tunewise.spec import parse_duration
+
+        trial_timeout = None if timeout is None else parse_duration(timeout, "optimize.timeout")
+        return self.run(PythonRunner(func=func), limits, timeout=trial_timeout,
+                        on_progress=on_progress)
+
+    def run(
+        self,
+        runner: Runner,
+        limits: Limits,
+        *,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> Completion:
+        """Run the study's loop with a given runner and limits (what ``tunewise run`` uses)."""
+        from tunewise.executors.local import LocalExecutor
+        from tunewise.strategies import get_strategy
+        from tunewise.tuner import Tuner
+
+        strategy = get_strategy(self.spec.strategy)(self.objective, self.seed)
+        tuner = Tuner(
+            self._store,
+            self._store.get_study(self.name),
+            space=self.space,
+            objective=self.objective,
+            strategy=strategy,
+            runner=runner,
+            executor=LocalExecutor(limits.max_parallel),
+            limits=limits,
+            runs_dir=self.runs_dir,
+            timeout=timeout,
+            on_progress=on_progress,
+        )
+        return tuner.run()
+
+    @property
+    def runs_dir(self) -> Path:
+        """Where each trial's folder (logs, hyperparameters.json) goes."""
+        if self._runs_dir is None:
+            configured = self.spec.runs_dir
+            if configured is None and self.spec.storage in (None, "sqlite://"):
+                configured = tempfile.mkdtemp(prefix="tunewise-runs-")
+            self._runs_dir = Path(configured or DEFAULT_RUNS_DIR)
+        return self._runs_dir / self.name
+
+    # Ask and tell ----------------------------------------------------------------------
+    @property
+    def owner(self) -> str:
+        if self._owner is None:
+            from tunewise.tuner import process_owner
+
+            self._owner = process_owner()
+        return self._owner
+
+    def ask(self) -> Trial:
+        """A new RUNNING trial leased to this caller: a queued one, else a fresh suggestion."""
+        from tunewise.strategies import get_strategy, strategy_rng
+
+        claimed = self._store.claim_trial(self._id, self.owner, ASK_LEASE_SECONDS)
+        if claimed is not None:
+            return claimed
+        trials = self._store.get_trials(self._id)
+        history = [t for t in trials if t.state.is_finished]
+        pending = [t for t in trials if not t.state.is_finished]
+        strategy = get_strategy(self.spec.strategy)(self.objective, self.seed)
+        suggestions = strategy.suggest(
+            self.space, history, pending, 1, strategy_rng(self.seed, len(trials))
+        )
+        if not suggestions:
+            raise ValueError(f"the {strategy.name} strategy has no configuration left to try")
+        return self._store.add_trial(
+            self._id, suggestions[0], owner=self.owner, lease_seconds=ASK_LEASE_SECONDS
+        )
+
+    def tell(
+        self,
+        trial: Trial | int,
+        value: float | Mapping[str, float] | None = None,
+        *,
+        state: TrialState | str | None = None,
+        error: str | None = None,
+    ) -> Trial:
+        """Finish a trial from :meth:`ask`: a number or a dict of metrics completes it;
+        ``state="failed"`` (with ``error``) records a failure; ``state="stopped"`` an early stop
+        at the last reported value."""
+        from tunewise.runners.python import interpret_result
+        from tunewise.trial import FailureKind
+
+        number = trial if isinstance(trial, int) else trial.number
+        target = TrialState(state) if state is not None else None
+        if target == TrialState.FAILED:
+            return self._store.finish_trial(
+                self._id, number, TrialState.FAILED,
+                failure_kind=FailureKind.USER_ERROR, error=error or "reported failed by tell()",
+                owner=self.owner,
+            )
+        reported: dict[str, float] = {}
+        reports = self._store.get_reports(self._id, number)
+        for report in reports:
+            reported.update(report.values)
+        outcome = interpret_result(
+            value, self.objective.metric, reported, stopped=target == TrialState.STOPPED
+        )
+        return self._store.finish_trial(
+            self._id, number, outcome.state, value=outcome.value, metrics=outcome.metrics,
+            failure_kind=outcome.failure_kind, error=outcome.error, owner=self.owner,
+        )
+
+    def report(self, trial: Trial | int, step: int, values: Mapping[str, float]) -> None:
+        """Store an intermediate value of an asked trial (for your own training loop)."""
+        number = trial if isinstance(trial, int) else trial.number
+        self._store.add_report(self._id, number, step, values)
+
+    def close(self) -> None:
+        self._store.close()
+
+    def __repr__(self) -> str:
+        return f"Study(name={self.name!r}, strategy={self.spec.strategy!r})"
+
+
+def _as_space(space: Space | Mapping[str, Param], static: Mapping[str, Any] | None) -> Space:
+    if isinstance(space, Space):
+        if static:
+            return Space(space.params, {**space.static, **static})
+        return space
+    return Space(dict(space), static or {})
+
+
+def create_study(
+    name: str,
+    *,
+    objective: Objective,
+    space: Space | Mapping[str, Param],
+    strategy: str = DEFAULT_STRATEGY,
+    storage: str | None = None,
+    seed: int | None = None,
+    static: Mapping[str, Any] | None = None,
+) -> Study:
+    """Create a study, or continue the stored one of that name if its definition is the same.
+
+    ``storage``: ``None`` keeps the study in memory; ``sqlite:///file.db`` or
+    ``postgresql://…`` persist it.
+    """
+    if not isinstance(objective, Objective):
+        raise SpecError("objective", "must be tw.Objective(metric, direction)")
+    spec = StudySpec(
+        name=name, objective=objective, space=_as_space(space, static), strategy=strategy,
+        seed=seed, storage=storage,
+    )
+    store = _open(storage)
+    try:
+        return Study(store, open_or_create(store, spec).name)
+    except BaseException:
+        store.close()
+        raise
+
+
+def open_or_create(store: Store, spec: StudySpec) -> StudySpec:
+    """Create the study of ``spec`` in ``store``, or check that the stored one matches it.
+
+    Returns the spec as stored (its seed fixed). Raises SpecError when a study of that name has
+    another space, objective, static values or strategy, or another explicit seed.
+    """
+    from tunewise.strategies import get_strategy
+
+    get_strategy(spec.strategy)  # unknown names fail here, before anything is stored
+    if spec.seed is None:
+        spec = spec.with_overrides(seed=random.SystemRandom().randrange(2**31))
+    try:
+        store.create_study(spec.name, spec.to_dict())
+        return spec
+    except StudyExists:
+        pass
+    record = store.get_study(spec.name)
+    stored = StudySpec.from_dict(dict(record.definition))
+    mine, theirs = spec.search_definition(), stored.search_definition()
+    for key in mine:
+        if mine[key] != theirs[key]:
+            raise SpecError(
+                "study",
+                f"a study named {spec.name!r} already exists with another {key}; "
+                "give a new name (--study NAME) or the same definition to continue it",
+            )
+    # Same search: keep the stored seed, take the new limits and trial settings.
+    continued = spec.with_overrides(seed=stored.seed)
+    if continued.to_dict() != stored.to_dict():
+        store.update_study_definition(record.id, continued.to_dict())
+    return continued
+
+
+def load_study(name: str, *, storage: str | None = None) -> Study:
+    """Open a stored study by name.
+
+    Raises:
+        StudyNotFound: there is no such study in ``storage``.
+    """
+    store = _open(storage)
+    try:
+        return Study(store, name)
+    except StudyNotFound:
+        store.close()
+        raise
