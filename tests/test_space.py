@@ -38,7 +38,7 @@ def _draw(param: tw.Float | tw.Int, seed: int = 0, n: int = N) -> list[float]:
 )
 def test_decoded_values_are_in_bounds_with_the_right_type(param: tw.Float | tw.Int) -> None:
     expected_type = float if isinstance(param, tw.Float) else int
-    values = _draw(param, n=2000) + [param.from_unit(0.0), param.from_unit(1.0)]
+    values = [*_draw(param, n=2000), param.from_unit(0.0), param.from_unit(1.0)]
     for v in values:
         assert type(v) is expected_type
         assert param.low <= v <= param.high
@@ -138,15 +138,24 @@ def test_grid_needs_points_for_floats() -> None:
     [
         ({"lr": {"type": "float", "low": 1.0, "high": 0.5}}, "space.lr.high", "greater than low"),
         ({"lr": {"type": "float", "low": 0.0, "high": 1, "scale": "log"}}, "space.lr.low", "> 0"),
-        ({"m": {"type": "float", "low": 0.5, "high": 1.5, "scale": "reverse_log"}},
-         "space.m.high", "< 1"),
+        (
+            {"m": {"type": "float", "low": 0.5, "high": 1.5, "scale": "reverse_log"}},
+            "space.m.high",
+            "< 1",
+        ),
         ({"a": {"type": "categorical", "values": []}}, "space.a.values", "empty"),
-        ({"a": {"type": "float", "low": 0, "high": 1, "sclae": "log"}}, "space.a.sclae",
-         "unknown key"),
+        (
+            {"a": {"type": "float", "low": 0, "high": 1, "sclae": "log"}},
+            "space.a.sclae",
+            "unknown key",
+        ),
         ({"a": {"type": "floaty", "low": 0, "high": 1}}, "space.a.type", "float, int"),
         ({"a": {"type": "int", "low": 1.5, "high": 3}}, "space.a.low", "integer"),
-        ({"a": {"type": "int", "low": 1, "high": 30, "step": 2, "scale": "log"}},
-         "space.a.step", "log"),
+        (
+            {"a": {"type": "int", "low": 1, "high": 30, "step": 2, "scale": "log"}},
+            "space.a.step",
+            "log",
+        ),
         ({"a": {"type": "float", "low": "x", "high": 1}}, "space.a.low", "number"),
         ({"a": {"type": "int", "high": 3}}, "space.a.low", "required"),
     ],

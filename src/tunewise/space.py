@@ -90,7 +90,7 @@ class Float:
     scale: Scale | str = "auto"
     step: float | None = None
     num: int | None = None
-    values: tuple[float, ...] | None = None
+    values: Sequence[float] | None = None
     kind: ClassVar[str] = "float"
 
     def __post_init__(self) -> None:
@@ -199,7 +199,7 @@ class Float:
     def _max_steps(self) -> int:
         low, high = self._bounds
         assert self.step is not None
-        return int(math.floor((high - low) / self.step + 1e-9))
+        return math.floor((high - low) / self.step + 1e-9)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": "float", "low": self.low, "high": self.high}
@@ -226,7 +226,7 @@ class Int:
     scale: Scale | str = "auto"
     step: int | None = None
     num: int | None = None
-    values: tuple[int, ...] | None = None
+    values: Sequence[int] | None = None
     kind: ClassVar[str] = "int"
 
     def __post_init__(self) -> None:
@@ -281,7 +281,7 @@ class Int:
         u = _clip_unit(u)
         if self.scale == "log":
             lo, hi = math.log(self.low - 0.5), math.log(self.high + 0.5)
-            v = int(math.floor(math.exp(lo + u * (hi - lo)) + 0.5))
+            v = math.floor(math.exp(lo + u * (hi - lo)) + 0.5)
             return min(self.high, max(self.low, v))
         index = min(int(u * self._count), self._count - 1)
         return self.low + index * (self.step or 1)
@@ -323,7 +323,7 @@ class Int:
 class Categorical:
     """One of a list of values (strings, numbers, booleans); unordered."""
 
-    values: tuple[JSONScalar, ...]
+    values: Sequence[JSONScalar]
     kind: ClassVar[str] = "categorical"
 
     def __post_init__(self) -> None:
@@ -394,7 +394,7 @@ def _dedupe(values: Iterator[Any]) -> list[Any]:
 def _check_scale_bounds(scale: str, low: float, high: float, *, integer: bool) -> None:
     if scale == "log" and low <= 0:
         raise SpecError("low", f"the log scale needs low > 0, got {low!r}")
-    if scale == "reverse_log" and not (0 <= low and high < 1):
+    if scale == "reverse_log" and not (low >= 0 and high < 1):
         field_name = "low" if low < 0 else "high"
         raise SpecError(field_name, "the reverse_log scale needs 0 <= low < high < 1")
 
@@ -407,9 +407,11 @@ def param_from_dict(data: Any) -> Param:
     if kind not in PARAM_TYPES:
         raise SpecError("type", f"must be one of float, int, categorical; got {kind!r}")
     cls = PARAM_TYPES[kind]
-    allowed = {"type", "values"} if cls is Categorical else {
-        "type", "low", "high", "scale", "step", "num", "values"
-    }
+    allowed = (
+        {"type", "values"}
+        if cls is Categorical
+        else {"type", "low", "high", "scale", "step", "num", "values"}
+    )
     for key in data:
         if key not in allowed:
             raise SpecError(str(key), f"unknown key for a {kind} hyperparameter")
@@ -470,7 +472,8 @@ class Space:
         """Map a point of the unit hypercube to runnable values of the searched parameters."""
         if len(point) != len(self.params):
             raise ValueError(f"expected {len(self.params)} coordinates, got {len(point)}")
-        return {name: p.from_unit(float(u)) for (name, p), u in zip(self.params.items(), point)}
+        pairs = zip(self.params.items(), point, strict=True)
+        return {name: p.from_unit(float(u)) for (name, p), u in pairs}
 
     def validate(self, values: Mapping[str, Any], path: str = "params") -> dict[str, Any]:
         """Check a full assignment of the searched parameters; returns it normalised."""
@@ -518,8 +521,9 @@ class Space:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], static: Mapping[str, Any] | None = None,
-                  path: str = "space") -> Space:
+    def from_dict(
+        cls, data: Mapping[str, Any], static: Mapping[str, Any] | None = None, path: str = "space"
+    ) -> Space:
         """Build from the spec form ``{name: {type: ..., ...}}``; errors name the field path."""
         if not isinstance(data, Mapping):
             raise SpecError(path, "must be a mapping of names to hyperparameters")

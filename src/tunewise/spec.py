@@ -132,11 +132,15 @@ class TrialSpec:
         data = _check_keys(data, path, ("python", "command", "metrics", "timeout", "env"))
         python, command = data.get("python"), data.get("command")
         if (python is None) == (command is None):
-            raise SpecError(path, "give exactly one of `python: module:function` or `command: [...]`")
+            raise SpecError(
+                path, "give exactly one of `python: module:function` or `command: [...]`"
+            )
         if python is not None and (
             not isinstance(python, str) or not re.fullmatch(r"[\w.]+:[\w.]+", python)
         ):
-            raise SpecError(f"{path}.python", f"must look like package.module:function, got {python!r}")
+            raise SpecError(
+                f"{path}.python", f"must look like package.module:function, got {python!r}"
+            )
         argv: tuple[str, ...] | None = None
         if command is not None:
             if isinstance(command, str):
@@ -229,15 +233,29 @@ class StudySpec:
     storage: str | None = None
     runs_dir: str | None = None
 
-    KEYS = ("study", "objective", "strategy", "space", "static", "trial", "limits", "seed",
-            "storage", "runs_dir")
+    KEYS = (
+        "study",
+        "objective",
+        "strategy",
+        "space",
+        "static",
+        "trial",
+        "limits",
+        "seed",
+        "storage",
+        "runs_dir",
+    )
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not STUDY_NAME.match(self.name):
-            raise SpecError("study", f"{self.name!r} is not a valid name: use letters, digits, - _ .")
+            raise SpecError(
+                "study", f"{self.name!r} is not a valid name: use letters, digits, - _ ."
+            )
         if not isinstance(self.strategy, str) or not self.strategy:
             raise SpecError("strategy", "must be a strategy name such as random or grid")
-        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
+        if self.seed is not None and (
+            isinstance(self.seed, bool) or not isinstance(self.seed, int)
+        ):
             raise SpecError("seed", f"must be an integer, got {self.seed!r}")
         if self.trial is not None and self.trial.command is not None:
             known = set(self.space.params) | set(self.space.static)
@@ -246,7 +264,8 @@ class StudySpec:
                     if name not in known:
                         raise SpecError(
                             f"trial.command[{i}]",
-                            f"{{{name}}} names no hyperparameter; known: {', '.join(sorted(known))}",
+                            f"{{{name}}} names no hyperparameter; "
+                            f"known: {', '.join(sorted(known))}",
                         )
 
     def with_overrides(self, **changes: Any) -> StudySpec:

@@ -7,6 +7,7 @@ loses nothing but the trials in flight.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import socket
@@ -218,10 +219,9 @@ class Tuner:
     def _handle(self, events: list[Event]) -> None:
         for event in events:
             if isinstance(event, ReportEvent):
-                try:
+                # A trial taken over by another owner is recorded by that owner.
+                with contextlib.suppress(LeaseLost):
                     self.store.add_report(self.study.id, event.number, event.step, event.values)
-                except LeaseLost:
-                    pass  # the trial was taken over; its new owner records it
             elif isinstance(event, DoneEvent):
                 self._finish(event.number, event.outcome)
 
@@ -261,8 +261,10 @@ class Tuner:
         finished = [t for t in self._trials.values() if t.state.is_finished]
         best: Trial | None = None
         for t in finished:
-            if t.state == TrialState.COMPLETED and t.value is not None and (
-                best is None or self.objective.is_better(t.value, best.value)
+            if (
+                t.state == TrialState.COMPLETED
+                and t.value is not None
+                and (best is None or self.objective.is_better(t.value, best.value))
             ):
                 best = t
         elapsed = time.monotonic() - self._started_at

@@ -65,11 +65,12 @@ def test_suggestions_are_valid_values_of_the_space(name: str) -> None:
 @pytest.mark.parametrize("name", strategy_names())
 def test_same_seed_same_history_same_suggestions_across_processes(name: str) -> None:
     here = run_strategy(name, seed=11)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
     code = (
-        "import json, sys; sys.path.insert(0, %r); "
+        f"import json, sys; sys.path.insert(0, {root!r}); "
         "from tests.strategies.test_contract import run_strategy; "
-        "print(json.dumps(run_strategy(%r, seed=11)))"
-    ) % (os.path.dirname(os.path.dirname(os.path.dirname(__file__))), name)
+        f"print(json.dumps(run_strategy({name!r}, seed=11)))"
+    )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env

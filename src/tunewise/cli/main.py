@@ -45,7 +45,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise SpecError(args.spec, f"cannot be read ({exc.strerror}); check the path") from None
     spec = parse_spec_text(text, args.spec)
     overrides = {
-        "name": args.study, "max_trials": args.max_trials, "max_parallel": args.max_parallel,
+        "name": args.study,
+        "max_trials": args.max_trials,
+        "max_parallel": args.max_parallel,
         "seed": args.seed,
     }
     spec = spec.with_overrides(**{k: v for k, v in overrides.items() if v is not None})
@@ -60,12 +62,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         spec = open_or_create(store, spec)
         study = Study(store, spec.name, runs_dir=spec.runs_dir)
-        print(f"study {spec.name}: {spec.strategy} search, {spec.objective.direction} "
-              f"{spec.objective.metric}, trial logs in {study.runs_dir}/", file=sys.stderr)
+        print(
+            f"study {spec.name}: {spec.strategy} search, {spec.objective.direction} "
+            f"{spec.objective.metric}, trial logs in {study.runs_dir}/",
+            file=sys.stderr,
+        )
         bar = ProgressBar()
+        timeout = spec.trial.timeout if spec.trial is not None else None
         try:
-            completion = study.run(runner, spec.limits, timeout=spec.trial.timeout,
-                                   on_progress=bar)
+            completion = study.run(runner, spec.limits, timeout=timeout, on_progress=bar)
         finally:
             bar.close()
         print(f"study {spec.name} completed: {completion.message}")
@@ -175,7 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="tunewise", description="Automatic model tuning: run studies, read their results."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    storage_help = "store URL (default: $TUNEWISE_STORAGE, the spec's storage, sqlite:///tunewise.db)"
+    storage_help = (
+        "store URL (default: $TUNEWISE_STORAGE, the spec's storage, sqlite:///tunewise.db)"
+    )
 
     run = sub.add_parser("run", help="run (or continue) the study a spec file describes")
     run.add_argument("spec", metavar="SPEC", help="the study's YAML or JSON spec file")
@@ -232,8 +239,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"tunewise: storage error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
-        print("\ntunewise: interrupted; running trials were ended and recorded. "
-              "Run the same command again to continue.", file=sys.stderr)
+        print(
+            "\ntunewise: interrupted; running trials were ended and recorded. "
+            "Run the same command again to continue.",
+            file=sys.stderr,
+        )
         return EXIT_INTERRUPTED
 
 

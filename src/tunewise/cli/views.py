@@ -41,18 +41,35 @@ def trials_table(study: Study, trials: Sequence[Trial]) -> tuple[list[str], list
     """Header and rows: number, state, value, each param, each metric, failure, timing."""
     params = study.space.names
     metrics = sorted({name for t in trials for name in t.metrics})
-    header = ["trial", "state", "value", *params, *(f"metric:{m}" for m in metrics),
-              "attempt", "failure_kind", "error", "started_at", "duration_s"]
+    header = [
+        "trial",
+        "state",
+        "value",
+        *params,
+        *(f"metric:{m}" for m in metrics),
+        "attempt",
+        "failure_kind",
+        "error",
+        "started_at",
+        "duration_s",
+    ]
     rows = []
     for t in trials:
         error = (t.error or "").strip().splitlines()
-        rows.append([
-            t.number, str(t.state), t.value, *(t.params.get(p) for p in params),
-            *(t.metrics.get(m) for m in metrics), t.attempt,
-            str(t.failure_kind) if t.failure_kind else "", error[-1] if error else "",
-            t.started_at.isoformat(timespec="seconds") if t.started_at else "",
-            None if t.duration is None else round(t.duration, 3),
-        ])
+        rows.append(
+            [
+                t.number,
+                str(t.state),
+                t.value,
+                *(t.params.get(p) for p in params),
+                *(t.metrics.get(m) for m in metrics),
+                t.attempt,
+                str(t.failure_kind) if t.failure_kind else "",
+                error[-1] if error else "",
+                t.started_at.isoformat(timespec="seconds") if t.started_at else "",
+                None if t.duration is None else round(t.duration, 3),
+            ]
+        )
     return header, rows
 
 
@@ -64,8 +81,7 @@ def format_cell(value: Any) -> str:
     return str(value)
 
 
-def render_table(header: Sequence[str], rows: Sequence[Sequence[Any]], max_width: int = 48
-                 ) -> str:
+def render_table(header: Sequence[str], rows: Sequence[Sequence[Any]], max_width: int = 48) -> str:
     cells = [[format_cell(c)[:max_width] for c in row] for row in rows]
     widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(header)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
@@ -102,19 +118,36 @@ def export_document(study: Study) -> dict[str, Any]:
     }
 
 
-def study_summary(record: StudyRecord, counts: dict[TrialState, int], best: Trial | None
-                  ) -> list[Any]:
+def study_summary(
+    record: StudyRecord, counts: dict[TrialState, int], best: Trial | None
+) -> list[Any]:
     """One row of ``tunewise status``."""
     return [
-        record.name, str(record.state), record.definition.get("strategy"),
-        counts[TrialState.COMPLETED], counts[TrialState.STOPPED], counts[TrialState.FAILED],
-        counts[TrialState.RUNNING], counts[TrialState.QUEUED],
-        None if best is None else best.value, record.reason or "",
+        record.name,
+        str(record.state),
+        record.definition.get("strategy"),
+        counts[TrialState.COMPLETED],
+        counts[TrialState.STOPPED],
+        counts[TrialState.FAILED],
+        counts[TrialState.RUNNING],
+        counts[TrialState.QUEUED],
+        None if best is None else best.value,
+        record.reason or "",
     ]
 
 
-STATUS_HEADER = ["study", "state", "strategy", "completed", "stopped", "failed", "running",
-                 "queued", "best", "reason"]
+STATUS_HEADER = [
+    "study",
+    "state",
+    "strategy",
+    "completed",
+    "stopped",
+    "failed",
+    "running",
+    "queued",
+    "best",
+    "reason",
+]
 
 
 def dumps(data: Any) -> str:

@@ -58,7 +58,5 @@ class Executor(ABC):
         period (FAILED with ``kind`` and ``reason`` when it reported nothing)."""
 
     @abstractmethod
-    def shutdown(
-        self, reason: str, kind: FailureKind = FailureKind.INFRASTRUCTURE
-    ) -> list[Event]:
+    def shutdown(self, reason: str, kind: FailureKind = FailureKind.INFRASTRUCTURE) -> list[Event]:
         """End every running trial now (process trees killed); returns their DoneEvents."""

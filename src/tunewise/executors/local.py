@@ -152,8 +152,7 @@ class LocalExecutor(Executor):
             self._advance(self._slots[number], events)
         return events
 
-    def shutdown(self, reason: str, kind: FailureKind = FailureKind.INFRASTRUCTURE
-                 ) -> list[Event]:
+    def shutdown(self, reason: str, kind: FailureKind = FailureKind.INFRASTRUCTURE) -> list[Event]:
         events: list[Event] = []
         for slot in self._slots.values():
             if slot.end_kind is None:
@@ -216,8 +215,12 @@ class LocalExecutor(Executor):
     def _kill(self, slot: _Slot, sig: int) -> None:
         if slot.terminated_at is None:
             slot.terminated_at = time.monotonic()
-        if slot.process.pid is not None:
-            _signal_group(slot.process.pid, sig)
+        pid = slot.process.pid
+        if pid is not None:
+            _signal_group(pid, sig)
+            # Also the process itself: it may not have made its own group yet (just forked).
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
         self._kill_command_group(slot, sig)
 
     def _kill_command_group(self, slot: _Slot, sig: int = signal.SIGKILL) -> None:
@@ -237,7 +240,10 @@ class LocalExecutor(Executor):
         code = slot.process.exitcode
         tail = _tail(slot.job.trial_dir / "stderr.log")
         if code is not None and code < 0:
-            name = signal.Signals(-code).name if -code in signal.Signals else str(-code)
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
             message = f"the trial's process was killed by {name}"
             kind = FailureKind.CRASHED
         else:

@@ -56,7 +56,7 @@ def resolve_target(target: str, field: str = "trial.python") -> TrainFunction:
             raise SpecError(field, f"{module_name!r} has no attribute {attr_path!r}") from None
     if not callable(obj):
         raise SpecError(field, f"{target!r} is not callable")
-    return obj  # type: ignore[no-any-return]
+    return obj
 
 
 def _wants_trial(func: TrainFunction) -> bool:
@@ -93,22 +93,27 @@ class TrialContext:
 
 @contextlib.contextmanager
 def _captured_output(trial_dir: Path) -> Iterator[None]:
-    """Send fds 1 and 2 to the trial's log files (the trial runs in its own process)."""
+    """Send fds 1 and 2, and ``sys.stdout``/``sys.stderr``, to the trial's log files (the trial
+    runs in its own process, so this touches nothing of the driver's)."""
     sys.stdout.flush()
     sys.stderr.flush()
-    saved = (os.dup(1), os.dup(2))
+    saved_fds = (os.dup(1), os.dup(2))
+    saved_streams = (sys.stdout, sys.stderr)
     with open(trial_dir / "stdout.log", "ab") as out, open(trial_dir / "stderr.log", "ab") as err:
         os.dup2(out.fileno(), 1)
         os.dup2(err.fileno(), 2)
+        sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
+        sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
         try:
             yield
         finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            os.close(saved[0])
-            os.close(saved[1])
+            sys.stdout.close()
+            sys.stderr.close()
+            sys.stdout, sys.stderr = saved_streams
+            os.dup2(saved_fds[0], 1)
+            os.dup2(saved_fds[1], 2)
+            os.close(saved_fds[0])
+            os.close(saved_fds[1])
 
 
 class PythonRunner:
@@ -207,8 +212,7 @@ def interpret_result(
 
 
 def _number(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        # numpy scalars and similar expose __float__
-        if isinstance(value, bool) or not hasattr(value, "__float__"):
-            raise TypeError(value)
+    """A metric value as float: ints, floats and numpy scalars (anything with __float__)."""
+    if isinstance(value, bool) or not hasattr(value, "__float__"):
+        raise TypeError(value)
     return float(value)

@@ -1,0 +1,189 @@
+"""The local executor with Python trials: events, failures, timeouts, stops, whole trees killed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+import tunewise as tw
+from tunewise.executors.base import DoneEvent, Event, ReportEvent
+from tunewise.executors.local import LocalExecutor
+from tunewise.runners.base import TrialJob
+from tunewise.runners.python import PythonRunner
+from tunewise.trial import FailureKind, TrialState
+
+
+def job(tmp_path: Path, number: int = 0, timeout: float | None = None, **params: Any) -> TrialJob:
+    return TrialJob("s", number, params, tmp_path / f"{number:05d}", "score", timeout=timeout)
+
+
+def run_until_done(executor: LocalExecutor, limit: float = 20.0) -> list[Event]:
+    events: list[Event] = []
+    deadline = time.monotonic() + limit
+    while executor.running and time.monotonic() < deadline:
+        events += executor.poll(0.1)
+    assert not executor.running, "trials did not end in time"
+    return events
+
+
+def done(events: list[Event]) -> dict[int, DoneEvent]:
+    return {e.number: e for e in events if isinstance(e, DoneEvent)}
+
+
+def alive(pids: list[int]) -> list[int]:
+    out = []
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                out.append(pid)
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
+def test_runs_trials_in_parallel_and_streams_reports(tmp_path: Path) -> None:
+    def train(params: dict[str, Any]) -> float:
+        for step in range(1, 4):
+            tw.report(step=step, score=step * params["x"])
+        return 10 * params["x"]
+
+    executor = LocalExecutor(capacity=2)
+    executor.submit(job(tmp_path, 0, x=1.0), PythonRunner(train))
+    executor.submit(job(tmp_path, 1, x=2.0), PythonRunner(train))
+    assert executor.free == 0
+    events = run_until_done(executor)
+    results = done(events)
+    assert {n: e.outcome.value for n, e in results.items()} == {0: 10.0, 1: 20.0}
+    assert all(e.outcome.state == TrialState.COMPLETED for e in results.values())
+    reports = [(e.number, e.step, e.values["score"]) for e in events if isinstance(e, ReportEvent)]
+    assert sorted(reports) == [
+        (0, 1, 1.0),
+        (0, 2, 2.0),
+        (0, 3, 3.0),
+        (1, 1, 2.0),
+        (1, 2, 4.0),
+        (1, 3, 6.0),
+    ]
+
+
+def test_a_training_function_may_take_the_trial_context(tmp_path: Path) -> None:
+    def train(params: dict[str, Any], trial: Any) -> None:
+        trial.report(1, 0.5)
+        trial.report(2, value=0.75, loss=0.1)
+        print("hello from trial", trial.number)
+
+    executor = LocalExecutor(capacity=1)
+    executor.submit(job(tmp_path, 7), PythonRunner(train))
+    outcome = done(run_until_done(executor))[7].outcome
+    assert (outcome.state, outcome.value) == (TrialState.COMPLETED, 0.75)
+    assert outcome.metrics == {"score": 0.75, "loss": 0.1}
+    assert "hello from trial 7" in (tmp_path / "00007" / "stdout.log").read_text()
+
+
+@pytest.mark.parametrize(
+    ("train", "kind", "words"),
+    [
+        (lambda p: 1 / 0, FailureKind.USER_ERROR, "ZeroDivisionError"),
+        (lambda p: {"other": 1.0}, FailureKind.METRIC_MISSING, "'score'"),
+        (lambda p: "nope", FailureKind.USER_ERROR, "must return a number"),
+        (lambda p: float("nan"), FailureKind.USER_ERROR, "NaN"),
+        (lambda p: os.kill(os.getpid(), signal.SIGKILL), FailureKind.CRASHED, "SIGKILL"),
+        (lambda p: sys.exit(3), FailureKind.USER_ERROR, "exited with code 3"),
+    ],
+)
+def test_failures_are_recorded_with_their_kind(
+    tmp_path: Path, train: Callable[[Any], Any], kind: FailureKind, words: str
+) -> None:
+    executor = LocalExecutor(capacity=1)
+    executor.submit(job(tmp_path), PythonRunner(train))
+    outcome = done(run_until_done(executor))[0].outcome
+    assert outcome.state == TrialState.FAILED
+    assert outcome.failure_kind == kind
+    assert words in (outcome.error or "")
+
+
+def test_timeout_kills_the_whole_process_tree(tmp_path: Path) -> None:
+    pid_file = tmp_path / "pids"
+
+    def train(params: dict[str, Any]) -> float:
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        pid_file.write_text(f"{os.getpid()} {child.pid}")
+        time.sleep(60)
+        return 1.0
+
+    executor = LocalExecutor(capacity=1, grace_seconds=0.5)
+    started = time.monotonic()
+    executor.submit(job(tmp_path, timeout=1.0), PythonRunner(train))
+    outcome = done(run_until_done(executor))[0].outcome
+    assert time.monotonic() - started < 10
+    assert (outcome.state, outcome.failure_kind) == (TrialState.FAILED, FailureKind.TIMEOUT)
+    assert "timeout" in (outcome.error or "")
+    pids = [int(p) for p in pid_file.read_text().split()]
+    deadline = time.monotonic() + 5
+    while alive(pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert alive(pids) == []
+
+
+def test_cancel_stops_a_cooperative_trial_at_its_last_report(tmp_path: Path) -> None:
+    def train(params: dict[str, Any], trial: Any) -> None:
+        step = 0
+        while not trial.should_stop():
+            step += 1
+            trial.report(step, value=float(step))
+            time.sleep(0.05)
+        raise tw.TrialStopped()
+
+    executor = LocalExecutor(capacity=1)
+    executor.submit(job(tmp_path), PythonRunner(train))
+    events: list[Event] = []
+    while not any(isinstance(e, ReportEvent) and e.step >= 3 for e in events):
+        events += executor.poll(0.1)
+    executor.cancel(0, "test stop")
+    events += run_until_done(executor)
+    outcome = done(events)[0].outcome
+    last = max(e.step for e in events if isinstance(e, ReportEvent))
+    assert outcome.state == TrialState.STOPPED
+    assert outcome.value == float(last)
+
+
+def test_cancel_kills_a_trial_that_ignores_it(tmp_path: Path) -> None:
+    def train(params: dict[str, Any]) -> None:
+        tw.report(step=1, score=0.25)
+        time.sleep(60)
+
+    executor = LocalExecutor(capacity=1, grace_seconds=0.3)
+    executor.submit(job(tmp_path), PythonRunner(train))
+    events: list[Event] = []
+    while not any(isinstance(e, ReportEvent) for e in events):
+        events += executor.poll(0.1)
+    executor.cancel(0, "test stop", FailureKind.TIMEOUT)
+    outcome = done(events + run_until_done(executor, limit=10))[0].outcome
+    assert (outcome.state, outcome.failure_kind) == (TrialState.FAILED, FailureKind.TIMEOUT)
+    executor.submit(job(tmp_path, 1), PythonRunner(train))
+    events = []
+    while not any(isinstance(e, ReportEvent) for e in events):
+        events += executor.poll(0.1)
+    executor.cancel(1, "early stop", FailureKind.USER_ERROR)
+    outcome = done(events + run_until_done(executor, limit=10))[1].outcome
+    assert (outcome.state, outcome.value) == (TrialState.STOPPED, 0.25)
+
+
+def test_shutdown_ends_every_running_trial(tmp_path: Path) -> None:
+    executor = LocalExecutor(capacity=2)
+    for number in (0, 1):
+        executor.submit(job(tmp_path, number), PythonRunner(lambda p: time.sleep(60)))
+    events = executor.shutdown("interrupted")
+    results = done(events)
+    assert set(results) == {0, 1}
+    assert all(e.outcome.failure_kind == FailureKind.INFRASTRUCTURE for e in results.values())
+    assert executor.running == []
