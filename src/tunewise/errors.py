@@ -40,7 +40,7 @@ class TrialFailed(TunewiseError):
         super().__init__(f"{kind}: {message}")
 
 
-class TrialStopped(TunewiseError):  # noqa: N818 - a signal, not a failure
+class TrialStopped(TunewiseError):
     """Raised inside a trial to end it early; the trial is recorded STOPPED, not FAILED."""
 
 

@@ -151,8 +151,9 @@ class Study:
         from tunewise.spec import parse_duration
 
         trial_timeout = None if timeout is None else parse_duration(timeout, "optimize.timeout")
-        return self.run(PythonRunner(func=func), limits, timeout=trial_timeout,
-                        on_progress=on_progress)
+        return self.run(
+            PythonRunner(func=func), limits, timeout=trial_timeout, on_progress=on_progress
+        )
 
     def run(
         self,
@@ -240,8 +241,11 @@ class Study:
         target = TrialState(state) if state is not None else None
         if target == TrialState.FAILED:
             return self._store.finish_trial(
-                self._id, number, TrialState.FAILED,
-                failure_kind=FailureKind.USER_ERROR, error=error or "reported failed by tell()",
+                self._id,
+                number,
+                TrialState.FAILED,
+                failure_kind=FailureKind.USER_ERROR,
+                error=error or "reported failed by tell()",
                 owner=self.owner,
             )
         reported: dict[str, float] = {}
@@ -252,8 +256,14 @@ class Study:
             value, self.objective.metric, reported, stopped=target == TrialState.STOPPED
         )
         return self._store.finish_trial(
-            self._id, number, outcome.state, value=outcome.value, metrics=outcome.metrics,
-            failure_kind=outcome.failure_kind, error=outcome.error, owner=self.owner,
+            self._id,
+            number,
+            outcome.state,
+            value=outcome.value,
+            metrics=outcome.metrics,
+            failure_kind=outcome.failure_kind,
+            error=outcome.error,
+            owner=self.owner,
         )
 
     def report(self, trial: Trial | int, step: int, values: Mapping[str, float]) -> None:
@@ -294,8 +304,12 @@ def create_study(
     if not isinstance(objective, Objective):
         raise SpecError("objective", "must be tw.Objective(metric, direction)")
     spec = StudySpec(
-        name=name, objective=objective, space=_as_space(space, static), strategy=strategy,
-        seed=seed, storage=storage,
+        name=name,
+        objective=objective,
+        space=_as_space(space, static),
+        strategy=strategy,
+        seed=seed,
+        storage=storage,
     )
     store = _open(storage)
     try:

@@ -47,8 +47,9 @@ class Outcome:
     error: str | None = None
 
     @classmethod
-    def failed(cls, kind: FailureKind, error: str, metrics: Mapping[str, float] | None = None
-               ) -> Outcome:
+    def failed(
+        cls, kind: FailureKind, error: str, metrics: Mapping[str, float] | None = None
+    ) -> Outcome:
         return cls(TrialState.FAILED, None, dict(metrics or {}), kind, error)
 
 

@@ -159,9 +159,7 @@ class Store(ABC):
         StoreError: no such trial."""
 
     @abstractmethod
-    def get_trials(
-        self, study_id: int, states: Iterable[TrialState] | None = None
-    ) -> list[Trial]:
+    def get_trials(self, study_id: int, states: Iterable[TrialState] | None = None) -> list[Trial]:
         """Trials of a study in number order, optionally only those in ``states``."""
 
     @abstractmethod

@@ -47,9 +47,7 @@ class GridStrategy(Strategy):
         out: list[dict[str, Any]] = []
         for flat in order:
             index = np.unravel_index(int(flat), sizes)
-            params = {
-                name: axis[i] for name, axis, i in zip(space.names, axes, index, strict=True)
-            }
+            params = {name: axis[i] for name, axis, i in zip(space.names, axes, index, strict=True)}
             key = _point_key(space, params)
             if key in seen:
                 continue
