@@ -16,11 +16,11 @@ import signal
 import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
-from pathlib import Path
 from typing import Any
 
 from tunewise.executors.base import DoneEvent, Event, Executor, ReportEvent
 from tunewise.runners.base import ERROR_TAIL_LINES, Outcome, Runner, TrialJob
+from tunewise.runners.process import log_tail, read_pgid_file, signal_description, signal_group
 from tunewise.trial import FailureKind, TrialState
 
 PR_SET_PDEATHSIG = 1
@@ -77,19 +77,6 @@ class _Slot:
     terminated_at: float | None = None
     end_kind: FailureKind | None = None
     end_reason: str = ""
-
-
-def _tail(path: Path, lines: int = ERROR_TAIL_LINES) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.rstrip().splitlines()[-lines:])
-
-
-def _signal_group(pgid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
 
 
 class LocalExecutor(Executor):
@@ -217,18 +204,16 @@ class LocalExecutor(Executor):
             slot.terminated_at = time.monotonic()
         pid = slot.process.pid
         if pid is not None:
-            _signal_group(pid, sig)
+            signal_group(pid, sig)
             # Also the process itself: it may not have made its own group yet (just forked).
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
         self._kill_command_group(slot, sig)
 
     def _kill_command_group(self, slot: _Slot, sig: int = signal.SIGKILL) -> None:
-        try:
-            pgid = int((slot.job.trial_dir / "pgid").read_text().strip())
-        except (OSError, ValueError):
-            return
-        _signal_group(pgid, sig)
+        pgid = read_pgid_file(slot.job.trial_dir)
+        if pgid is not None:
+            signal_group(pgid, sig)
 
     def _death_outcome(self, slot: _Slot) -> Outcome:
         """The outcome of a trial whose process ended without saying how it ended."""
@@ -238,13 +223,9 @@ class LocalExecutor(Executor):
                 return Outcome(TrialState.STOPPED, slot.last_values[objective], slot.last_values)
             return Outcome.failed(slot.end_kind, slot.end_reason, slot.last_values)
         code = slot.process.exitcode
-        tail = _tail(slot.job.trial_dir / "stderr.log")
+        tail = "\n".join(log_tail(slot.job.trial_dir / "stderr.log", ERROR_TAIL_LINES))
         if code is not None and code < 0:
-            try:
-                name = signal.Signals(-code).name
-            except ValueError:
-                name = f"signal {-code}"
-            message = f"the trial's process was killed by {name}"
+            message = f"the trial's process was killed by {signal_description(-code)}"
             kind = FailureKind.CRASHED
         else:
             message = f"the trial's process exited with code {code} before finishing"

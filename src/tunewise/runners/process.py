@@ -1,0 +1,275 @@
+"""Process-group helpers: end a trial's whole process tree, and let an executor do the same.
+
+A command trial runs in its own process group (``start_new_session=True``), so one signal
+reaches the training script and everything it started (data loaders, ``sh -c`` children,
+``torchrun`` workers). Stopping is graceful first: SIGTERM to the group, a grace period for the
+script to save a checkpoint, then SIGKILL to whatever is left.
+
+Zombies (state Z) are not counted as alive: an exited process whose parent has not reaped it
+yet cannot run, and PID 1 on some machines reaps orphans late (INFRA.md, "Processes").
+
+For executors: while a command trial runs, its trial folder holds a file ``pgid`` with the
+process group id (written right after the start). A process that kills a runner (SIGKILL, a
+lost worker) calls :func:`kill_group_from_file` on the trial folder to end the trial's tree as
+well. The runner removes the file once the group is gone, so a file left behind means the
+runner itself died; call it soon after, before the group id can be reused by the system.
+POSIX only (process groups and ``killpg`` do not exist on Windows).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+#: The file in a trial's folder that holds its process group id while the trial runs.
+PGID_FILE = "pgid"
+
+_PR_SET_PDEATHSIG = 1
+_PROC = Path("/proc")
+_POLL_SECONDS = 0.1  # how often should_stop and the clock are checked
+_DRAIN_SECONDS = 1.0  # reading on after the group is gone (pipes held by escaped processes)
+_CHUNK = 65536
+
+#: ``on_output(fd, chunk)``: bytes read from the child's stdout or stderr; ``b""`` at its end.
+OutputCallback = Callable[[int, bytes], None]
+
+
+def signal_group(pgid: int, sig: int) -> bool:
+    """Send ``sig`` to every process of the group; False when the group no longer exists."""
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # only possible if the id was reused by another user's group
+        return False
+    return True
+
+
+def group_members(pgid: int) -> list[int]:
+    """Pids of the group's live (non-zombie) processes, read from /proc (Linux).
+
+    Elsewhere, a group that still accepts signal 0 is reported as ``[pgid]``: alive, members
+    unknown (zombies included, which only makes waiting last up to the grace period).
+    """
+    if not signal_group(pgid, 0):
+        return []
+    if not _PROC.is_dir():
+        return [pgid]
+    members = []
+    for entry in os.scandir(_PROC):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+        except OSError:  # exited while we looked
+            continue
+        # "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if len(fields) > 2 and fields[0] != "Z" and int(fields[2]) == pgid:
+            members.append(int(entry.name))
+    return members
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether any process of the group can still run (zombies do not count)."""
+    return bool(group_members(pgid))
+
+
+def terminate_group(pgid: int, grace: float = 5.0, poll: float = 0.05) -> bool:
+    """SIGTERM the group, wait up to ``grace`` seconds, then SIGKILL what is left.
+
+    Blocks until the group is gone (or one more second after SIGKILL, which cannot be
+    ignored but takes a moment for processes in uninterruptible sleep). Returns True when the
+    group is gone. Reaping the group's leader is the caller's job if it is the leader's parent.
+    """
+    if not signal_group(pgid, signal.SIGTERM):
+        return True
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if not group_alive(pgid):
+            return True
+        time.sleep(poll)
+    signal_group(pgid, signal.SIGKILL)
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:
+        if not group_alive(pgid):
+            return True
+        time.sleep(poll)
+    return not group_alive(pgid)
+
+
+def write_pgid_file(trial_dir: Path, pgid: int) -> Path:
+    """Record the trial's process group id, atomically (a reader never sees half a file)."""
+    path = trial_dir / PGID_FILE
+    tmp = trial_dir / f".{PGID_FILE}.tmp"
+    tmp.write_text(f"{pgid}\n")
+    os.replace(tmp, path)
+    return path
+
+
+def read_pgid_file(trial_dir: Path) -> int | None:
+    """The process group id recorded in ``trial_dir``, or None if there is none (or garbage)."""
+    try:
+        text = (trial_dir / PGID_FILE).read_text().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() and int(text) > 1 else None
+
+
+def remove_pgid_file(trial_dir: Path) -> None:
+    """Forget the group once it is gone, so no one signals a reused id later."""
+    with contextlib.suppress(FileNotFoundError):
+        (trial_dir / PGID_FILE).unlink()
+
+
+def kill_group_from_file(trial_dir: Path | str, grace: float = 5.0) -> bool:
+    """End the process tree of the trial whose folder is ``trial_dir``; for executors.
+
+    Use it after killing (or losing) the process that ran a :class:`CommandRunner`: the
+    runner's direct child dies with it (parent-death signal), but its own children may not.
+    Returns True when a live group was found and ended; the ``pgid`` file is removed then.
+    """
+    trial_dir = Path(trial_dir)
+    pgid = read_pgid_file(trial_dir)
+    if pgid is None:
+        return False
+    if not group_alive(pgid):
+        remove_pgid_file(trial_dir)
+        return False
+    gone = terminate_group(pgid, grace)
+    if gone:
+        remove_pgid_file(trial_dir)
+    return gone
+
+
+def parent_death_hook() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that makes the child get SIGKILL when the process that started it dies.
+
+    Linux only (``prctl(PR_SET_PDEATHSIG)``); None elsewhere. The libc lookup happens here,
+    before ``fork``, so the hook does almost nothing in the child. Note: Linux sends the signal
+    when the *thread* that forked the child ends; :meth:`CommandRunner.run` blocks its thread
+    until the child is reaped, so this only fires if the whole runner process dies.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    prctl.restype = ctypes.c_int
+    parent = os.getpid()
+
+    def hook() -> None:
+        prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return hook
+
+
+def supervise(
+    proc: subprocess.Popen[bytes],
+    on_output: OutputCallback,
+    should_stop: Callable[[], bool],
+    timeout: float | None,
+    grace: float,
+) -> str | None:
+    """Pump the output of ``proc`` (a group leader) until its whole process group is gone.
+
+    Returns ``"stop"`` (``should_stop()`` said so), ``"timeout"``, or None (it ended by
+    itself). Either way the group got SIGTERM, then SIGKILL after ``grace`` seconds; leftovers
+    of a command that ended by itself are ended the same way. One thread does it all (a
+    selector over both pipes), so callbacks run in the caller's thread and a full pipe cannot
+    deadlock. The leader is watched without being reaped (``WNOWAIT``) so that its group id
+    stays reserved while the group is killed; the caller reaps it (``proc.wait()``).
+    """
+    pipes = [p for p in (proc.stdout, proc.stderr) if p is not None]
+    start = time.monotonic()
+    deadline = start + timeout if timeout is not None else float("inf")
+    reason: str | None = None
+    kill_at: float | None = None  # when the group gets SIGKILL, once SIGTERM was sent
+    leader_done, drain_until, next_check = False, float("inf"), start
+    with selectors.DefaultSelector() as selector:
+        for pipe in pipes:
+            os.set_blocking(pipe.fileno(), False)
+            selector.register(pipe.fileno(), selectors.EVENT_READ)
+        while True:
+            if selector.get_map():
+                for key, _ in selector.select(_POLL_SECONDS):
+                    try:
+                        chunk = os.read(key.fd, _CHUNK)
+                    except BlockingIOError:  # a spurious wake-up
+                        continue
+                    if not chunk:
+                        selector.unregister(key.fd)
+                    on_output(key.fd, chunk)
+            else:
+                time.sleep(_POLL_SECONDS / 2)
+            now = time.monotonic()
+            leader_done = leader_done or leader_exited(proc)
+            if not leader_done and reason is None:
+                if now >= deadline:
+                    reason = "timeout"
+                elif now >= next_check:
+                    next_check = now + _POLL_SECONDS
+                    reason = "stop" if should_stop() else None
+                if reason is not None:
+                    signal_group(proc.pid, signal.SIGTERM)
+                    kill_at = now + grace
+            if kill_at is not None and now >= kill_at:  # the grace period is over
+                signal_group(proc.pid, signal.SIGKILL)
+                kill_at = float("inf")
+            if not leader_done:
+                continue
+            alive = group_alive(proc.pid)
+            if alive and kill_at is None:  # leftovers of a command that ended by itself
+                signal_group(proc.pid, signal.SIGTERM)
+                kill_at = now + grace
+            elif not alive:
+                drain_until = min(drain_until, now + _DRAIN_SECONDS)
+                if not selector.get_map() or now >= drain_until:
+                    return reason
+
+
+def leader_exited(proc: subprocess.Popen[bytes]) -> bool:
+    """Whether our child has exited, without reaping it where the OS allows (its pid, hence
+    its group id, stays reserved); where ``waitid`` is missing (macOS) it is reaped."""
+    if not hasattr(os, "waitid"):
+        return proc.poll() is not None
+    try:
+        info = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:  # reaped elsewhere (SIGCHLD ignored): treat as exited
+        return True
+    return info is not None
+
+
+def signal_description(number: int) -> str:
+    """``SIGSEGV`` for 11: how a death by signal is told to the user."""
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def log_tail(path: Path, lines: int, max_bytes: int = 65536) -> list[str]:
+    """The last ``lines`` lines of a log as a terminal shows them (a line redrawn with ``\\r``,
+    as progress bars do, keeps its last version; trailing blank lines dropped; ``[]`` if none)."""
+    try:
+        with open(path, "rb") as file:
+            file.seek(max(0, os.fstat(file.fileno()).st_size - max_bytes))
+            text = file.read().decode("utf-8", "replace")
+    except OSError:
+        return []
+    shown = [line.rstrip("\r").rsplit("\r", 1)[-1].rstrip() for line in text.split("\n")]
+    while shown and not shown[-1]:
+        shown.pop()
+    return shown[-lines:]
