@@ -32,7 +32,7 @@ from tunewise.errors import SpecError
 Scale = Literal["linear", "log", "reverse_log", "auto"]
 SCALES: tuple[str, ...] = ("linear", "log", "reverse_log", "auto")
 MAX_GRID_SIZE = 100_000
-NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
 
 JSONScalar = str | int | float | bool | None
 
@@ -437,7 +437,7 @@ class Space:
             raise SpecError("space", "must be a mapping of names to hyperparameters")
         params: dict[str, Param] = {}
         for name, param in self.params.items():
-            if not isinstance(name, str) or not NAME_PATTERN.match(name):
+            if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
                 raise SpecError(
                     f"space.{name}",
                     "names start with a letter or _ and use letters, digits, _ . - only",
@@ -449,7 +449,7 @@ class Space:
         for name in static:
             if name in params:
                 raise SpecError(f"static.{name}", "is also a searched hyperparameter; keep one")
-            if not isinstance(name, str) or not NAME_PATTERN.match(name):
+            if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
                 raise SpecError(
                     f"static.{name}",
                     "names start with a letter or _ and use letters, digits, _ . - only",

@@ -9,6 +9,7 @@ need the machine (is the command on PATH, does the Python target import) belong 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -18,7 +19,7 @@ from tunewise.errors import SpecError
 from tunewise.space import Space
 from tunewise.trial import Objective
 
-STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
+STUDY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}")
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 DEFAULT_STRATEGY = "random"
 DEFAULT_MAX_CONSECUTIVE_FAILURES = 10
@@ -45,8 +46,8 @@ def parse_duration(value: Any, field_name: str) -> float:
             seconds = sum(float(n) * _UNIT_SECONDS[u.lower()] for n, u in parts)
     else:
         raise SpecError(field_name, f"expected a duration such as 90s, 5m or 2h, got {value!r}")
-    if seconds <= 0:
-        raise SpecError(field_name, f"must be a positive duration, got {value!r}")
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise SpecError(field_name, f"must be a positive, finite duration, got {value!r}")
     return seconds
 
 
@@ -247,7 +248,7 @@ class StudySpec:
     )
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not STUDY_NAME.match(self.name):
+        if not isinstance(self.name, str) or not STUDY_NAME.fullmatch(self.name):
             raise SpecError(
                 "study", f"{self.name!r} is not a valid name: use letters, digits, - _ ."
             )
@@ -273,7 +274,7 @@ class StudySpec:
         limits = {k: changes.pop(k) for k in list(changes) if k in Limits.__dataclass_fields__}
         spec = replace(self, **changes)
         if limits:
-            spec = replace(spec, limits=replace(spec.limits, **limits))
+            spec = replace(spec, limits=Limits.from_dict({**spec.limits.to_dict(), **limits}))
         return spec
 
     def to_dict(self) -> dict[str, Any]:
@@ -324,8 +325,11 @@ class StudySpec:
         runs_dir = data.get("runs_dir")
         if runs_dir is not None and not isinstance(runs_dir, str):
             raise SpecError("runs_dir", "must be a folder path")
+        name = data["study"]
+        if isinstance(name, bool) or not isinstance(name, str | int):
+            raise SpecError("study", f"must be a name such as mlp-digits, got {name!r}")
         return cls(
-            name=data["study"] if isinstance(data["study"], str) else str(data["study"]),
+            name=str(name),
             objective=objective,
             space=space,
             strategy=data.get("strategy", DEFAULT_STRATEGY),
@@ -358,15 +362,19 @@ def _load_yaml(text: str, source: str) -> Any:
 
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
-        _refuse_yaml_duplicates(root, "")
+        _refuse_yaml_duplicates(root, "", set())
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise SpecError(source, f"is not valid YAML ({exc})".replace("\n", " ")) from None
 
 
-def _refuse_yaml_duplicates(node: Any, path: str) -> None:
+def _refuse_yaml_duplicates(node: Any, path: str, visited: set[int]) -> None:
+    """Walk the node tree once per node (aliases are shared nodes, possibly recursive)."""
     import yaml
 
+    if id(node) in visited:
+        return
+    visited.add(id(node))
     if isinstance(node, yaml.MappingNode):
         seen: set[Any] = set()
         for key_node, value_node in node.value:
@@ -375,10 +383,10 @@ def _refuse_yaml_duplicates(node: Any, path: str) -> None:
                 line = key_node.start_mark.line + 1
                 raise SpecError(_join(path, key), f"is defined twice (line {line}); keep one")
             seen.add(key)
-            _refuse_yaml_duplicates(value_node, _join(path, key))
+            _refuse_yaml_duplicates(value_node, _join(path, key), visited)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            _refuse_yaml_duplicates(item, f"{path}[{i}]")
+            _refuse_yaml_duplicates(item, f"{path}[{i}]", visited)
 
 
 class _Pairs(list[tuple[str, Any]]):

@@ -186,13 +186,9 @@ class Study:
 
     @property
     def runs_dir(self) -> Path:
-        """Where each trial's folder (logs, hyperparameters.json) goes."""
-        if self._runs_dir is None:
-            configured = self.spec.runs_dir
-            if configured is None and self.spec.storage in (None, "sqlite://"):
-                configured = tempfile.mkdtemp(prefix="tunewise-runs-")
-            self._runs_dir = Path(configured or DEFAULT_RUNS_DIR)
-        return self._runs_dir / self.name
+        """Where each trial's folder (logs, hyperparameters.json) goes: ``runs_dir/STUDY``."""
+        base = self._runs_dir or Path(self.spec.runs_dir or DEFAULT_RUNS_DIR)
+        return base / self.name
 
     # Ask and tell ----------------------------------------------------------------------
     @property
@@ -312,8 +308,10 @@ def create_study(
         storage=storage,
     )
     store = _open(storage)
+    # An in-memory study leaves its trial logs in a temporary folder, not in the working tree.
+    runs_dir = tempfile.mkdtemp(prefix="tunewise-runs-") if storage is None else None
     try:
-        return Study(store, open_or_create(store, spec).name)
+        return Study(store, open_or_create(store, spec).name, runs_dir=runs_dir)
     except BaseException:
         store.close()
         raise
@@ -328,6 +326,7 @@ def open_or_create(store: Store, spec: StudySpec) -> StudySpec:
     from tunewise.strategies import get_strategy
 
     get_strategy(spec.strategy)  # unknown names fail here, before anything is stored
+    explicit_seed = spec.seed
     if spec.seed is None:
         spec = spec.with_overrides(seed=random.SystemRandom().randrange(2**31))
     try:
@@ -345,6 +344,12 @@ def open_or_create(store: Store, spec: StudySpec) -> StudySpec:
                 f"a study named {spec.name!r} already exists with another {key}; "
                 "give a new name (--study NAME) or the same definition to continue it",
             )
+    if explicit_seed is not None and explicit_seed != stored.seed:
+        raise SpecError(
+            "seed",
+            f"study {spec.name!r} was created with seed {stored.seed}, not {explicit_seed}; "
+            "drop the seed to continue it, or give a new study name",
+        )
     # Same search: keep the stored seed, take the new limits and trial settings.
     continued = spec.with_overrides(seed=stored.seed)
     if continued.to_dict() != stored.to_dict():

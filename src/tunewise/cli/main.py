@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tunewise.errors import SpecError, StoreError, StudyAborted, StudyNotFound
-from tunewise.study import Study
+from tunewise.study import DEFAULT_RUNS_DIR, Study
 
 DEFAULT_STORAGE = "sqlite:///tunewise.db"
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -40,9 +40,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     path = Path(args.spec)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SpecError(args.spec, f"cannot be read ({exc.strerror}); check the path") from None
+    except UnicodeDecodeError:
+        raise SpecError(args.spec, "is not UTF-8 text; save it as UTF-8 YAML or JSON") from None
     spec = parse_spec_text(text, args.spec)
     overrides = {
         "name": args.study,
@@ -61,7 +63,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     store = open_store(storage_url(args.storage, spec.storage))
     try:
         spec = open_or_create(store, spec)
-        study = Study(store, spec.name, runs_dir=spec.runs_dir)
+        study = Study(store, spec.name, runs_dir=spec.runs_dir or DEFAULT_RUNS_DIR)
         print(
             f"study {spec.name}: {spec.strategy} search, {spec.objective.direction} "
             f"{spec.objective.metric}, trial logs in {study.runs_dir}/",
@@ -144,8 +146,9 @@ def cmd_best(args: argparse.Namespace) -> int:
 
     study = _open_study(args)
     try:
+        best = study.best_trial
         if args.format == "json":
-            print(dumps(best_document(study.best_trial)))
+            print(dumps(best_document(best)))
         else:
             _print_best(study)
         return EXIT_OK
