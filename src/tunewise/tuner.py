@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tunewise.errors import LeaseLost, SpecError, StudyAborted
+from tunewise.errors import IllegalTransition, LeaseLost, SpecError, StudyAborted
 from tunewise.executors.base import DoneEvent, Event, Executor, ReportEvent
 from tunewise.runners.base import Outcome, Runner, TrialJob
 from tunewise.space import Space
@@ -219,8 +219,8 @@ class Tuner:
     def _handle(self, events: list[Event]) -> None:
         for event in events:
             if isinstance(event, ReportEvent):
-                # A trial taken over by another owner is recorded by that owner.
-                with contextlib.suppress(LeaseLost):
+                # A trial taken over (or expired) is recorded by its new owner, not here.
+                with contextlib.suppress(LeaseLost, IllegalTransition):
                     self.store.add_report(self.study.id, event.number, event.step, event.values)
             elif isinstance(event, DoneEvent):
                 self._finish(event.number, event.outcome)

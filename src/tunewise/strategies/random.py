@@ -1,12 +1,17 @@
 """Random search: independent uniform draws in the unit encoding (so log and reverse-log scales
-get their mass where the scale puts it)."""
+get their mass where the scale puts it).
+
+Each suggestion draws from its own generator, seeded by the study's seed and the number the trial
+will get, so a trial's values do not depend on how suggestions were batched (one at a time or
+several for parallel slots).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from tunewise.strategies.base import Strategy
+from tunewise.strategies.base import Strategy, strategy_rng
 from tunewise.strategies.registry import register
 
 if TYPE_CHECKING:
@@ -28,4 +33,8 @@ class RandomStrategy(Strategy):
         n: int,
         rng: np.random.Generator,
     ) -> list[dict[str, Any]]:
-        return [space.decode(rng.random(len(space)).tolist()) for _ in range(n)]
+        first = len(history) + len(pending)
+        return [
+            space.decode(strategy_rng(self.seed, first + i).random(len(space)).tolist())
+            for i in range(n)
+        ]

@@ -1,0 +1,530 @@
+"""``SQLStore``: the store contract over SQLAlchemy Core, one code path for SQLite and PostgreSQL.
+
+How the guarantees of :mod:`tunewise.store.base` are kept (the SQLite settings are the ones
+that gave 0 errors in 2,000 writes from 4 processes, where a deferred ``BEGIN`` or a zero busy
+timeout failed most of them and legacy implicit transactions duplicated trial numbers):
+
+- Every method is one transaction run by :meth:`SQLStore._run`, which commits or rolls back,
+  maps driver errors to :class:`StoreError` and retries PostgreSQL serialization failures and
+  deadlocks a few times (the whole transaction is re-run, so that is safe).
+- SQLite: WAL, ``busy_timeout=30000``, ``synchronous=NORMAL`` and ``foreign_keys=ON`` on every
+  connection; pysqlite's own transaction handling is switched off and SQLAlchemy's "begin"
+  event emits ``BEGIN IMMEDIATE`` for writes (plain ``BEGIN`` for reads), so a writer takes the
+  lock up front and waits for it instead of failing with "database is locked" on upgrade.
+- PostgreSQL: rows that decide a write are read ``FOR UPDATE`` (ignored by SQLite, where
+  ``BEGIN IMMEDIATE`` already serialises writers); claims use ``SKIP LOCKED``.
+- Trial numbers come from ``UPDATE studies SET next_number = next_number + 1 ... RETURNING``
+  in the transaction that inserts the trial.
+- The schema is created and upgraded by Alembic on open, under the same write lock (SQLite) or
+  an advisory lock (PostgreSQL), so processes opening a new database at once do not race.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine, Row
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.pool import StaticPool
+
+from tunewise.errors import IllegalTransition, LeaseLost, StoreError, StudyExists, StudyNotFound
+from tunewise.store.base import Store
+from tunewise.store.schema import (
+    as_floats,
+    dump_json,
+    encode_value,
+    reports,
+    schema_is_outdated,
+    studies,
+    study_from_row,
+    to_datetime,
+    to_epoch,
+    to_iso,
+    trial_from_row,
+    trials,
+    upgrade_schema,
+)
+from tunewise.trial import (
+    TRANSITIONS,
+    FailureKind,
+    Report,
+    StudyRecord,
+    StudyState,
+    Trial,
+    TrialState,
+)
+
+T = TypeVar("T")
+
+_WRITE = "tunewise_write"  # execution option read by the SQLite "begin" hook
+_RETRY_SQLSTATES = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
+_ATTEMPTS = 5
+_QUEUED, _RUNNING = TrialState.QUEUED.value, TrialState.RUNNING.value
+
+
+class SQLStore(Store):
+    """A :class:`Store` in a SQLite file, SQLite in memory, or a PostgreSQL database.
+
+    ``url`` is a SQLAlchemy URL (``sqlite:///abs/path.db``, ``sqlite://``,
+    ``postgresql+psycopg://...``); :func:`tunewise.store.open_store` turns user input into one.
+    ``engine_kwargs`` go to :func:`sqlalchemy.create_engine` (tests, tuning of pools).
+    """
+
+    def __init__(self, url: str, *, engine_kwargs: Mapping[str, Any] | None = None) -> None:
+        self.url = url
+        try:
+            parsed = sa.make_url(url)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"not a database URL: {url!r} ({exc})") from exc
+        sqlite = parsed.get_backend_name() == "sqlite"
+        self._label: str = (
+            (parsed.database or ":memory:") if sqlite else parsed.render_as_string(True)
+        )
+        self._closed = False
+        # A forked child must not talk through its parent's pooled connections (see _run);
+        # an in-memory database has no other connection to open, so the child keeps its copy.
+        self._pid = os.getpid()
+        self._memory = sqlite and parsed.database in (None, "", ":memory:")
+        try:
+            self._engine = _make_engine(parsed, engine_kwargs)
+        except ImportError as exc:  # psycopg is an optional dependency
+            raise StoreError(
+                f"cannot open {self._label}: {exc}; PostgreSQL storage needs "
+                "`pip install 'tunewise[postgres]'`"
+            ) from exc
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot open the store at {self._label}: {exc}") from exc
+        try:
+            self._ensure_schema()
+        except BaseException:
+            self._engine.dispose()
+            raise
+
+    @property
+    def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self._engine.dialect.name
+
+    def __repr__(self) -> str:
+        return f"SQLStore({self._label!r})"
+
+    def __enter__(self) -> SQLStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._closed = True
+        self._engine.dispose()
+
+    # Transactions ----------------------------------------------------------------------
+    def _run(self, fn: Callable[[Connection], T], *, write: bool = True) -> T:
+        """Run ``fn`` in one transaction (a write one unless ``write=False``); commit, or roll
+        back and map the error; re-run it on PostgreSQL serialization failures/deadlocks."""
+        if self._closed:
+            raise StoreError(f"the store at {self._label} is closed")
+        if self._pid != os.getpid() and not self._memory:
+            self._engine.dispose(close=False)  # leave the parent's connections to the parent
+            self._pid = os.getpid()
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                with self._engine.connect() as conn:
+                    if write:
+                        conn.execution_options(**{_WRITE: True})
+                    with conn.begin():
+                        return fn(conn)
+            except StoreError:
+                raise
+            except DBAPIError as exc:
+                sqlstate = getattr(exc.orig, "sqlstate", None)
+                if sqlstate in _RETRY_SQLSTATES and attempt < _ATTEMPTS:
+                    time.sleep(0.01 * 2**attempt * (1 + random.random()))
+                    continue
+                raise StoreError(f"storage error at {self._label}: {exc.orig}") from exc
+            except SQLAlchemyError as exc:
+                raise StoreError(f"storage error at {self._label}: {exc}") from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _ensure_schema(self) -> None:
+        """Create or upgrade the schema on open; the read-only check is the common path."""
+        if self._run(lambda conn: schema_is_outdated(conn, self._label), write=False):
+            self._run(lambda conn: upgrade_schema(conn, self._label))
+
+    # Studies ---------------------------------------------------------------------------
+    def create_study(self, name: str, definition: Mapping[str, Any]) -> StudyRecord:
+        document = dump_json(definition, "study definition")
+
+        def tx(conn: Connection) -> StudyRecord:
+            if conn.execute(sa.select(studies.c.id).where(studies.c.name == name)).first():
+                raise StudyExists(name)
+            insert = studies.insert().values(
+                name=name,
+                definition=document,
+                state=StudyState.RUNNING.value,
+                created_at=time.time(),
+            )
+            try:
+                return study_from_row(conn.execute(insert.returning(*studies.c)).one())
+            except IntegrityError:  # a concurrent creator won (PostgreSQL)
+                raise StudyExists(name) from None
+
+        return self._run(tx)
+
+    def get_study(self, name: str) -> StudyRecord:
+        def tx(conn: Connection) -> StudyRecord:
+            row = conn.execute(sa.select(studies).where(studies.c.name == name)).first()
+            if row is None:
+                raise StudyNotFound(name)
+            return study_from_row(row)
+
+        return self._run(tx, write=False)
+
+    def list_studies(self) -> list[StudyRecord]:
+        def tx(conn: Connection) -> list[StudyRecord]:
+            return [
+                study_from_row(r) for r in conn.execute(sa.select(studies).order_by(studies.c.id))
+            ]
+
+        return self._run(tx, write=False)
+
+    def set_study_state(self, study_id: int, state: StudyState, reason: str | None = None) -> None:
+        state = StudyState(state)
+        finished = None if state is StudyState.RUNNING else time.time()
+        self._update_study(study_id, state=state.value, reason=reason, finished_at=finished)
+
+    def update_study_definition(self, study_id: int, definition: Mapping[str, Any]) -> None:
+        self._update_study(study_id, definition=dump_json(definition, "study definition"))
+
+    def _update_study(self, study_id: int, **values: Any) -> None:
+        def tx(conn: Connection) -> None:
+            update = studies.update().where(studies.c.id == study_id).values(**values)
+            if conn.execute(update).rowcount == 0:
+                raise StoreError(f"no study with id {study_id}")
+
+        self._run(tx)
+
+    # Trials ----------------------------------------------------------------------------
+    def add_trial(
+        self,
+        study_id: int,
+        params: Mapping[str, Any],
+        *,
+        owner: str | None = None,
+        lease_seconds: float | None = None,
+    ) -> Trial:
+        if owner is not None and lease_seconds is None:
+            raise StoreError("add_trial: a trial leased to an owner needs lease_seconds")
+        document = dump_json(params, "trial parameters")
+
+        def tx(conn: Connection) -> Trial:
+            bump = (
+                studies.update()
+                .where(studies.c.id == study_id)
+                .values(next_number=studies.c.next_number + 1)
+                .returning(studies.c.next_number)
+            )
+            next_number = conn.execute(bump).scalar_one_or_none()
+            if next_number is None:
+                raise StoreError(f"no study with id {study_id}")
+            now = time.time()
+            values: dict[str, Any] = {
+                "study_id": study_id,
+                "number": next_number - 1,
+                "state": _QUEUED,
+                "params": document,
+                "metrics": "{}",
+                "created_at": now,
+            }
+            if owner is not None and lease_seconds is not None:
+                values.update(_lease(owner, lease_seconds, now), state=_RUNNING, started_at=now)
+            return trial_from_row(
+                conn.execute(trials.insert().values(values).returning(*trials.c)).one()
+            )
+
+        return self._run(tx)
+
+    def claim_trial(
+        self, study_id: int, owner: str, lease_seconds: float, number: int | None = None
+    ) -> Trial | None:
+        def tx(conn: Connection) -> Trial | None:
+            query = sa.select(trials.c.id).where(
+                trials.c.study_id == study_id, trials.c.state == _QUEUED
+            )
+            if number is not None:
+                query = query.where(trials.c.number == number)
+            query = query.order_by(trials.c.number).limit(1).with_for_update(skip_locked=True)
+            trial_id = conn.execute(query).scalar_one_or_none()
+            if trial_id is None:
+                return None
+            now = time.time()
+            claim = (
+                trials.update()
+                .where(trials.c.id == trial_id, trials.c.state == _QUEUED)
+                .values(**_lease(owner, lease_seconds, now), state=_RUNNING, started_at=now)
+                .returning(*trials.c)
+            )
+            row = conn.execute(claim).one_or_none()
+            return None if row is None else trial_from_row(row)
+
+        return self._run(tx)
+
+    def heartbeat(self, study_id: int, number: int, owner: str, lease_seconds: float) -> None:
+        def tx(conn: Connection) -> None:
+            update = (
+                trials.update()
+                .where(
+                    _key(study_id, number),
+                    trials.c.state == _RUNNING,
+                    trials.c.lease_owner == owner,
+                )
+                .values(_lease(owner, lease_seconds, time.time()))
+            )
+            if conn.execute(update).rowcount == 0:
+                raise LeaseLost(_lease_lost(_locked_trial(conn, study_id, number), owner))
+
+        self._run(tx)
+
+    def add_report(
+        self, study_id: int, number: int, step: int, values: Mapping[str, float]
+    ) -> None:
+        document = dump_json(as_floats(values, "report values"), "report values")
+        step = int(step)
+
+        def tx(conn: Connection) -> None:
+            row = _locked_trial(conn, study_id, number)
+            if row.state != _RUNNING:
+                raise IllegalTransition(
+                    f"trial {number} of study {study_id} is {row.state}: "
+                    "reports are accepted only while it is running"
+                )
+            conn.execute(
+                reports.delete().where(
+                    reports.c.study_id == study_id,
+                    reports.c.trial_number == number,
+                    reports.c.attempt == row.attempt,
+                    reports.c.step == step,
+                )
+            )
+            conn.execute(
+                reports.insert().values(
+                    study_id=study_id,
+                    trial_number=number,
+                    attempt=row.attempt,
+                    step=step,
+                    metrics=document,
+                    created_at=time.time(),
+                )
+            )
+            last = step if row.last_step is None else max(row.last_step, step)
+            conn.execute(trials.update().where(trials.c.id == row.id).values(last_step=last))
+
+        self._run(tx)
+
+    def finish_trial(
+        self,
+        study_id: int,
+        number: int,
+        state: TrialState,
+        *,
+        value: float | None = None,
+        metrics: Mapping[str, float] | None = None,
+        failure_kind: FailureKind | None = None,
+        error: str | None = None,
+        owner: str | None = None,
+    ) -> Trial:
+        state = TrialState(state)
+        if not state.is_finished:
+            raise IllegalTransition(f"finish_trial needs a finished state, not {state}")
+        if (state is TrialState.FAILED) != (failure_kind is not None):
+            raise StoreError("a failure_kind is required for, and only for, a FAILED trial")
+        kind = None if failure_kind is None else FailureKind(failure_kind).value
+        stored_value, special = encode_value(value)
+        document = dump_json(as_floats(metrics or {}, "metrics"), "metrics")
+
+        def tx(conn: Connection) -> Trial:
+            row = _locked_trial(conn, study_id, number)
+            current = TrialState(row.state)
+            if owner is not None and (
+                current is not TrialState.RUNNING or row.lease_owner != owner
+            ):
+                raise LeaseLost(_lease_lost(row, owner))
+            if state not in TRANSITIONS[current]:
+                raise IllegalTransition(
+                    f"trial {number} of study {study_id} cannot go from {current} to {state}"
+                    + (" (finished trials are read-only)" if current.is_finished else "")
+                )
+            update = (
+                trials.update()
+                .where(trials.c.id == row.id)
+                .values(
+                    state=state.value,
+                    value=stored_value,
+                    value_special=special,
+                    metrics=document,
+                    failure_kind=kind,
+                    error=error,
+                    lease_owner=None,
+                    lease_deadline=None,
+                    finished_at=time.time(),
+                )
+            )
+            return trial_from_row(conn.execute(update.returning(*trials.c)).one())
+
+        return self._run(tx)
+
+    def get_trial(self, study_id: int, number: int) -> Trial:
+        def tx(conn: Connection) -> Trial:
+            row = conn.execute(sa.select(trials).where(_key(study_id, number))).first()
+            if row is None:
+                raise StoreError(f"no trial {number} in study {study_id}")
+            return trial_from_row(row)
+
+        return self._run(tx, write=False)
+
+    def get_trials(self, study_id: int, states: Iterable[TrialState] | None = None) -> list[Trial]:
+        query = sa.select(trials).where(trials.c.study_id == study_id)
+        if states is not None:
+            query = query.where(trials.c.state.in_([TrialState(s).value for s in states]))
+        query = query.order_by(trials.c.number)
+        return self._run(lambda conn: [trial_from_row(r) for r in conn.execute(query)], write=False)
+
+    def count_trials(self, study_id: int) -> dict[TrialState, int]:
+        query = (
+            sa.select(trials.c.state, sa.func.count())
+            .where(trials.c.study_id == study_id)
+            .group_by(trials.c.state)
+        )
+        rows = self._run(lambda conn: conn.execute(query).all(), write=False)
+        counts = dict.fromkeys(TrialState, 0)
+        counts.update({TrialState(state): count for state, count in rows})
+        return counts
+
+    def get_reports(self, study_id: int, number: int) -> list[Report]:
+        def tx(conn: Connection) -> list[Report]:
+            attempt = conn.execute(
+                sa.select(trials.c.attempt).where(_key(study_id, number))
+            ).scalar_one_or_none()
+            if attempt is None:
+                raise StoreError(f"no trial {number} in study {study_id}")
+            query = (
+                sa.select(reports)
+                .where(
+                    reports.c.study_id == study_id,
+                    reports.c.trial_number == number,
+                    reports.c.attempt == attempt,
+                )
+                .order_by(reports.c.step)
+            )
+            return [
+                Report(step=r.step, values=json.loads(r.metrics), time=to_datetime(r.created_at))
+                for r in conn.execute(query)
+            ]
+
+        return self._run(tx, write=False)
+
+    def expire_leases(self, study_id: int, now: datetime | None = None) -> list[Trial]:
+        cutoff = time.time() if now is None else to_epoch(now)
+
+        def tx(conn: Connection) -> list[Trial]:
+            expired = conn.execute(
+                sa.select(trials)
+                .where(
+                    trials.c.study_id == study_id,
+                    trials.c.state == _RUNNING,
+                    trials.c.lease_deadline < cutoff,
+                )
+                .order_by(trials.c.number)
+                .with_for_update()
+            ).all()
+            failed = []
+            for row in expired:
+                error = (
+                    f"the lease of {row.lease_owner!r} expired at {to_iso(row.lease_deadline)} "
+                    f"(last heartbeat {to_iso(row.heartbeat_at)}): its process is presumed dead"
+                )
+                update = (
+                    trials.update()
+                    .where(trials.c.id == row.id)
+                    .values(
+                        state=TrialState.FAILED.value,
+                        failure_kind=FailureKind.LOST.value,
+                        error=error,
+                        lease_owner=None,
+                        lease_deadline=None,
+                        finished_at=cutoff,
+                    )
+                )
+                failed.append(trial_from_row(conn.execute(update.returning(*trials.c)).one()))
+            return failed
+
+        return self._run(tx)
+
+
+# Engine --------------------------------------------------------------------------------
+def _make_engine(url: sa.URL, engine_kwargs: Mapping[str, Any] | None) -> Engine:
+    kwargs = dict(engine_kwargs or {})
+    if url.get_backend_name() != "sqlite":
+        kwargs.setdefault("pool_pre_ping", True)
+        return sa.create_engine(url, **kwargs)
+    connect_args = {"check_same_thread": False, "timeout": 30.0}
+    connect_args.update(kwargs.pop("connect_args", {}))
+    if url.database in (None, "", ":memory:"):
+        kwargs.setdefault("poolclass", StaticPool)  # one connection, or each sees an empty DB
+    engine = sa.create_engine(url, connect_args=connect_args, **kwargs)
+    sa.event.listen(engine, "connect", _sqlite_connect)
+    sa.event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    """Per connection: let SQLAlchemy emit BEGIN itself, and the settings of INFRA.md."""
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    for pragma in (
+        "busy_timeout = 30000",
+        "journal_mode = WAL",
+        "synchronous = NORMAL",
+        "foreign_keys = ON",
+    ):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    """Writers take the write lock up front: a deferred read that upgrades to a write is not
+    helped by busy_timeout and fails with "database is locked" under contention."""
+    write = conn.get_execution_options().get(_WRITE, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+# Rows and values -----------------------------------------------------------------------
+def _key(study_id: int, number: int) -> sa.ColumnElement[bool]:
+    return sa.and_(trials.c.study_id == study_id, trials.c.number == number)
+
+
+def _locked_trial(conn: Connection, study_id: int, number: int) -> Row[Any]:
+    """The trial's row, locked for the rest of the transaction on PostgreSQL."""
+    row = conn.execute(sa.select(trials).where(_key(study_id, number)).with_for_update()).first()
+    if row is None:
+        raise StoreError(f"no trial {number} in study {study_id}")
+    return row
+
+
+def _lease(owner: str, lease_seconds: float, now: float) -> dict[str, Any]:
+    return {"lease_owner": owner, "heartbeat_at": now, "lease_deadline": now + lease_seconds}
+
+
+def _lease_lost(row: Row[Any], owner: str) -> str:
+    holder = f"leased to {row.lease_owner!r}" if row.lease_owner else "leased to nobody"
+    return (
+        f"trial {row.number} of study {row.study_id} is no longer leased to {owner!r}: "
+        f"it is {row.state}, {holder}"
+    )

@@ -1,0 +1,133 @@
+"""Schema versioning: databases are created and upgraded by the Alembic migrations on open.
+
+Run on the backends a second store object (or process) can reopen: a SQLite file and
+PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from tunewise.errors import StoreError
+from tunewise.store import open_store, schema
+from tunewise.store.schema import SCHEMA_REVISION, VERSION_TABLE, metadata
+
+from .conftest import SHARED_BACKENDS, WORKERS, Processes
+
+reopenable = pytest.mark.parametrize("backend", SHARED_BACKENDS)
+
+
+@pytest.fixture
+def engine(store_url: str) -> Iterator[sa.Engine]:
+    """A plain engine on the test database, to look at it behind the store's back."""
+    plain = sa.create_engine(store_url, poolclass=sa.NullPool)
+    yield plain
+    plain.dispose()
+
+
+def _versions(engine: sa.Engine) -> list[str]:
+    with engine.connect() as conn:
+        return list(conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars())
+
+
+def _tables(engine: sa.Engine) -> set[str]:
+    return set(sa.inspect(engine).get_table_names())
+
+
+def test_schema_revision_is_the_head_of_the_migrations() -> None:
+    scripts = ScriptDirectory.from_config(schema._alembic_config())
+    assert scripts.get_heads() == [SCHEMA_REVISION]
+
+
+@reopenable
+def test_fresh_database_is_created_at_head(store_url: str, engine: sa.Engine) -> None:
+    assert _tables(engine) == set()
+    open_store(store_url).close()
+    assert _versions(engine) == [SCHEMA_REVISION]
+    assert _tables(engine) == {"studies", "trials", "reports", VERSION_TABLE}
+
+
+@reopenable
+def test_reopening_runs_nothing(
+    store_url: str, engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = open_store(store_url)
+    store.create_study("kept", {"a": 1})
+    store.close()
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a migration step ran on an up-to-date database")
+
+    monkeypatch.setattr(command, "upgrade", refuse)
+    monkeypatch.setattr(schema, "_migrations", refuse)  # the scripts are not even loaded
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    sa.event.listen(sa.Engine, "before_cursor_execute", record)
+    try:
+        reopened = open_store(store_url)
+    finally:
+        sa.event.remove(sa.Engine, "before_cursor_execute", record)
+    assert reopened.get_study("kept").definition == {"a": 1}
+    reopened.close()
+    writes = ("CREATE", "ALTER", "DROP", "INSERT", "UPDATE", "DELETE")
+    assert statements and not [s for s in statements if s.lstrip().upper().startswith(writes)]
+    assert _versions(engine) == [SCHEMA_REVISION]
+
+
+@reopenable
+def test_database_of_a_newer_tunewise_is_refused_untouched(
+    store_url: str, engine: sa.Engine
+) -> None:
+    store = open_store(store_url)
+    store.create_study("kept", {"a": 1})
+    store.close()
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"UPDATE {VERSION_TABLE} SET version_num = '9999_future'"))
+    tables = _tables(engine)
+    with pytest.raises(StoreError, match=r"newer tunewise \(schema 9999_future\); upgrade"):
+        open_store(store_url)
+    assert _versions(engine) == ["9999_future"]
+    assert _tables(engine) == tables
+    with engine.connect() as conn:
+        assert list(conn.execute(sa.text("SELECT name FROM studies")).scalars()) == ["kept"]
+
+
+@reopenable
+def test_migrations_match_schema_py(store_url: str, engine: sa.Engine) -> None:
+    open_store(store_url).close()
+    with engine.connect() as conn:
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "version_table": VERSION_TABLE}
+        )
+        assert compare_metadata(context, metadata) == []
+
+
+def _open(url: str, barrier: Any) -> str:
+    """Open the store at the same moment as the other processes; the error, if any."""
+    import tunewise.store.sql  # noqa: F401  (imported before the start, not after)
+
+    try:
+        barrier.wait(timeout=60)
+        open_store(url).close()
+    except Exception as exc:
+        return repr(exc)
+    return ""
+
+
+@reopenable
+def test_processes_creating_the_schema_at_once(
+    store_url: str, engine: sa.Engine, processes: Processes
+) -> None:
+    assert processes.run(_open, [(store_url,)] * WORKERS) == [""] * WORKERS
+    assert _versions(engine) == [SCHEMA_REVISION]
