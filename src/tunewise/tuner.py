@@ -10,10 +10,12 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import signal
 import socket
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,6 +99,7 @@ class Tuner:
         self._last_error: str | None = None
         self._started_at = 0.0
         self._done_this_run = 0
+        self._interrupted = False
 
     # The loop --------------------------------------------------------------------------
     def run(self) -> Completion:
@@ -111,31 +114,17 @@ class Tuner:
         self.store.expire_leases(sid)
         self._trials = {t.number: t for t in self.store.get_trials(sid)}
         self._started_at = time.monotonic()
-        last_heartbeat = self._started_at
-        completion: Completion | None = None
         try:
-            while True:
-                if completion is None:
-                    completion = self._check_limits()
-                    if completion is not None:
-                        self._wind_down(completion)
-                if completion is None and self.executor.free > 0:
-                    completion = self._start_trials()
-                if completion is not None and not self.executor.running:
-                    break
-                timeout = POLL_SECONDS if self.executor.running else 0.0
-                self._handle(self.executor.poll(timeout))
-                now = time.monotonic()
-                if now - last_heartbeat >= self.lease_seconds / 3:
-                    self._heartbeat()
-                    last_heartbeat = now
-                self._emit_progress()
+            with self._deferred_interrupt():
+                completion = self._loop()
         except KeyboardInterrupt:
             self._handle(self.executor.shutdown("interrupted by the user (Ctrl-C)"))
+            self._fail_orphans("interrupted by the user (Ctrl-C)")
             self.store.set_study_state(sid, StudyState.STOPPED, "interrupted by the user (Ctrl-C)")
             raise
         except BaseException:
             self._handle(self.executor.shutdown("the driver stopped on an error"))
+            self._fail_orphans("the driver stopped on an error")
             raise
         self._emit_progress()
         if completion.reason == "too_many_failures":
@@ -143,6 +132,54 @@ class Tuner:
             raise StudyAborted(completion.message)
         self.store.set_study_state(sid, StudyState.COMPLETED, completion.message)
         return completion
+
+    def _loop(self) -> Completion:
+        completion: Completion | None = None
+        last_heartbeat = self._started_at
+        while True:
+            if self._interrupted:
+                raise KeyboardInterrupt
+            if completion is None:
+                completion = self._check_limits()
+                if completion is not None:
+                    self._wind_down(completion)
+            if completion is None and self.executor.free > 0:
+                completion = self._start_trials()
+            if completion is not None and not self.executor.running:
+                return completion
+            timeout = POLL_SECONDS if self.executor.running else 0.0
+            self._handle(self.executor.poll(timeout))
+            now = time.monotonic()
+            if now - last_heartbeat >= self.lease_seconds / 3:
+                self._heartbeat()
+                last_heartbeat = now
+            self._emit_progress()
+
+    @contextlib.contextmanager
+    def _deferred_interrupt(self) -> Iterator[None]:
+        """Turn the first Ctrl-C into a flag the loop acts on between store writes, so no
+        transition is cut in half; a second Ctrl-C interrupts at once."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def on_sigint(signum: int, frame: object) -> None:
+            if self._interrupted:
+                raise KeyboardInterrupt
+            self._interrupted = True
+
+        previous = signal.signal(signal.SIGINT, on_sigint)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def _fail_orphans(self, reason: str) -> None:
+        """Fail trials this driver holds that no executor event finished (a launch cut short)."""
+        for trial in self.store.get_trials(self.study.id, [TrialState.RUNNING]):
+            if trial.lease_owner == self.owner:
+                with contextlib.suppress(LeaseLost, IllegalTransition):
+                    self._finish(trial.number, Outcome.failed(FailureKind.INFRASTRUCTURE, reason))
 
     def _check_limits(self) -> Completion | None:
         return check_limits(

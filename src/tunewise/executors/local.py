@@ -41,6 +41,7 @@ def _trial_process_main(runner: Runner, job: TrialJob, conn: Connection) -> None
     """Entry point of a trial's process: run the runner, stream events through ``conn``."""
     os.setsid()
     _die_with_parent()
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # not the driver's handler
     stop_requested = False
 
     def should_stop() -> bool:

@@ -1,0 +1,111 @@
+"""Adapters from the ``bench`` harness's ask/tell interface to tunewise studies.
+
+The harness builds ``Optimizer(space, seed, budget)`` and then alternates ``ask()`` and
+``tell(params, value)`` (``value`` is minimised)::
+
+    python -m bench.run --problems public --optimizers tw_random \\
+        --adapter tw_random=benchmarks.bench_adapter:RandomOptimizer --seeds 0-9 --budget 100
+
+Each adapter instance owns one in-memory study (``storage=None``) with one of tunewise's
+strategies. Only tunewise and ``bench.space`` are imported.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from bench.space import Categorical, Float, Int
+
+import tunewise as tw
+
+BenchParam = Float | Int | Categorical
+
+
+def to_tunewise_param(param: BenchParam) -> tw.Float | tw.Int | tw.Categorical:
+    """One bench parameter as the tunewise parameter with the same range and scale."""
+    scale = "log" if getattr(param, "log", False) else "linear"
+    if isinstance(param, Float):
+        return tw.Float(float(param.low), float(param.high), scale=scale)
+    if isinstance(param, Int):
+        return tw.Int(int(param.low), int(param.high), scale=scale)
+    return tw.Categorical(list(param.choices))
+
+
+class TunewiseOptimizer:
+    """A bench optimizer backed by an in-memory tunewise study using ``strategy``.
+
+    One trial is pending at a time: ``ask`` starts it, the next ``tell`` finishes it.
+    """
+
+    strategy: ClassVar[str] = "random"
+
+    def __init__(self, space: Sequence[BenchParam], seed: int, budget: int) -> None:
+        self.space = tuple(space)
+        self.budget = int(budget)
+        self._tw_space = {p.name: to_tunewise_param(p) for p in self.space}
+        self.study = tw.create_study(
+            f"bench-{self.strategy}",
+            objective=tw.Objective("value", "minimize"),
+            space=self._tw_space,
+            strategy=self.strategy,
+            storage=None,
+            seed=int(seed),
+        )
+        # An in-memory study gets a temporary runs folder; ask/tell never writes to it.
+        with contextlib.suppress(OSError):
+            os.rmdir(self.study.runs_dir.parent)
+        self._pending: tw.Trial | None = None
+
+    def ask(self) -> dict[str, Any]:
+        """Start a trial and return its values with bench's types (categoricals as given)."""
+        if self._pending is not None:
+            raise RuntimeError("ask() called twice without tell()")
+        self._pending = self.study.ask()
+        out: dict[str, Any] = {}
+        for p in self.space:
+            value = self._pending.params[p.name]
+            if isinstance(p, Float):
+                out[p.name] = float(value)
+            elif isinstance(p, Int):
+                out[p.name] = int(value)
+            else:
+                tw_param = self._tw_space[p.name]
+                assert isinstance(tw_param, tw.Categorical)
+                out[p.name] = p.choices[tw_param.index(value)]
+        return out
+
+    def tell(self, params: dict[str, Any], value: float) -> None:
+        """Finish the pending trial; a non-finite value is recorded as a failed trial."""
+        if self._pending is None:
+            raise RuntimeError("tell() called without a pending ask()")
+        trial, self._pending = self._pending, None
+        value = float(value)
+        if math.isfinite(value):
+            self.study.tell(trial, value)
+        else:
+            self.study.tell(trial, state="failed", error=f"non-finite value {value!r}")
+
+
+class RandomOptimizer(TunewiseOptimizer):
+    """tunewise's ``random`` strategy."""
+
+    strategy = "random"
+
+
+class SobolOptimizer(TunewiseOptimizer):
+    """tunewise's ``sobol`` strategy (scrambled Sobol sequence)."""
+
+    strategy = "sobol"
+
+
+def make_optimizer(strategy: str) -> type[TunewiseOptimizer]:
+    """An adapter class for any registered tunewise strategy, e.g. ``make_optimizer("grid")``."""
+    return type(
+        f"{strategy.capitalize()}Optimizer",
+        (TunewiseOptimizer,),
+        {"strategy": strategy, "__doc__": f"tunewise's {strategy!r} strategy."},
+    )
