@@ -68,10 +68,13 @@ class TrialState(StrEnum):
         return self in (TrialState.COMPLETED, TrialState.STOPPED, TrialState.FAILED)
 
 
-#: The only state changes the store accepts; finished trials are read-only.
+#: The only state changes the store accepts; finished trials are read-only. RUNNING -> QUEUED
+#: is a retry: the attempt that ended is kept in the trial's attempts, and a new one is queued.
 TRANSITIONS: Mapping[TrialState, frozenset[TrialState]] = {
     TrialState.QUEUED: frozenset({TrialState.RUNNING, TrialState.FAILED}),
-    TrialState.RUNNING: frozenset({TrialState.COMPLETED, TrialState.STOPPED, TrialState.FAILED}),
+    TrialState.RUNNING: frozenset(
+        {TrialState.COMPLETED, TrialState.STOPPED, TrialState.FAILED, TrialState.QUEUED}
+    ),
     TrialState.COMPLETED: frozenset(),
     TrialState.STOPPED: frozenset(),
     TrialState.FAILED: frozenset(),
@@ -86,6 +89,8 @@ class FailureKind(StrEnum):
     TIMEOUT = "timeout"  # ran past the trial timeout and was killed
     METRIC_MISSING = "metric_missing"  # finished without reporting the objective
     LOST = "lost"  # its lease expired: the process running it vanished
+    METRIC_INVALID = "metric_invalid"  # the objective was reported but is not a usable number
+    INTERRUPTED = "interrupted"  # the driver was stopped (Ctrl-C) while the trial ran
     INFRASTRUCTURE = "infrastructure"  # tunewise itself could not start or watch it
 
 
@@ -103,6 +108,19 @@ class Report:
     step: int
     values: Mapping[str, float]
     time: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """An earlier attempt of a retried trial and why it ended."""
+
+    number: int
+    attempt: int
+    failure_kind: FailureKind
+    error: str | None
+    owner: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
 
 
 @dataclass(frozen=True)

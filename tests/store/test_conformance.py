@@ -148,7 +148,7 @@ def test_queued_trial_can_fail_without_starting(store: Store) -> None:
 def test_every_illegal_transition_is_refused(store: Store) -> None:
     study_id = _new_study(store)
     illegal = [(a, b) for a in TrialState for b in TrialState if b not in TRANSITIONS[a]]
-    assert len(illegal) == 20  # every pair but the 5 legal ones
+    assert len(illegal) == 19  # every pair but the 6 legal ones
     for source, target in illegal:
         trial = _trial_in(store, study_id, source)
         before = store.get_trial(study_id, trial.number)
@@ -258,6 +258,49 @@ def test_expire_leases(store: Store) -> None:
     assert store.expire_leases(study_id, now=later) == []
     naive_much_later = datetime.now(UTC).replace(tzinfo=None) + timedelta(seconds=5000)
     assert [t.number for t in store.expire_leases(study_id, now=naive_much_later)] == [1]
+
+
+def test_expired_leases_are_requeued_while_attempts_remain(store: Store) -> None:
+    study_id = _new_study(store)
+    store.add_trial(study_id, {"x": 1}, owner="dead", lease_seconds=1000)
+    store.add_report(study_id, 0, 1, {"acc": 0.5})
+    store.add_trial(study_id, {"x": 2}, owner="alive", lease_seconds=1000)
+    requeued = store.expire_leases(study_id, owners=["dead"], max_attempts=2)
+    assert [(t.number, t.state, t.attempt) for t in requeued] == [(0, Q, 2)]
+    assert requeued[0].params == {"x": 1} and requeued[0].lease_owner is None
+    assert store.get_trial(study_id, 1).state is R
+    [first] = store.get_attempts(study_id, 0)
+    assert (first.attempt, first.failure_kind, first.owner) == (1, FailureKind.LOST, "dead")
+    assert first.error is not None and "'dead'" in first.error
+    assert store.get_reports(study_id, 0) == []  # the new attempt starts its own curve
+    again = store.claim_trial(study_id, "w2", 60)
+    assert again is not None and (again.number, again.attempt) == (0, 2)
+    failed = store.expire_leases(study_id, owners=["w2"], max_attempts=2)
+    assert [(t.number, t.state, t.failure_kind) for t in failed] == [(0, F, FailureKind.LOST)]
+    assert [a.attempt for a in store.get_attempts(study_id, 0)] == [1]
+
+
+def test_requeue_trial_keeps_every_attempt(store: Store) -> None:
+    study_id = _new_study(store)
+    store.add_trial(study_id, {"x": 1}, owner="a", lease_seconds=60)
+    with pytest.raises(LeaseLost):
+        store.requeue_trial(study_id, 0, failure_kind=FailureKind.CRASHED, owner="b")
+    queued = store.requeue_trial(
+        study_id, 0, failure_kind=FailureKind.CRASHED, error="SIGSEGV", owner="a"
+    )
+    assert (queued.state, queued.attempt, queued.started_at) == (Q, 2, None)
+    with pytest.raises(IllegalTransition):
+        store.requeue_trial(study_id, 0, failure_kind=FailureKind.CRASHED)
+    store.claim_trial(study_id, "a", 60)
+    store.requeue_trial(study_id, 0, failure_kind=FailureKind.TIMEOUT, error="slow")
+    store.claim_trial(study_id, "a", 60)
+    store.finish_trial(study_id, 0, C, value=1.0, owner="a")
+    attempts = store.get_attempts(study_id, 0)
+    assert [(a.attempt, a.failure_kind, a.error) for a in attempts] == [
+        (1, FailureKind.CRASHED, "SIGSEGV"),
+        (2, FailureKind.TIMEOUT, "slow"),
+    ]
+    assert store.get_trial(study_id, 0).attempt == 3
 
 
 # Reports and values ------------------------------------------------------------------

@@ -6,7 +6,9 @@ PostgreSQL.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +21,7 @@ from alembic.script import ScriptDirectory
 from tunewise.errors import StoreError
 from tunewise.store import open_store, schema
 from tunewise.store.schema import SCHEMA_REVISION, VERSION_TABLE, metadata
+from tunewise.trial import FailureKind
 
 from .conftest import SHARED_BACKENDS, WORKERS, Processes
 
@@ -52,7 +55,7 @@ def test_fresh_database_is_created_at_head(store_url: str, engine: sa.Engine) ->
     assert _tables(engine) == set()
     open_store(store_url).close()
     assert _versions(engine) == [SCHEMA_REVISION]
-    assert _tables(engine) == {"studies", "trials", "reports", VERSION_TABLE}
+    assert _tables(engine) == {"studies", "trials", "reports", "attempts", VERSION_TABLE}
 
 
 @reopenable
@@ -131,3 +134,48 @@ def test_processes_creating_the_schema_at_once(
 ) -> None:
     assert processes.run(_open, [(store_url,)] * WORKERS) == [""] * WORKERS
     assert _versions(engine) == [SCHEMA_REVISION]
+
+
+DATA = Path(__file__).with_name("data")
+
+
+def test_a_database_written_by_schema_0001_is_upgraded_with_its_data(tmp_path: Path) -> None:
+    """``data/v0001.db`` was written by tunewise at schema 0001 (3 completed trials with
+    reports, 1 failed, 1 left running); opening it upgrades it and keeps everything."""
+    path = tmp_path / "old.db"
+    shutil.copy(DATA / "v0001.db", path)
+    plain = sa.create_engine(f"sqlite:///{path}", poolclass=sa.NullPool)
+    assert _versions(plain) == ["0001"]
+    store = open_store(f"sqlite:///{path}")
+    try:
+        assert _versions(plain) == [SCHEMA_REVISION]
+        study = store.get_study("made-by-0001")
+        trials = store.get_trials(study.id)
+        assert [t.state.value for t in trials] == [
+            "completed",
+            "completed",
+            "completed",
+            "failed",
+            "running",
+        ]
+        assert all(set(t.params) == {"x", "k"} for t in trials)
+        assert [r.step for r in store.get_reports(study.id, 0)] == [1]
+        assert store.get_attempts(study.id, 4) == []
+        requeued = store.requeue_trial(study.id, 4, failure_kind=FailureKind.LOST)
+        assert requeued.attempt == 2
+        assert [a.attempt for a in store.get_attempts(study.id, 4)] == [1]
+    finally:
+        store.close()
+        plain.dispose()
+
+
+@reopenable
+def test_upgrade_from_each_earlier_revision(store_url: str, engine: sa.Engine) -> None:
+    config = schema._alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0001")
+    assert _versions(engine) == ["0001"]
+    open_store(store_url).close()
+    assert _versions(engine) == [SCHEMA_REVISION]
+    assert "attempts" in _tables(engine)

@@ -44,7 +44,15 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from tunewise.trial import FailureKind, Report, StudyRecord, StudyState, Trial, TrialState
+from tunewise.trial import (
+    Attempt,
+    FailureKind,
+    Report,
+    StudyRecord,
+    StudyState,
+    Trial,
+    TrialState,
+)
 
 
 class Store(ABC):
@@ -154,6 +162,30 @@ class Store(ABC):
         """
 
     @abstractmethod
+    def requeue_trial(
+        self,
+        study_id: int,
+        number: int,
+        *,
+        failure_kind: FailureKind,
+        error: str | None = None,
+        owner: str | None = None,
+    ) -> Trial:
+        """Retry a RUNNING trial: its current attempt ends with ``failure_kind`` (kept in
+        :meth:`get_attempts`) and the trial is QUEUED again as attempt + 1, same params; its
+        reports stay with the attempt that made them.
+
+        Raises:
+            IllegalTransition: the trial is not RUNNING.
+            LeaseLost: ``owner`` is given and does not hold the trial's lease.
+        """
+
+    @abstractmethod
+    def get_attempts(self, study_id: int, number: int) -> list[Attempt]:
+        """The earlier (retried) attempts of a trial, oldest first; the trial holds the current
+        one."""
+
+    @abstractmethod
     def get_trial(self, study_id: int, number: int) -> Trial:
         """Raises:
         StoreError: no such trial."""
@@ -171,9 +203,17 @@ class Store(ABC):
         """The trial's intermediate reports in step order."""
 
     @abstractmethod
-    def expire_leases(self, study_id: int, now: datetime | None = None) -> list[Trial]:
-        """Fail (kind ``lost``) every RUNNING trial of the study whose lease deadline is before
-        ``now``; returns them as finished."""
+    def expire_leases(
+        self,
+        study_id: int,
+        now: datetime | None = None,
+        *,
+        owners: Iterable[str] = (),
+        max_attempts: int = 1,
+    ) -> list[Trial]:
+        """End the lease of every RUNNING trial whose deadline is before ``now``, or whose owner
+        is in ``owners`` (known dead): the trial is requeued as a new attempt while its attempt
+        is below ``max_attempts``, else FAILED with kind ``lost``. Returns the trials changed."""
 
     @abstractmethod
     def close(self) -> None:

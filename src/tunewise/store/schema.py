@@ -36,11 +36,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
 from tunewise.errors import StoreError
-from tunewise.trial import FailureKind, StudyRecord, StudyState, Trial, TrialState
+from tunewise.trial import Attempt, FailureKind, StudyRecord, StudyState, Trial, TrialState
 
 #: The Alembic revision this code was written for; ``SQLStore`` compares the database's
 #: revision with it to skip loading the migration scripts on every open.
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0002"
 
 #: Alembic's bookkeeping table; named after the package so that a PostgreSQL database shared
 #: with another Alembic-managed application does not mix their revisions.
@@ -115,6 +115,27 @@ reports = sa.Table(
         ondelete="CASCADE",
     ),
     sa.UniqueConstraint("study_id", "trial_number", "attempt", "step"),
+)
+
+#: Earlier attempts of a trial that was retried (the trial's row holds the current attempt).
+attempts = sa.Table(
+    "attempts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("study_id", sa.Integer, nullable=False),
+    sa.Column("trial_number", sa.Integer, nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("failure_kind", sa.String(32), nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("owner", sa.Text, nullable=True),
+    sa.Column("started_at", sa.Double, nullable=True),
+    sa.Column("finished_at", sa.Double, nullable=False),
+    sa.ForeignKeyConstraint(
+        ["study_id", "trial_number"],
+        ["trials.study_id", "trials.number"],
+        ondelete="CASCADE",
+    ),
+    sa.UniqueConstraint("study_id", "trial_number", "attempt"),
 )
 
 
@@ -250,6 +271,19 @@ def study_from_row(row: Row[Any]) -> StudyRecord:
         state=StudyState(m["state"]),
         reason=m["reason"],
         created_at=to_datetime(m["created_at"]),
+        finished_at=to_datetime(m["finished_at"]),
+    )
+
+
+def attempt_from_row(row: Row[Any]) -> Attempt:
+    m = row._mapping
+    return Attempt(
+        number=m["trial_number"],
+        attempt=m["attempt"],
+        failure_kind=FailureKind(m["failure_kind"]),
+        error=m["error"],
+        owner=m["owner"],
+        started_at=to_datetime(m["started_at"]),
         finished_at=to_datetime(m["finished_at"]),
     )
 

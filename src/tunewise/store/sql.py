@@ -38,6 +38,8 @@ from tunewise.errors import IllegalTransition, LeaseLost, StoreError, StudyExist
 from tunewise.store.base import Store
 from tunewise.store.schema import (
     as_floats,
+    attempt_from_row,
+    attempts,
     dump_json,
     encode_value,
     reports,
@@ -53,6 +55,7 @@ from tunewise.store.schema import (
 )
 from tunewise.trial import (
     TRANSITIONS,
+    Attempt,
     FailureKind,
     Report,
     StudyRecord,
@@ -430,8 +433,50 @@ class SQLStore(Store):
 
         return self._run(tx, write=False)
 
-    def expire_leases(self, study_id: int, now: datetime | None = None) -> list[Trial]:
+    def requeue_trial(
+        self,
+        study_id: int,
+        number: int,
+        *,
+        failure_kind: FailureKind,
+        error: str | None = None,
+        owner: str | None = None,
+    ) -> Trial:
+        kind = FailureKind(failure_kind)
+
+        def tx(conn: Connection) -> Trial:
+            row = _locked_trial(conn, study_id, number)
+            if owner is not None and (row.state != _RUNNING or row.lease_owner != owner):
+                raise LeaseLost(_lease_lost(row, owner))
+            if row.state != _RUNNING:
+                raise IllegalTransition(
+                    f"trial {number} of study {study_id} is {row.state}: only a running trial "
+                    "can be retried"
+                )
+            return _requeue(conn, row, kind, error, time.time())
+
+        return self._run(tx)
+
+    def get_attempts(self, study_id: int, number: int) -> list[Attempt]:
+        query = (
+            sa.select(attempts)
+            .where(attempts.c.study_id == study_id, attempts.c.trial_number == number)
+            .order_by(attempts.c.attempt)
+        )
+        return self._run(
+            lambda conn: [attempt_from_row(r) for r in conn.execute(query)], write=False
+        )
+
+    def expire_leases(
+        self,
+        study_id: int,
+        now: datetime | None = None,
+        *,
+        owners: Iterable[str] = (),
+        max_attempts: int = 1,
+    ) -> list[Trial]:
         cutoff = time.time() if now is None else to_epoch(now)
+        dead = list(owners)
 
         def tx(conn: Connection) -> list[Trial]:
             expired = conn.execute(
@@ -439,17 +484,24 @@ class SQLStore(Store):
                 .where(
                     trials.c.study_id == study_id,
                     trials.c.state == _RUNNING,
-                    trials.c.lease_deadline < cutoff,
+                    sa.or_(trials.c.lease_deadline < cutoff, trials.c.lease_owner.in_(dead)),
                 )
                 .order_by(trials.c.number)
                 .with_for_update()
             ).all()
-            failed = []
+            changed = []
             for row in expired:
-                error = (
-                    f"the lease of {row.lease_owner!r} expired at {to_iso(row.lease_deadline)} "
-                    f"(last heartbeat {to_iso(row.heartbeat_at)}): its process is presumed dead"
-                )
+                if row.lease_deadline is not None and row.lease_deadline < cutoff:
+                    error = (
+                        f"the lease of {row.lease_owner!r} expired at "
+                        f"{to_iso(row.lease_deadline)} (last heartbeat "
+                        f"{to_iso(row.heartbeat_at)}): its process is presumed dead"
+                    )
+                else:
+                    error = f"the process holding the lease, {row.lease_owner!r}, is gone"
+                if row.attempt < max_attempts:
+                    changed.append(_requeue(conn, row, FailureKind.LOST, error, cutoff))
+                    continue
                 update = (
                     trials.update()
                     .where(trials.c.id == row.id)
@@ -462,8 +514,8 @@ class SQLStore(Store):
                         finished_at=cutoff,
                     )
                 )
-                failed.append(trial_from_row(conn.execute(update.returning(*trials.c)).one()))
-            return failed
+                changed.append(trial_from_row(conn.execute(update.returning(*trials.c)).one()))
+            return changed
 
         return self._run(tx)
 
@@ -516,6 +568,39 @@ def _locked_trial(conn: Connection, study_id: int, number: int) -> Row[Any]:
     if row is None:
         raise StoreError(f"no trial {number} in study {study_id}")
     return row
+
+
+def _requeue(
+    conn: Connection, row: Row[Any], kind: FailureKind, error: str | None, now: float
+) -> Trial:
+    """End the running attempt of ``row`` (kept in ``attempts``) and queue the next one."""
+    conn.execute(
+        attempts.insert().values(
+            study_id=row.study_id,
+            trial_number=row.number,
+            attempt=row.attempt,
+            failure_kind=kind.value,
+            error=error,
+            owner=row.lease_owner,
+            started_at=row.started_at,
+            finished_at=now,
+        )
+    )
+    update = (
+        trials.update()
+        .where(trials.c.id == row.id)
+        .values(
+            state=_QUEUED,
+            attempt=row.attempt + 1,
+            metrics="{}",
+            last_step=None,
+            lease_owner=None,
+            heartbeat_at=None,
+            lease_deadline=None,
+            started_at=None,
+        )
+    )
+    return trial_from_row(conn.execute(update.returning(*trials.c)).one())
 
 
 def _lease(owner: str, lease_seconds: float, now: float) -> dict[str, Any]:
