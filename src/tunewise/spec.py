@@ -220,6 +220,75 @@ class Limits:
         )
 
 
+RETRYABLE_KINDS = (
+    "crashed",
+    "timeout",
+    "lost",
+    "user_error",
+    "metric_missing",
+    "metric_invalid",
+    "infrastructure",
+)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Which failures run the trial again, as a new attempt of the same trial, and how often.
+
+    ``max_attempts`` counts every attempt (1: never retry). By default a trial whose process
+    crashed or vanished (lost lease) gets one more attempt; an exception in the training code
+    is the user's and is not retried unless ``on`` says so.
+    """
+
+    max_attempts: int = 2
+    on: frozenset[str] = frozenset({"crashed", "lost"})
+
+    def allows(self, kind: str | None, attempt: int) -> bool:
+        """Whether a failure of ``kind`` at ``attempt`` is retried."""
+        return kind is not None and str(kind) in self.on and attempt < self.max_attempts
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"max_attempts": self.max_attempts, "on": sorted(self.on)}
+
+    @classmethod
+    def from_dict(cls, data: Any, path: str = "retries") -> RetryPolicy:
+        data = _check_keys(data or {}, path, ("max_attempts", "on"))
+        on = data.get("on", sorted(cls.on))
+        if isinstance(on, str) or not isinstance(on, Sequence):
+            raise SpecError(f"{path}.on", "must be a list such as [crashed, timeout, lost]")
+        for i, kind in enumerate(on):
+            if kind not in RETRYABLE_KINDS:
+                raise SpecError(
+                    f"{path}.on[{i}]",
+                    f"{kind!r} is not a failure kind; use {', '.join(RETRYABLE_KINDS)}",
+                )
+        return cls(
+            _positive_int(data.get("max_attempts", cls.max_attempts), f"{path}.max_attempts"),
+            frozenset(on),
+        )
+
+
+@dataclass(frozen=True)
+class LeasePolicy:
+    """How a running trial's owner proves it is alive: a heartbeat every ``heartbeat`` seconds;
+    the lease ends ``grace`` seconds after the last one, and the trial is then lost."""
+
+    heartbeat: float = 10.0
+    grace: float = 30.0
+
+    def to_dict(self) -> dict[str, float]:
+        return {"heartbeat": self.heartbeat, "grace": self.grace}
+
+    @classmethod
+    def from_dict(cls, data: Any, path: str = "lease") -> LeasePolicy:
+        data = _check_keys(data or {}, path, ("heartbeat", "grace"))
+        heartbeat = parse_duration(data.get("heartbeat", cls.heartbeat), f"{path}.heartbeat")
+        grace = parse_duration(data.get("grace", cls.grace), f"{path}.grace")
+        if grace <= heartbeat:
+            raise SpecError(f"{path}.grace", f"must be longer than the heartbeat ({heartbeat:g}s)")
+        return cls(heartbeat, grace)
+
+
 @dataclass(frozen=True)
 class StudySpec:
     """A validated study definition; ``to_dict`` is what the store keeps."""
@@ -233,6 +302,8 @@ class StudySpec:
     seed: int | None = None
     storage: str | None = None
     runs_dir: str | None = None
+    retries: RetryPolicy = field(default_factory=RetryPolicy)
+    lease: LeasePolicy = field(default_factory=LeasePolicy)
 
     KEYS = (
         "study",
@@ -245,6 +316,8 @@ class StudySpec:
         "seed",
         "storage",
         "runs_dir",
+        "retries",
+        "lease",
     )
 
     def __post_init__(self) -> None:
@@ -286,6 +359,8 @@ class StudySpec:
             "static": dict(self.space.static),
             "limits": self.limits.to_dict(),
             "seed": self.seed,
+            "retries": self.retries.to_dict(),
+            "lease": self.lease.to_dict(),
         }
         if self.trial is not None:
             out["trial"] = self.trial.to_dict()
@@ -338,6 +413,8 @@ class StudySpec:
             seed=data.get("seed"),
             storage=storage,
             runs_dir=runs_dir,
+            retries=RetryPolicy.from_dict(data.get("retries")),
+            lease=LeasePolicy.from_dict(data.get("lease")),
         )
 
 

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tunewise.errors import SpecError, StudyExists, StudyNotFound
+from tunewise.heartbeat import Heartbeat
 from tunewise.space import Param, Space
-from tunewise.spec import DEFAULT_STRATEGY, Limits, StudySpec
-from tunewise.trial import Objective, Report, StudyState, Trial, TrialState
+from tunewise.spec import DEFAULT_STRATEGY, LeasePolicy, Limits, RetryPolicy, StudySpec
+from tunewise.trial import Attempt, Objective, Report, StudyState, Trial, TrialState
 
 if TYPE_CHECKING:
     from tunewise.runners.base import Runner
@@ -23,8 +24,8 @@ if TYPE_CHECKING:
     from tunewise.store.base import Store
     from tunewise.tuner import ProgressCallback
 
-#: How long ``ask()`` leases a trial to the caller.
-ASK_LEASE_SECONDS = 3600.0
+#: An in-memory study's asked trials cannot be taken over by another process: no heartbeat.
+MEMORY_LEASE_SECONDS = 7 * 24 * 3600.0
 DEFAULT_RUNS_DIR = "tunewise-runs"
 
 
@@ -37,7 +38,13 @@ def _open(storage: str | None) -> Store:
 class Study:
     """A stored study. Obtain one with :func:`create_study` or :func:`load_study`."""
 
-    def __init__(self, store: Store, name: str, runs_dir: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        name: str,
+        runs_dir: str | Path | None = None,
+        storage: str | None = None,
+    ) -> None:
         self._store = store
         record = store.get_study(name)
         self._id = record.id
@@ -45,6 +52,8 @@ class Study:
         self.spec = StudySpec.from_dict(dict(record.definition))
         self._owner: str | None = None
         self._runs_dir = Path(runs_dir) if runs_dir is not None else None
+        self._storage = storage  # None: in memory (no other process can take a lease over)
+        self._heartbeat: Heartbeat | None = None
 
     # What the study is -----------------------------------------------------------------
     @property
@@ -180,6 +189,8 @@ class Study:
             limits=limits,
             runs_dir=self.runs_dir,
             timeout=timeout,
+            retries=self.spec.retries,
+            lease=self.spec.lease,
             on_progress=on_progress,
         )
         return tuner.run()
@@ -200,12 +211,19 @@ class Study:
         return self._owner
 
     def ask(self) -> Trial:
-        """A new RUNNING trial leased to this caller: a queued one, else a fresh suggestion."""
+        """A new RUNNING trial leased to this caller: a queued one, else a fresh suggestion.
+
+        A background thread renews the lease until :meth:`tell`; if this process dies, the
+        trial is lost after the lease's grace period and requeued by the retry policy.
+        """
         from tunewise.strategies import get_strategy, strategy_rng
 
-        claimed = self._store.claim_trial(self._id, self.owner, ASK_LEASE_SECONDS)
+        lease = self._lease_seconds
+        max_attempts = self.spec.retries.max_attempts if "lost" in self.spec.retries.on else 1
+        self._store.expire_leases(self._id, max_attempts=max_attempts)
+        claimed = self._store.claim_trial(self._id, self.owner, lease)
         if claimed is not None:
-            return claimed
+            return self._leased(claimed)
         trials = self._store.get_trials(self._id)
         history = [t for t in trials if t.state.is_finished]
         pending = [t for t in trials if not t.state.is_finished]
@@ -215,9 +233,26 @@ class Study:
         )
         if not suggestions:
             raise ValueError(f"the {strategy.name} strategy has no configuration left to try")
-        return self._store.add_trial(
-            self._id, suggestions[0], owner=self.owner, lease_seconds=ASK_LEASE_SECONDS
+        return self._leased(
+            self._store.add_trial(self._id, suggestions[0], owner=self.owner, lease_seconds=lease)
         )
+
+    @property
+    def _lease_seconds(self) -> float:
+        return MEMORY_LEASE_SECONDS if self._storage is None else self.spec.lease.grace
+
+    def _leased(self, trial: Trial) -> Trial:
+        if self._storage is not None:
+            if self._heartbeat is None:
+                self._heartbeat = Heartbeat(
+                    self._storage,
+                    self._id,
+                    self.owner,
+                    self.spec.lease.heartbeat,
+                    self.spec.lease.grace,
+                )
+            self._heartbeat.add(trial.number)
+        return trial
 
     def tell(
         self,
@@ -234,6 +269,8 @@ class Study:
         from tunewise.trial import FailureKind
 
         number = trial if isinstance(trial, int) else trial.number
+        if self._heartbeat is not None:
+            self._heartbeat.discard(number)
         target = TrialState(state) if state is not None else None
         if target == TrialState.FAILED:
             return self._store.finish_trial(
@@ -267,7 +304,13 @@ class Study:
         number = trial if isinstance(trial, int) else trial.number
         self._store.add_report(self._id, number, step, values)
 
+    def attempts(self, number: int) -> list[Attempt]:
+        """The earlier attempts of a retried trial, each with why it ended."""
+        return self._store.get_attempts(self._id, number)
+
     def close(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
         self._store.close()
 
     def __repr__(self) -> str:
@@ -291,11 +334,14 @@ def create_study(
     storage: str | None = None,
     seed: int | None = None,
     static: Mapping[str, Any] | None = None,
+    retries: Mapping[str, Any] | None = None,
+    lease: Mapping[str, Any] | None = None,
 ) -> Study:
     """Create a study, or continue the stored one of that name if its definition is the same.
 
     ``storage``: ``None`` keeps the study in memory; ``sqlite:///file.db`` or
-    ``postgresql://…`` persist it.
+    ``postgresql://…`` persist it. ``retries`` (``{"max_attempts": 3, "on": ["crashed",
+    "lost"]}``) and ``lease`` (``{"heartbeat": "10s", "grace": "30s"}``) take the spec's forms.
     """
     if not isinstance(objective, Objective):
         raise SpecError("objective", "must be tw.Objective(metric, direction)")
@@ -306,12 +352,15 @@ def create_study(
         strategy=strategy,
         seed=seed,
         storage=storage,
+        retries=RetryPolicy.from_dict(retries),
+        lease=LeasePolicy.from_dict(lease),
     )
     store = _open(storage)
     # An in-memory study leaves its trial logs in a temporary folder, not in the working tree.
     runs_dir = tempfile.mkdtemp(prefix="tunewise-runs-") if storage is None else None
     try:
-        return Study(store, open_or_create(store, spec).name, runs_dir=runs_dir)
+        name = open_or_create(store, spec).name
+        return Study(store, name, runs_dir=runs_dir, storage=storage)
     except BaseException:
         store.close()
         raise
@@ -365,7 +414,7 @@ def load_study(name: str, *, storage: str | None = None) -> Study:
     """
     store = _open(storage)
     try:
-        return Study(store, name)
+        return Study(store, name, storage=storage)
     except StudyNotFound:
         store.close()
         raise

@@ -97,8 +97,9 @@ class FailureKind(StrEnum):
 class StudyState(StrEnum):
     RUNNING = "running"
     COMPLETED = "completed"  # a limit was reached
-    ABORTED = "aborted"  # too many failures, or an error of tunewise
-    STOPPED = "stopped"  # the user stopped it (Ctrl-C); it can be resumed
+    FAILED = "failed"  # aborted: too many consecutive failed trials
+    STOPPED = "stopped"  # a person stopped it on purpose; it can be resumed
+    INTERRUPTED = "interrupted"  # its driver was interrupted (Ctrl-C) or died; run it again
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 Fill free capacity with suggestions, record reports, finish trials, check the limits — and write
 every transition to the store before acting on it, so that killing the driver at any moment
-loses nothing but the trials in flight.
+loses nothing but the trials in flight, and those are requeued as new attempts: by the next
+driver (which sees their owner is gone, or their lease expired) or by this one on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,20 +24,40 @@ from tunewise.errors import IllegalTransition, LeaseLost, SpecError, StudyAborte
 from tunewise.executors.base import DoneEvent, Event, Executor, ReportEvent
 from tunewise.runners.base import Outcome, Runner, TrialJob
 from tunewise.space import Space
-from tunewise.spec import Limits
+from tunewise.spec import LeasePolicy, Limits, RetryPolicy
 from tunewise.stopping.completion import Completion, check_limits
 from tunewise.store.base import Store
 from tunewise.strategies.base import Strategy, strategy_rng
 from tunewise.trial import FailureKind, Objective, StudyRecord, StudyState, Trial, TrialState
 
-#: A running trial's lease; the driver renews it every third of this.
-LEASE_SECONDS = 60.0
 POLL_SECONDS = 0.25
+#: Limits after which running trials are ended rather than awaited.
+HARD_STOPS = frozenset({"too_many_failures", "max_runtime"})
+INTERRUPTED = "interrupted by the user (Ctrl-C)"
 
 
 def process_owner() -> str:
     """A lease owner name unique to this process: host, pid and a random tag."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def dead_owners(owners: Iterable[str | None]) -> list[str]:
+    """Owners that are processes of this machine which no longer exist: their leases can be
+    taken over at once instead of waiting for the deadline (a driver killed with -9)."""
+    host = socket.gethostname()
+    dead = []
+    for owner in {o for o in owners if o}:
+        owner_host, _, rest = owner.partition(":")
+        pid_text = rest.partition(":")[0]
+        if owner_host != host or not pid_text.isdigit():
+            continue
+        try:
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            dead.append(owner)
+        except PermissionError:
+            pass  # alive, someone else's
+    return sorted(dead)
 
 
 @dataclass(frozen=True)
@@ -72,9 +93,10 @@ class Tuner:
         limits: Limits,
         runs_dir: Path,
         timeout: float | None = None,
+        retries: RetryPolicy | None = None,
+        lease: LeasePolicy | None = None,
         owner: str | None = None,
         on_progress: ProgressCallback | None = None,
-        lease_seconds: float = LEASE_SECONDS,
     ) -> None:
         self.store = store
         self.study = study
@@ -86,9 +108,10 @@ class Tuner:
         self.limits = limits
         self.runs_dir = runs_dir
         self.timeout = timeout
+        self.retries = retries or RetryPolicy()
+        self.lease = lease or LeasePolicy()
         self.owner = owner or process_owner()
         self.on_progress = on_progress
-        self.lease_seconds = lease_seconds
         self.max_trials = limits.max_trials or strategy.default_max_trials(space)
         if self.max_trials is None and limits.max_runtime is None:
             raise SpecError(
@@ -100,86 +123,77 @@ class Tuner:
         self._started_at = 0.0
         self._done_this_run = 0
         self._interrupted = False
+        self._exhausted = False
 
     # The loop --------------------------------------------------------------------------
     def run(self) -> Completion:
         """Run to completion; returns why the study ended.
 
         Raises:
-            StudyAborted: too many consecutive failures (the study is stored as aborted).
-            KeyboardInterrupt: after ending the running trials and storing the study stopped.
+            StudyAborted: too many consecutive failures (the study is stored as failed).
+            KeyboardInterrupt: after requeueing the running trials and storing the study
+                interrupted (running the study again continues it).
         """
         sid = self.study.id
         self.store.set_study_state(sid, StudyState.RUNNING)
-        self.store.expire_leases(sid)
-        self._trials = {t.number: t for t in self.store.get_trials(sid)}
         self._started_at = time.monotonic()
+        self._maintain()
         try:
             with self._deferred_interrupt():
                 completion = self._loop()
         except KeyboardInterrupt:
-            self._handle(self.executor.shutdown("interrupted by the user (Ctrl-C)"))
-            self._fail_orphans("interrupted by the user (Ctrl-C)")
-            self.store.set_study_state(sid, StudyState.STOPPED, "interrupted by the user (Ctrl-C)")
+            self._handle(self.executor.shutdown(INTERRUPTED, FailureKind.INTERRUPTED))
+            self._requeue_orphans(INTERRUPTED)
+            self.store.set_study_state(sid, StudyState.INTERRUPTED, INTERRUPTED)
             raise
         except BaseException:
-            self._handle(self.executor.shutdown("the driver stopped on an error"))
-            self._fail_orphans("the driver stopped on an error")
+            reason = "the driver stopped on an error"
+            self._handle(self.executor.shutdown(reason, FailureKind.INTERRUPTED))
+            self._requeue_orphans(reason)
+            self.store.set_study_state(sid, StudyState.INTERRUPTED, reason)
             raise
         self._emit_progress()
         if completion.reason == "too_many_failures":
-            self.store.set_study_state(sid, StudyState.ABORTED, completion.message)
+            self.store.set_study_state(sid, StudyState.FAILED, completion.message)
             raise StudyAborted(completion.message)
         self.store.set_study_state(sid, StudyState.COMPLETED, completion.message)
         return completion
 
     def _loop(self) -> Completion:
-        completion: Completion | None = None
-        last_heartbeat = self._started_at
+        hard_stop: Completion | None = None
+        last_maintenance = time.monotonic()
         while True:
             if self._interrupted:
                 raise KeyboardInterrupt
-            if completion is None:
-                completion = self._check_limits()
-                if completion is not None:
-                    self._wind_down(completion)
-            if completion is None and self.executor.free > 0:
-                completion = self._start_trials()
-            if completion is not None and not self.executor.running:
-                return completion
-            timeout = POLL_SECONDS if self.executor.running else 0.0
+            if hard_stop is None:
+                limit = self._check_limits()
+                if limit is not None and limit.reason in HARD_STOPS:
+                    hard_stop = limit
+                    self._wind_down(hard_stop)
+            if hard_stop is None and self.executor.free > 0:
+                self._start_trials()
+            if not self.executor.running:
+                if hard_stop is not None:
+                    return hard_stop
+                if all(t.state.is_finished for t in self._trials.values()):
+                    if self._exhausted and self._below_max_trials():
+                        return Completion(
+                            "search_exhausted",
+                            f"the {self.strategy.name} strategy has no configuration left",
+                            {"trials": len(self._trials)},
+                        )
+                    limit = self._check_limits()
+                    if limit is not None:
+                        return limit
+            timeout = POLL_SECONDS if self._trials else 0.0
             self._handle(self.executor.poll(timeout))
-            now = time.monotonic()
-            if now - last_heartbeat >= self.lease_seconds / 3:
-                self._heartbeat()
-                last_heartbeat = now
+            if time.monotonic() - last_maintenance >= self.lease.heartbeat:
+                self._maintain()
+                last_maintenance = time.monotonic()
             self._emit_progress()
 
-    @contextlib.contextmanager
-    def _deferred_interrupt(self) -> Iterator[None]:
-        """Turn the first Ctrl-C into a flag the loop acts on between store writes, so no
-        transition is cut in half; a second Ctrl-C interrupts at once."""
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-
-        def on_sigint(signum: int, frame: object) -> None:
-            if self._interrupted:
-                raise KeyboardInterrupt
-            self._interrupted = True
-
-        previous = signal.signal(signal.SIGINT, on_sigint)
-        try:
-            yield
-        finally:
-            signal.signal(signal.SIGINT, previous)
-
-    def _fail_orphans(self, reason: str) -> None:
-        """Fail trials this driver holds that no executor event finished (a launch cut short)."""
-        for trial in self.store.get_trials(self.study.id, [TrialState.RUNNING]):
-            if trial.lease_owner == self.owner:
-                with contextlib.suppress(LeaseLost, IllegalTransition):
-                    self._finish(trial.number, Outcome.failed(FailureKind.INFRASTRUCTURE, reason))
+    def _below_max_trials(self) -> bool:
+        return self.max_trials is None or len(self._trials) < self.max_trials
 
     def _check_limits(self) -> Completion | None:
         return check_limits(
@@ -193,45 +207,40 @@ class Tuner:
         )
 
     def _wind_down(self, completion: Completion) -> None:
-        """End running trials when a limit says so: abort now, or stop at max_runtime."""
+        """End running trials when a hard limit says so: abort now, or stop at max_runtime."""
         if completion.reason == "too_many_failures":
-            self._handle(self.executor.shutdown("the study aborted: " + completion.message))
-        elif completion.reason == "max_runtime":
-            for number in self.executor.running:
-                self.executor.cancel(
-                    number, "the study reached its max_runtime", FailureKind.TIMEOUT
+            self._handle(
+                self.executor.shutdown(
+                    "the study aborted: " + completion.message, FailureKind.INFRASTRUCTURE
                 )
+            )
+        else:
+            for number in self.executor.running:
+                self.executor.cancel(number, "the study reached its max_runtime")
 
-    def _start_trials(self) -> Completion | None:
-        """Start trials into free capacity: queued ones first, then new suggestions."""
+    def _start_trials(self) -> None:
+        """Start trials into free capacity: queued ones (retries) first, then suggestions."""
         sid = self.study.id
-        budget = self.executor.free
-        if self.max_trials is not None:
-            budget = min(budget, self.max_trials - len(self._trials))
-        while budget > 0:
-            claimed = self.store.claim_trial(sid, self.owner, self.lease_seconds)
+        while self.executor.free > 0:
+            claimed = self.store.claim_trial(sid, self.owner, self.lease.grace)
             if claimed is None:
                 break
             self._launch(claimed)
-            budget -= 1
-        if budget <= 0:
-            return None
+        budget = self.executor.free
+        if self.max_trials is not None:
+            budget = min(budget, self.max_trials - len(self._trials))
+        if budget <= 0 or self._exhausted:
+            return
         history = [t for t in self._trials.values() if t.state.is_finished]
         pending = [t for t in self._trials.values() if not t.state.is_finished]
         rng = strategy_rng(self.strategy.seed, len(self._trials))
         suggestions = self.strategy.suggest(self.space, history, pending, budget, rng)
+        self._exhausted = not suggestions
         for params in suggestions:
             trial = self.store.add_trial(
-                sid, params, owner=self.owner, lease_seconds=self.lease_seconds
+                sid, params, owner=self.owner, lease_seconds=self.lease.grace
             )
             self._launch(trial)
-        if not suggestions and not self.executor.running:
-            return Completion(
-                "search_exhausted",
-                f"the {self.strategy.name} strategy has no configuration left to try",
-                {"trials": len(self._trials)},
-            )
-        return None
 
     def _launch(self, trial: Trial) -> None:
         self._trials[trial.number] = trial
@@ -263,33 +272,89 @@ class Tuner:
                 self._finish(event.number, event.outcome)
 
     def _finish(self, number: int, outcome: Outcome) -> None:
+        """Record how an attempt ended: finish the trial, or requeue it as a new attempt when
+        it was interrupted or the retry policy allows."""
+        sid = self.study.id
+        kind = outcome.failure_kind
+        attempt = self._trials[number].attempt if number in self._trials else 1
         try:
-            trial = self.store.finish_trial(
-                self.study.id,
-                number,
-                outcome.state,
-                value=outcome.value,
-                metrics=outcome.metrics,
-                failure_kind=outcome.failure_kind,
-                error=outcome.error,
-                owner=self.owner,
-            )
+            if (
+                outcome.state == TrialState.FAILED
+                and kind is not None
+                and (kind == FailureKind.INTERRUPTED or self.retries.allows(kind, attempt))
+            ):
+                trial = self.store.requeue_trial(
+                    sid, number, failure_kind=kind, error=outcome.error, owner=self.owner
+                )
+            else:
+                trial = self.store.finish_trial(
+                    sid,
+                    number,
+                    outcome.state,
+                    value=outcome.value,
+                    metrics=outcome.metrics,
+                    failure_kind=kind,
+                    error=outcome.error,
+                    owner=self.owner,
+                )
         except LeaseLost:
-            trial = self.store.get_trial(self.study.id, number)
+            trial = self.store.get_trial(sid, number)
         self._trials[number] = trial
-        self._done_this_run += 1
-        if trial.state == TrialState.FAILED:
+        self._done_this_run += trial.state.is_finished
+        if outcome.state == TrialState.FAILED and kind != FailureKind.INTERRUPTED:
             self._consecutive_failures += 1
-            self._last_error = trial.error
-        else:
+            self._last_error = outcome.error
+        elif outcome.state != TrialState.FAILED:
             self._consecutive_failures = 0
 
-    def _heartbeat(self) -> None:
+    def _maintain(self) -> None:
+        """Renew our leases, take over those of dead owners or past their deadline, and
+        refresh what we know of trials other processes run."""
+        sid = self.study.id
         for number in self.executor.running:
             try:
-                self.store.heartbeat(self.study.id, number, self.owner, self.lease_seconds)
+                self.store.heartbeat(sid, number, self.owner, self.lease.grace)
             except LeaseLost:
-                self.executor.cancel(number, "its lease was taken over", FailureKind.LOST)
+                self.executor.cancel(
+                    number, "its lease was taken over", FailureKind.LOST, keep_partial=False
+                )
+        running = self.store.get_trials(sid, [TrialState.RUNNING])
+        gone = [o for o in dead_owners(t.lease_owner for t in running) if o != self.owner]
+        max_attempts = self.retries.max_attempts if "lost" in self.retries.on else 1
+        self.store.expire_leases(sid, owners=gone, max_attempts=max_attempts)
+        self._trials = {t.number: t for t in self.store.get_trials(sid)}
+
+    @contextlib.contextmanager
+    def _deferred_interrupt(self) -> Iterator[None]:
+        """Turn the first Ctrl-C into a flag the loop acts on between store writes, so no
+        transition is cut in half; a second Ctrl-C interrupts at once."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def on_sigint(signum: int, frame: object) -> None:
+            if self._interrupted:
+                raise KeyboardInterrupt
+            self._interrupted = True
+
+        previous = signal.signal(signal.SIGINT, on_sigint)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def _requeue_orphans(self, reason: str) -> None:
+        """Requeue trials this driver holds that no executor event ended (a launch cut short)."""
+        for trial in self.store.get_trials(self.study.id, [TrialState.RUNNING]):
+            if trial.lease_owner == self.owner:
+                with contextlib.suppress(LeaseLost, IllegalTransition):
+                    self.store.requeue_trial(
+                        self.study.id,
+                        trial.number,
+                        failure_kind=FailureKind.INTERRUPTED,
+                        error=reason,
+                        owner=self.owner,
+                    )
 
     # Progress --------------------------------------------------------------------------
     def _emit_progress(self) -> None:

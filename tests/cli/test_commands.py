@@ -504,7 +504,7 @@ def test_study_aborts_after_consecutive_failures(tmp_path: Path) -> None:
         assert t["failure_kind"] == "user_error"
         assert "kaboom-42" in t["error"]
     row = status_rows(tmp_path, *storage(tmp_path))[STUDY]
-    assert row["state"] == "aborted" and row["failed"] == "3" and row["completed"] == "0"
+    assert row["state"] == "failed" and row["failed"] == "3" and row["completed"] == "0"
     assert "kaboom-42" in row["reason"]
     # No completed trial: `best --format json` fails with one line, not a traceback.
     best = cli(tmp_path, "best", STUDY, "--format", "json", *storage(tmp_path))

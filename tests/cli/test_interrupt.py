@@ -68,7 +68,7 @@ def test_ctrl_c_records_running_trials_and_the_study_can_be_continued(tmp_path: 
     assert "interrupted" in stderr and "Traceback" not in stderr
 
     study = tw.load_study("interrupted", storage=url)
-    assert study.state == StudyState.STOPPED
+    assert study.state == StudyState.INTERRUPTED
     assert study.counts()[TrialState.RUNNING] == 0
     assert 0 < len(study.trials) < 12
     time.sleep(0.5)

@@ -97,7 +97,8 @@ def test_a_training_function_may_take_the_trial_context(tmp_path: Path) -> None:
         (lambda p: "nope", FailureKind.USER_ERROR, "must return a number"),
         (lambda p: float("nan"), FailureKind.USER_ERROR, "NaN"),
         (lambda p: os.kill(os.getpid(), signal.SIGKILL), FailureKind.CRASHED, "SIGKILL"),
-        (lambda p: sys.exit(3), FailureKind.USER_ERROR, "exited with code 3"),
+        (lambda p: sys.exit(3), FailureKind.CRASHED, "exited with code 3"),
+        (lambda p: os._exit(1), FailureKind.CRASHED, "exited with code 1"),
     ],
 )
 def test_failures_are_recorded_with_their_kind(
@@ -166,9 +167,9 @@ def test_cancel_kills_a_trial_that_ignores_it(tmp_path: Path) -> None:
     events: list[Event] = []
     while not any(isinstance(e, ReportEvent) for e in events):
         events += executor.poll(0.1)
-    executor.cancel(0, "test stop", FailureKind.TIMEOUT)
+    executor.cancel(0, "lease lost", FailureKind.LOST, keep_partial=False)
     outcome = done(events + run_until_done(executor, limit=10))[0].outcome
-    assert (outcome.state, outcome.failure_kind) == (TrialState.FAILED, FailureKind.TIMEOUT)
+    assert (outcome.state, outcome.failure_kind) == (TrialState.FAILED, FailureKind.LOST)
     executor.submit(job(tmp_path, 1), PythonRunner(train))
     events = []
     while not any(isinstance(e, ReportEvent) for e in events):

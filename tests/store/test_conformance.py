@@ -78,9 +78,9 @@ def test_existing_and_missing_studies(store: Store) -> None:
 
 def test_set_study_state_and_definition(store: Store) -> None:
     study_id = _new_study(store)
-    store.set_study_state(study_id, StudyState.ABORTED, reason="5 trials failed in a row")
+    store.set_study_state(study_id, StudyState.FAILED, reason="5 trials failed in a row")
     aborted = store.get_study("s")
-    assert aborted.state is StudyState.ABORTED and aborted.reason == "5 trials failed in a row"
+    assert aborted.state is StudyState.FAILED and aborted.reason == "5 trials failed in a row"
     assert aborted.finished_at is not None
     store.set_study_state(study_id, StudyState.RUNNING)
     resumed = store.get_study("s")

@@ -11,9 +11,15 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tunewise.errors import SpecError, StoreError, StudyAborted, StudyNotFound
 from tunewise.study import DEFAULT_RUNS_DIR, Study
+
+if TYPE_CHECKING:
+    from tunewise.runners.base import Runner
+    from tunewise.spec import StudySpec
+    from tunewise.store.base import Store
 
 DEFAULT_STORAGE = "sqlite:///tunewise.db"
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -31,7 +37,6 @@ def _open_study(args: argparse.Namespace) -> Study:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from tunewise.cli.progress import ProgressBar
     from tunewise.runners import build_runner
     from tunewise.spec import parse_spec_text
     from tunewise.store import open_store
@@ -60,26 +65,56 @@ def cmd_run(args: argparse.Namespace) -> int:
     if spec.limits.max_trials is None and implied is None and spec.limits.max_runtime is None:
         raise SpecError("limits.max_trials", "is required (or give limits.max_runtime)")
     runner = build_runner(spec.trial)
-    store = open_store(storage_url(args.storage, spec.storage))
+    url = storage_url(args.storage, spec.storage)
+    store = open_store(url)
     try:
         spec = open_or_create(store, spec)
-        study = Study(store, spec.name, runs_dir=spec.runs_dir or DEFAULT_RUNS_DIR)
-        print(
-            f"study {spec.name}: {spec.strategy} search, {spec.objective.direction} "
-            f"{spec.objective.metric}, trial logs in {study.runs_dir}/",
-            file=sys.stderr,
-        )
-        bar = ProgressBar()
-        timeout = spec.trial.timeout if spec.trial is not None else None
-        try:
-            completion = study.run(runner, spec.limits, timeout=timeout, on_progress=bar)
-        finally:
-            bar.close()
-        print(f"study {spec.name} completed: {completion.message}")
-        _print_best(study)
-        return EXIT_OK
+        return _run_to_the_end(store, spec, runner, url)
     finally:
         store.close()
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    """Continue a stored study with the spec it was run with: in-flight trials of a killed
+    driver are requeued as new attempts, and the study ends with the trials its limits ask."""
+    from tunewise.runners import build_runner
+    from tunewise.spec import StudySpec
+    from tunewise.store import open_store
+
+    url = storage_url(args.storage)
+    store = open_store(url)
+    try:
+        spec = StudySpec.from_dict(dict(store.get_study(args.study).definition))
+        if spec.trial is None:
+            raise SpecError(
+                "study",
+                f"{args.study!r} was created from Python, with no trial to run; continue it "
+                "with study.optimize(...)",
+            )
+        return _run_to_the_end(store, spec, build_runner(spec.trial), url)
+    finally:
+        store.close()
+
+
+def _run_to_the_end(store: Store, spec: StudySpec, runner: Runner, url: str) -> int:
+    """Run a stored study with a progress bar, then print why it ended and its best trial."""
+    from tunewise.cli.progress import ProgressBar
+
+    study = Study(store, spec.name, runs_dir=spec.runs_dir or DEFAULT_RUNS_DIR, storage=url)
+    print(
+        f"study {spec.name}: {spec.strategy} search, {spec.objective.direction} "
+        f"{spec.objective.metric}, trial logs in {study.runs_dir}/",
+        file=sys.stderr,
+    )
+    bar = ProgressBar()
+    timeout = spec.trial.timeout if spec.trial is not None else None
+    try:
+        completion = study.run(runner, spec.limits, timeout=timeout, on_progress=bar)
+    finally:
+        bar.close()
+    print(f"study {spec.name} completed: {completion.message}")
+    _print_best(study)
+    return EXIT_OK
 
 
 def _print_best(study: Study) -> None:
@@ -114,7 +149,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                 best = study.best_trial
             except ValueError:
                 best = None
-            rows.append(study_summary(record, study.counts(), best))
+            rows.append(study_summary(record, study.trials, best))
         if not rows:
             print("no studies in this storage")
         else:
@@ -195,6 +230,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--max-parallel", type=int, help="overrides limits.max_parallel")
     run.add_argument("--seed", type=int, help="overrides the spec's seed")
     run.set_defaults(handler=cmd_run)
+
+    resume = sub.add_parser(
+        "resume", help="continue a stored study (after a crash, Ctrl-C or a raised limit)"
+    )
+    resume.add_argument("study", metavar="STUDY")
+    resume.add_argument("--storage", help=storage_help)
+    resume.set_defaults(handler=cmd_resume)
 
     status = sub.add_parser("status", help="state and trial counts of the studies")
     status.add_argument("study", metavar="STUDY", nargs="?")

@@ -7,10 +7,11 @@ import io
 import json
 import math
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from tunewise.study import Study
-from tunewise.trial import StudyRecord, Trial, TrialState
+from tunewise.trial import StudyRecord, StudyState, Trial, TrialState
 
 
 def json_number(value: float | None) -> float | str | None:
@@ -118,19 +119,46 @@ def export_document(study: Study) -> dict[str, Any]:
     }
 
 
-def study_summary(
-    record: StudyRecord, counts: dict[TrialState, int], best: Trial | None
-) -> list[Any]:
+def stale_leases(trials: Sequence[Trial], now: datetime | None = None) -> list[Trial]:
+    """RUNNING trials whose lease deadline passed, or whose owner is a dead local process:
+    nobody is running them any more (the next driver or ``ask()`` requeues them)."""
+    from tunewise.tuner import dead_owners
+
+    moment = now or datetime.now(UTC)
+    running = [t for t in trials if t.state == TrialState.RUNNING]
+    dead = set(dead_owners(t.lease_owner for t in running))
+    return [
+        t
+        for t in running
+        if t.lease_owner in dead or (t.lease_deadline is not None and t.lease_deadline < moment)
+    ]
+
+
+def shown_state(record: StudyRecord, trials: Sequence[Trial]) -> str:
+    """The stored state, except that a "running" study whose running trials are all stale has
+    lost its driver: it is shown as interrupted (``tunewise resume`` continues it)."""
+    running = [t for t in trials if t.state == TrialState.RUNNING]
+    if record.state == StudyState.RUNNING and running and len(stale_leases(trials)) == len(running):
+        return str(StudyState.INTERRUPTED)
+    return str(record.state)
+
+
+def study_summary(record: StudyRecord, trials: Sequence[Trial], best: Trial | None) -> list[Any]:
     """One row of ``tunewise status``."""
+    counts = dict.fromkeys(TrialState, 0)
+    for t in trials:
+        counts[t.state] += 1
     return [
         record.name,
-        str(record.state),
+        shown_state(record, trials),
         record.definition.get("strategy"),
         counts[TrialState.COMPLETED],
         counts[TrialState.STOPPED],
         counts[TrialState.FAILED],
         counts[TrialState.RUNNING],
         counts[TrialState.QUEUED],
+        sum(t.attempt - 1 for t in trials),
+        len(stale_leases(trials)),
         None if best is None else best.value,
         record.reason or "",
     ]
@@ -145,6 +173,8 @@ STATUS_HEADER = [
     "failed",
     "running",
     "queued",
+    "retries",
+    "stale_leases",
     "best",
     "reason",
 ]

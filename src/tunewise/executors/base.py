@@ -53,9 +53,16 @@ class Executor(ABC):
         """Events since the last call, waiting up to ``timeout`` seconds for the first."""
 
     @abstractmethod
-    def cancel(self, number: int, reason: str, kind: FailureKind = FailureKind.TIMEOUT) -> None:
-        """Ask a trial to stop; it ends STOPPED at its last report, or is killed after a grace
-        period (FAILED with ``kind`` and ``reason`` when it reported nothing)."""
+    def cancel(
+        self,
+        number: int,
+        reason: str,
+        kind: FailureKind = FailureKind.TIMEOUT,
+        keep_partial: bool = True,
+    ) -> None:
+        """Ask a trial to stop; it is killed after a grace period if it does not. It ends
+        STOPPED at its last report when ``keep_partial`` and it reported the objective, else
+        FAILED with ``kind`` and ``reason``."""
 
     @abstractmethod
     def shutdown(self, reason: str, kind: FailureKind = FailureKind.INFRASTRUCTURE) -> list[Event]:

@@ -16,6 +16,7 @@ import signal
 import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
+from pathlib import Path
 from typing import Any
 
 from tunewise.executors.base import DoneEvent, Event, Executor, ReportEvent
@@ -26,21 +27,34 @@ from tunewise.trial import FailureKind, TrialState
 PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
-    """Linux: the trial process gets SIGKILL if the driver dies, instead of running on."""
+def _end_trial_tree(trial_dir: Path) -> None:
+    """Kill a command trial's own process group, then this trial's group (itself included)."""
+    pgid = read_pgid_file(trial_dir)
+    if pgid is not None:
+        signal_group(pgid, signal.SIGKILL)
+    signal_group(os.getpid(), signal.SIGKILL)
+    os._exit(1)  # pragma: no cover - only if the signal could not be sent
+
+
+def _die_with_parent(trial_dir: Path) -> None:
+    """The trial's process tree ends when the driver dies (Linux: the parent-death signal is
+    SIGTERM, whose handler kills the command's group too — grandchildren included)."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: _end_trial_tree(trial_dir))
     try:
         import ctypes
 
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
     except (OSError, AttributeError):
         pass
+    if os.getppid() == 1:  # the driver died before the signal was armed
+        _end_trial_tree(trial_dir)
 
 
 def _trial_process_main(runner: Runner, job: TrialJob, conn: Connection) -> None:
     """Entry point of a trial's process: run the runner, stream events through ``conn``."""
     os.setsid()
-    _die_with_parent()
+    _die_with_parent(job.trial_dir)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # not the driver's handler
     stop_requested = False
 
@@ -78,6 +92,7 @@ class _Slot:
     terminated_at: float | None = None
     end_kind: FailureKind | None = None
     end_reason: str = ""
+    keep_partial: bool = False  # a stopped trial is STOPPED at its last report
 
 
 class LocalExecutor(Executor):
@@ -114,12 +129,18 @@ class LocalExecutor(Executor):
             deadline = time.monotonic() + job.timeout + slack
         self._slots[job.number] = _Slot(job, runner, process, parent_conn, deadline)
 
-    def cancel(self, number: int, reason: str, kind: FailureKind = FailureKind.TIMEOUT) -> None:
+    def cancel(
+        self,
+        number: int,
+        reason: str,
+        kind: FailureKind = FailureKind.TIMEOUT,
+        keep_partial: bool = True,
+    ) -> None:
         slot = self._slots.get(number)
         if slot is None or slot.stop_requested_at is not None:
             return
         slot.stop_requested_at = time.monotonic()
-        slot.end_kind, slot.end_reason = kind, reason
+        slot.end_kind, slot.end_reason, slot.keep_partial = kind, reason, keep_partial
         with contextlib.suppress(OSError, BrokenPipeError):
             slot.conn.send("stop")
 
@@ -220,15 +241,13 @@ class LocalExecutor(Executor):
         """The outcome of a trial whose process ended without saying how it ended."""
         objective = slot.job.objective
         if slot.end_kind is not None:
-            if slot.end_kind != FailureKind.TIMEOUT and objective in slot.last_values:
+            if slot.keep_partial and objective in slot.last_values:
                 return Outcome(TrialState.STOPPED, slot.last_values[objective], slot.last_values)
             return Outcome.failed(slot.end_kind, slot.end_reason, slot.last_values)
         code = slot.process.exitcode
         tail = "\n".join(log_tail(slot.job.trial_dir / "stderr.log", ERROR_TAIL_LINES))
         if code is not None and code < 0:
             message = f"the trial's process was killed by {signal_description(-code)}"
-            kind = FailureKind.CRASHED
-        else:
+        else:  # os._exit, sys.exit or a dying interpreter: the trial never said how it ended
             message = f"the trial's process exited with code {code} before finishing"
-            kind = FailureKind.USER_ERROR if code else FailureKind.INFRASTRUCTURE
-        return Outcome.failed(kind, f"{message}\n{tail}".strip(), slot.last_values)
+        return Outcome.failed(FailureKind.CRASHED, f"{message}\n{tail}".strip(), slot.last_values)

@@ -35,6 +35,7 @@ PGID_FILE = "pgid"
 _PR_SET_PDEATHSIG = 1
 _PROC = Path("/proc")
 _POLL_SECONDS = 0.1  # how often should_stop and the clock are checked
+TIMEOUT_GRACE = 1.0  # seconds between SIGTERM and SIGKILL for a trial past its timeout
 _DRAIN_SECONDS = 1.0  # reading on after the group is gone (pipes held by escaped processes)
 _CHUNK = 65536
 
@@ -224,7 +225,9 @@ def supervise(
                     reason = "stop" if should_stop() else None
                 if reason is not None:
                     signal_group(proc.pid, signal.SIGTERM)
-                    kill_at = now + grace
+                    # Past its timeout a trial gets at most TIMEOUT_GRACE to exit cleanly, so a
+                    # timeout is enforced within about timeout + 2 s.
+                    kill_at = now + (min(grace, TIMEOUT_GRACE) if reason == "timeout" else grace)
             if kill_at is not None and now >= kill_at:  # the grace period is over
                 signal_group(proc.pid, signal.SIGKILL)
                 kill_at = float("inf")
