@@ -16,6 +16,7 @@ expressions (:class:`~tunewise.spec.MetricDefinition`). Output is kept in ``stdo
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -202,7 +203,17 @@ class CommandRunner:
         if code > 0:
             return Outcome.failed(FailureKind.USER_ERROR, f"exited with code {code}{tail}", metrics)
         if value is None:
+            invalid = scanner.invalid.get(job.objective)
+            if invalid is not None:
+                error = (
+                    f"the objective {job.objective!r} was reported as {invalid!r}, which is not "
+                    "a number"
+                )
+                return Outcome.failed(FailureKind.METRIC_INVALID, error, metrics)
             return Outcome.failed(FailureKind.METRIC_MISSING, self._missing(job, metrics), metrics)
+        if not math.isfinite(value):
+            error = f"the objective {job.objective!r} is {value}, not a finite number"
+            return Outcome.failed(FailureKind.METRIC_INVALID, error, metrics)
         return Outcome(TrialState.COMPLETED, value, metrics)
 
     def _missing(self, job: TrialJob, metrics: Mapping[str, float]) -> str:
@@ -229,6 +240,7 @@ class _Scanner:
         self._rules = [(d.name, d.pattern, _value_group(d.pattern)) for d in definitions]
         self._counts: dict[str, int] = {}
         self.last: dict[str, float] = {}  # the last value of every metric seen
+        self.invalid: dict[str, str] = {}  # the last capture of a metric that was no number
 
     def feed(self, buffer: bytearray) -> None:
         """Scan and remove the complete lines of ``buffer`` (``\\r`` ends a line too)."""
@@ -255,6 +267,9 @@ class _Scanner:
             try:
                 found[name] = (_match_step(match), float(match.group(group)))
             except (TypeError, ValueError):  # not a number (or the group did not take part)
+                captured = match.group(group)
+                if captured is not None:
+                    self.invalid[name] = captured[:80]
                 continue
         by_step: dict[int, dict[str, float]] = {}
         for name, (step, value) in found.items():

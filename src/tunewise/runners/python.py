@@ -204,9 +204,11 @@ def interpret_result(
             metrics,
         )
     value = metrics[objective]
-    if math.isnan(value):
+    if not math.isfinite(value):
         return Outcome.failed(
-            FailureKind.USER_ERROR, f"the objective {objective!r} is NaN", metrics
+            FailureKind.METRIC_INVALID,
+            f"the objective {objective!r} is {value}, not a finite number",
+            metrics,
         )
     return Outcome(TrialState.STOPPED if stopped else TrialState.COMPLETED, value, metrics)
 
