@@ -8,65 +8,40 @@ need the machine (is the command on PATH, does the Python target import) belong 
 
 from __future__ import annotations
 
-import json
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tunewise.errors import SpecError
+from tunewise.policies import (
+    DEFAULT_MAX_CONSECUTIVE_FAILURES,
+    RETRYABLE_KINDS,
+    LeasePolicy,
+    Limits,
+    RetryPolicy,
+)
 from tunewise.space import Space
 from tunewise.trial import Objective
+from tunewise.validation import check_keys, parse_duration
+
+__all__ = [
+    "DEFAULT_MAX_CONSECUTIVE_FAILURES",
+    "DEFAULT_STRATEGY",
+    "RETRYABLE_KINDS",
+    "LeasePolicy",
+    "Limits",
+    "MetricDefinition",
+    "RetryPolicy",
+    "StudySpec",
+    "TrialSpec",
+    "parse_duration",
+    "parse_spec_text",
+]
 
 STUDY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}")
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 DEFAULT_STRATEGY = "random"
-DEFAULT_MAX_CONSECUTIVE_FAILURES = 10
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)", re.IGNORECASE)
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-
-
-def parse_duration(value: Any, field_name: str) -> float:
-    """Seconds from ``90``, ``"90s"``, ``"5m"``, ``"2h"``, ``"1h30m"`` or ``"1.5d"``."""
-    if isinstance(value, bool):
-        raise SpecError(field_name, f"expected a duration such as 90s, 5m or 2h, got {value!r}")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str):
-        text = value.strip().replace(" ", "")
-        try:
-            seconds = float(text)
-        except ValueError:
-            parts = _DURATION.findall(text)
-            if not parts or "".join(n + u for n, u in parts).lower() != text.lower():
-                raise SpecError(
-                    field_name, f"expected a duration such as 90s, 5m or 2h, got {value!r}"
-                ) from None
-            seconds = sum(float(n) * _UNIT_SECONDS[u.lower()] for n, u in parts)
-    else:
-        raise SpecError(field_name, f"expected a duration such as 90s, 5m or 2h, got {value!r}")
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise SpecError(field_name, f"must be a positive, finite duration, got {value!r}")
-    return seconds
-
-
-def _check_keys(data: Any, path: str, allowed: Sequence[str]) -> Mapping[str, Any]:
-    if not isinstance(data, Mapping):
-        raise SpecError(path, "must be a mapping")
-    for key in data:
-        if key not in allowed:
-            raise SpecError(
-                f"{path}.{key}" if path else str(key),
-                f"unknown key; expected one of {', '.join(allowed)}",
-            )
-    return data
-
-
-def _positive_int(value: Any, path: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise SpecError(path, f"must be a positive integer, got {value!r}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -130,7 +105,7 @@ class TrialSpec:
 
     @classmethod
     def from_dict(cls, data: Any, path: str = "trial") -> TrialSpec:
-        data = _check_keys(data, path, ("python", "command", "metrics", "timeout", "env"))
+        data = check_keys(data, path, ("python", "command", "metrics", "timeout", "env"))
         python, command = data.get("python"), data.get("command")
         if (python is None) == (command is None):
             raise SpecError(
@@ -162,7 +137,7 @@ class TrialSpec:
         metrics: list[MetricDefinition] = []
         for i, item in enumerate(metrics_data):
             where = f"{path}.metrics[{i}]"
-            item = _check_keys(item, where, ("name", "regex"))
+            item = check_keys(item, where, ("name", "regex"))
             try:
                 metrics.append(MetricDefinition(item.get("name", ""), item.get("regex", "")))
             except SpecError as exc:
@@ -180,113 +155,6 @@ class TrialSpec:
         ):
             raise SpecError(f"{path}.env", "must map variable names to string values")
         return cls(python, argv, tuple(metrics), timeout, {k: str(v) for k, v in env.items()})
-
-
-@dataclass(frozen=True)
-class Limits:
-    """When the study ends and how much runs at once."""
-
-    max_trials: int | None = None
-    max_parallel: int = 1
-    max_runtime: float | None = None  # seconds of study wall clock
-    max_consecutive_failures: int = DEFAULT_MAX_CONSECUTIVE_FAILURES
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "max_trials": self.max_trials,
-            "max_parallel": self.max_parallel,
-            "max_runtime": self.max_runtime,
-            "max_consecutive_failures": self.max_consecutive_failures,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Any, path: str = "limits") -> Limits:
-        keys = ("max_trials", "max_parallel", "max_runtime", "max_consecutive_failures")
-        data = _check_keys(data or {}, path, keys)
-        max_trials = data.get("max_trials")
-        if max_trials is not None:
-            max_trials = _positive_int(max_trials, f"{path}.max_trials")
-        max_runtime = data.get("max_runtime")
-        if max_runtime is not None:
-            max_runtime = parse_duration(max_runtime, f"{path}.max_runtime")
-        return cls(
-            max_trials=max_trials,
-            max_parallel=_positive_int(data.get("max_parallel", 1), f"{path}.max_parallel"),
-            max_runtime=max_runtime,
-            max_consecutive_failures=_positive_int(
-                data.get("max_consecutive_failures", DEFAULT_MAX_CONSECUTIVE_FAILURES),
-                f"{path}.max_consecutive_failures",
-            ),
-        )
-
-
-RETRYABLE_KINDS = (
-    "crashed",
-    "timeout",
-    "lost",
-    "user_error",
-    "metric_missing",
-    "metric_invalid",
-    "infrastructure",
-)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Which failures run the trial again, as a new attempt of the same trial, and how often.
-
-    ``max_attempts`` counts every attempt (1: never retry). By default a trial whose process
-    crashed or vanished (lost lease) gets one more attempt; an exception in the training code
-    is the user's and is not retried unless ``on`` says so.
-    """
-
-    max_attempts: int = 2
-    on: frozenset[str] = frozenset({"crashed", "lost"})
-
-    def allows(self, kind: str | None, attempt: int) -> bool:
-        """Whether a failure of ``kind`` at ``attempt`` is retried."""
-        return kind is not None and str(kind) in self.on and attempt < self.max_attempts
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"max_attempts": self.max_attempts, "on": sorted(self.on)}
-
-    @classmethod
-    def from_dict(cls, data: Any, path: str = "retries") -> RetryPolicy:
-        data = _check_keys(data or {}, path, ("max_attempts", "on"))
-        on = data.get("on", sorted(cls.on))
-        if isinstance(on, str) or not isinstance(on, Sequence):
-            raise SpecError(f"{path}.on", "must be a list such as [crashed, timeout, lost]")
-        for i, kind in enumerate(on):
-            if kind not in RETRYABLE_KINDS:
-                raise SpecError(
-                    f"{path}.on[{i}]",
-                    f"{kind!r} is not a failure kind; use {', '.join(RETRYABLE_KINDS)}",
-                )
-        return cls(
-            _positive_int(data.get("max_attempts", cls.max_attempts), f"{path}.max_attempts"),
-            frozenset(on),
-        )
-
-
-@dataclass(frozen=True)
-class LeasePolicy:
-    """How a running trial's owner proves it is alive: a heartbeat every ``heartbeat`` seconds;
-    the lease ends ``grace`` seconds after the last one, and the trial is then lost."""
-
-    heartbeat: float = 10.0
-    grace: float = 30.0
-
-    def to_dict(self) -> dict[str, float]:
-        return {"heartbeat": self.heartbeat, "grace": self.grace}
-
-    @classmethod
-    def from_dict(cls, data: Any, path: str = "lease") -> LeasePolicy:
-        data = _check_keys(data or {}, path, ("heartbeat", "grace"))
-        heartbeat = parse_duration(data.get("heartbeat", cls.heartbeat), f"{path}.heartbeat")
-        grace = parse_duration(data.get("grace", cls.grace), f"{path}.grace")
-        if grace <= heartbeat:
-            raise SpecError(f"{path}.grace", f"must be longer than the heartbeat ({heartbeat:g}s)")
-        return cls(heartbeat, grace)
 
 
 @dataclass(frozen=True)
@@ -378,11 +246,11 @@ class StudySpec:
     @classmethod
     def from_dict(cls, data: Any) -> StudySpec:
         """Validate the spec form (see the README) and build a spec; raises SpecError."""
-        data = _check_keys(data, "", cls.KEYS)
+        data = check_keys(data, "", cls.KEYS)
         for required in ("study", "objective", "space"):
             if required not in data:
                 raise SpecError(required, "is required")
-        objective_data = _check_keys(data["objective"], "objective", ("metric", "direction"))
+        objective_data = check_keys(data["objective"], "objective", ("metric", "direction"))
         if "metric" not in objective_data:
             raise SpecError("objective.metric", "is required")
         objective = Objective(objective_data["metric"], objective_data.get("direction", "maximize"))
@@ -419,73 +287,7 @@ class StudySpec:
 
 
 def parse_spec_text(text: str, source: str) -> StudySpec:
-    """Parse YAML or JSON text (``source`` names the file in errors) into a spec.
+    """Parse YAML or JSON text (``source`` names the file in errors) into a validated spec."""
+    from tunewise.specfile import load_spec_data
 
-    A key given twice in one mapping is an error (YAML and JSON parsers silently keep the last
-    one, which would hide a typo such as two hyperparameters of the same name).
-    """
-    data = _load_json(text, source) if source.endswith(".json") else _load_yaml(text, source)
-    if not isinstance(data, Mapping):
-        raise SpecError(source, "must hold a mapping with study, objective, space, trial, ...")
-    return StudySpec.from_dict(data)
-
-
-def _join(path: str, key: Any) -> str:
-    return f"{path}.{key}" if path else str(key)
-
-
-def _load_yaml(text: str, source: str) -> Any:
-    import yaml
-
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        _refuse_yaml_duplicates(root, "", set())
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise SpecError(source, f"is not valid YAML ({exc})".replace("\n", " ")) from None
-
-
-def _refuse_yaml_duplicates(node: Any, path: str, visited: set[int]) -> None:
-    """Walk the node tree once per node (aliases are shared nodes, possibly recursive)."""
-    import yaml
-
-    if id(node) in visited:
-        return
-    visited.add(id(node))
-    if isinstance(node, yaml.MappingNode):
-        seen: set[Any] = set()
-        for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
-            if key is not None and key in seen:
-                line = key_node.start_mark.line + 1
-                raise SpecError(_join(path, key), f"is defined twice (line {line}); keep one")
-            seen.add(key)
-            _refuse_yaml_duplicates(value_node, _join(path, key), visited)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _refuse_yaml_duplicates(item, f"{path}[{i}]", visited)
-
-
-class _Pairs(list[tuple[str, Any]]):
-    """A JSON object as read, before duplicates are checked."""
-
-
-def _load_json(text: str, source: str) -> Any:
-    try:
-        raw = json.loads(text, object_pairs_hook=_Pairs)
-    except ValueError as exc:
-        raise SpecError(source, f"is not valid JSON ({exc})") from None
-    return _json_objects(raw, "")
-
-
-def _json_objects(value: Any, path: str) -> Any:
-    if isinstance(value, _Pairs):
-        out: dict[str, Any] = {}
-        for key, item in value:
-            if key in out:
-                raise SpecError(_join(path, key), "is defined twice; keep one")
-            out[key] = _json_objects(item, _join(path, key))
-        return out
-    if isinstance(value, list):
-        return [_json_objects(item, f"{path}[{i}]") for i, item in enumerate(value)]
-    return value
+    return StudySpec.from_dict(load_spec_data(text, source))
