@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,3 +117,103 @@ class LeasePolicy:
         if grace <= heartbeat:
             raise SpecError(f"{path}.grace", f"must be longer than the heartbeat ({heartbeat:g}s)")
         return cls(heartbeat, grace)
+
+
+@dataclass(frozen=True)
+class EarlyStopping:
+    """``early_stopping: median`` — SageMaker's Auto rule: after each step, stop a trial whose
+    value is worse than the median of the running averages of the objective of the completed
+    trials up to that step. It acts once ``min_trials`` completed trials reported that far and
+    from step ``min_steps`` on (Optuna's MedianPruner uses 5 startup trials too)."""
+
+    rule: str = "median"
+    min_trials: int = 5
+    min_steps: int = 1
+
+    RULES = ("median",)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule, "min_trials": self.min_trials, "min_steps": self.min_steps}
+
+    @classmethod
+    def from_dict(cls, data: Any, path: str = "early_stopping") -> EarlyStopping | None:
+        if data is None or data is False or data == "off":
+            return None
+        if isinstance(data, str):
+            data = {"rule": data}
+        data = check_keys(data, path, ("rule", "min_trials", "min_steps"))
+        rule = data.get("rule", "median")
+        if rule not in cls.RULES:
+            raise SpecError(f"{path}.rule", f"unknown rule {rule!r}; use median")
+        return cls(
+            rule,
+            positive_int(data.get("min_trials", cls.min_trials), f"{path}.min_trials"),
+            positive_int(data.get("min_steps", cls.min_steps), f"{path}.min_steps"),
+        )
+
+
+#: Static hyperparameters that give Hyperband its maximum resource, as in SageMaker.
+RESOURCE_NAMES = ("epochs", "num_epochs", "n_epochs", "max_iter")
+
+
+@dataclass(frozen=True)
+class Hyperband:
+    """``strategy: hyperband`` settings: asynchronous successive halving over Hyperband
+    brackets (ASHA). The trial gets ``resource`` = ``max_resource`` (e.g. epochs) and reports each
+    step; at each rung ``min_resource * reduction_factor**k`` only the top 1/reduction_factor of
+    the trials of its bracket go on. ``sampler`` draws new configurations."""
+
+    min_resource: int = 1
+    max_resource: int | None = None
+    reduction_factor: int = 3
+    resource: str | None = None
+    sampler: str = "random"
+
+    SAMPLERS = ("random", "bayesian")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "min_resource": self.min_resource,
+            "max_resource": self.max_resource,
+            "reduction_factor": self.reduction_factor,
+            "resource": self.resource,
+            "sampler": self.sampler,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any, static: Mapping[str, Any], path: str = "hyperband") -> Hyperband:
+        """Validate and resolve: the resource's name and maximum come from the spec or from a
+        static ``epochs`` / ``num_epochs`` / ``n_epochs`` / ``max_iter``."""
+        keys = ("min_resource", "max_resource", "reduction_factor", "resource", "sampler")
+        data = check_keys(data or {}, path, keys)
+        resource = data.get("resource")
+        if resource is None:
+            resource = next((n for n in RESOURCE_NAMES if n in static), "epochs")
+        elif not isinstance(resource, str) or not resource:
+            raise SpecError(f"{path}.resource", "must name the parameter that gets the resource")
+        max_resource = data.get("max_resource")
+        if max_resource is None:
+            if resource not in static:
+                raise SpecError(
+                    f"{path}.max_resource",
+                    "is required, or give a static hyperparameter "
+                    f"{' / '.join(RESOURCE_NAMES)} that sets it",
+                )
+            max_resource = static[resource]
+            path_max = f"static.{resource}"
+        else:
+            path_max = f"{path}.max_resource"
+        max_resource = positive_int(max_resource, path_max)
+        min_resource = positive_int(data.get("min_resource", 1), f"{path}.min_resource")
+        if min_resource >= max_resource:
+            raise SpecError(
+                f"{path}.min_resource",
+                f"must be below max_resource ({min_resource} >= {max_resource})",
+            )
+        factor = data.get("reduction_factor", 3)
+        if isinstance(factor, bool) or not isinstance(factor, int) or factor < 2:
+            raise SpecError(f"{path}.reduction_factor", f"must be an integer >= 2, got {factor!r}")
+        sampler = data.get("sampler", "random")
+        if sampler not in cls.SAMPLERS:
+            raise SpecError(f"{path}.sampler", f"must be random or bayesian, got {sampler!r}")
+        return cls(min_resource, max_resource, factor, resource, sampler)

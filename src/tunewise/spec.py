@@ -17,6 +17,8 @@ from tunewise.errors import SpecError
 from tunewise.policies import (
     DEFAULT_MAX_CONSECUTIVE_FAILURES,
     RETRYABLE_KINDS,
+    EarlyStopping,
+    Hyperband,
     LeasePolicy,
     Limits,
     RetryPolicy,
@@ -29,6 +31,8 @@ __all__ = [
     "DEFAULT_MAX_CONSECUTIVE_FAILURES",
     "DEFAULT_STRATEGY",
     "RETRYABLE_KINDS",
+    "EarlyStopping",
+    "Hyperband",
     "LeasePolicy",
     "Limits",
     "MetricDefinition",
@@ -172,6 +176,8 @@ class StudySpec:
     runs_dir: str | None = None
     retries: RetryPolicy = field(default_factory=RetryPolicy)
     lease: LeasePolicy = field(default_factory=LeasePolicy)
+    early_stopping: EarlyStopping | None = None
+    hyperband: Hyperband | None = None
 
     KEYS = (
         "study",
@@ -186,6 +192,8 @@ class StudySpec:
         "runs_dir",
         "retries",
         "lease",
+        "early_stopping",
+        "hyperband",
     )
 
     def __post_init__(self) -> None:
@@ -199,6 +207,7 @@ class StudySpec:
             isinstance(self.seed, bool) or not isinstance(self.seed, int)
         ):
             raise SpecError("seed", f"must be an integer, got {self.seed!r}")
+        self._resolve_hyperband()
         if self.trial is not None and self.trial.command is not None:
             known = set(self.space.params) | set(self.space.static)
             for i, arg in enumerate(self.trial.command):
@@ -209,6 +218,28 @@ class StudySpec:
                             f"{{{name}}} names no hyperparameter; "
                             f"known: {', '.join(sorted(known))}",
                         )
+
+    def _resolve_hyperband(self) -> None:
+        """Hyperband needs its resource; the trial gets it as a static value (max_resource)."""
+        if self.strategy != "hyperband":
+            if self.hyperband is not None:
+                raise SpecError("hyperband", "applies only to strategy: hyperband")
+            return
+        if self.early_stopping is not None:
+            raise SpecError(
+                "early_stopping", "hyperband already stops trials early; drop one of the two"
+            )
+        hyperband = self.hyperband or Hyperband.from_dict({}, self.space.static)
+        assert hyperband.resource is not None and hyperband.max_resource is not None
+        if hyperband.resource in self.space.params:
+            raise SpecError(
+                f"space.{hyperband.resource}",
+                "is the Hyperband resource; hyperband sets it, so it cannot be searched",
+            )
+        if hyperband.resource not in self.space.static:
+            static = {**self.space.static, hyperband.resource: hyperband.max_resource}
+            object.__setattr__(self, "space", Space(self.space.params, static))
+        object.__setattr__(self, "hyperband", hyperband)
 
     def with_overrides(self, **changes: Any) -> StudySpec:
         """A copy with some fields changed (CLI flags); validation runs again."""
@@ -230,6 +261,10 @@ class StudySpec:
             "retries": self.retries.to_dict(),
             "lease": self.lease.to_dict(),
         }
+        if self.early_stopping is not None:
+            out["early_stopping"] = self.early_stopping.to_dict()
+        if self.hyperband is not None:
+            out["hyperband"] = self.hyperband.to_dict()
         if self.trial is not None:
             out["trial"] = self.trial.to_dict()
         if self.storage is not None:
@@ -271,11 +306,17 @@ class StudySpec:
         name = data["study"]
         if isinstance(name, bool) or not isinstance(name, str | int):
             raise SpecError("study", f"must be a name such as mlp-digits, got {name!r}")
+        strategy = data.get("strategy", DEFAULT_STRATEGY)
+        hyperband = None
+        if data.get("hyperband") is not None:
+            if strategy != "hyperband":
+                raise SpecError("hyperband", "applies only to strategy: hyperband")
+            hyperband = Hyperband.from_dict(data["hyperband"], space.static)
         return cls(
             name=str(name),
             objective=objective,
             space=space,
-            strategy=data.get("strategy", DEFAULT_STRATEGY),
+            strategy=strategy,
             trial=trial,
             limits=Limits.from_dict(data.get("limits")),
             seed=data.get("seed"),
@@ -283,6 +324,8 @@ class StudySpec:
             runs_dir=runs_dir,
             retries=RetryPolicy.from_dict(data.get("retries")),
             lease=LeasePolicy.from_dict(data.get("lease")),
+            early_stopping=EarlyStopping.from_dict(data.get("early_stopping")),
+            hyperband=hyperband,
         )
 
 

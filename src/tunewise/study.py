@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING, Any
 from tunewise.errors import SpecError, StudyExists, StudyNotFound
 from tunewise.heartbeat import Heartbeat
 from tunewise.space import Param, Space
-from tunewise.spec import DEFAULT_STRATEGY, LeasePolicy, Limits, RetryPolicy, StudySpec
+from tunewise.spec import (
+    DEFAULT_STRATEGY,
+    EarlyStopping,
+    Hyperband,
+    LeasePolicy,
+    Limits,
+    RetryPolicy,
+    StudySpec,
+)
 from tunewise.trial import Attempt, Objective, Report, StudyState, Trial, TrialState
 
 if TYPE_CHECKING:
@@ -122,6 +130,15 @@ class Study:
         """The intermediate reports of trial ``number`` (its learning curve)."""
         return self._store.get_reports(self._id, number)
 
+    def curves(self) -> dict[int, list[tuple[int, float]]]:
+        """Every trial's learning curve of the objective: ``{number: [(step, value), ...]}``
+        (current attempts; trials that reported nothing are absent)."""
+        metric = self.objective.metric
+        return {
+            number: [(r.step, r.values[metric]) for r in reports if metric in r.values]
+            for number, reports in self._store.get_study_reports(self._id).items()
+        }
+
     def counts(self) -> dict[TrialState, int]:
         return self._store.count_trials(self._id)
 
@@ -174,10 +191,12 @@ class Study:
     ) -> Completion:
         """Run the study's loop with a given runner and limits (what ``tunewise run`` uses)."""
         from tunewise.executors.local import LocalExecutor
+        from tunewise.stopping import build_stopping_rule
         from tunewise.strategies import get_strategy
         from tunewise.tuner import Tuner
 
-        strategy = get_strategy(self.spec.strategy)(self.objective, self.seed)
+        options = self.spec.hyperband.to_dict() if self.spec.hyperband is not None else None
+        strategy = get_strategy(self.spec.strategy)(self.objective, self.seed, options)
         tuner = Tuner(
             self._store,
             self._store.get_study(self.name),
@@ -191,6 +210,7 @@ class Study:
             timeout=timeout,
             retries=self.spec.retries,
             lease=self.spec.lease,
+            stopping=build_stopping_rule(self.spec),
             on_progress=on_progress,
         )
         return tuner.run()
@@ -336,24 +356,33 @@ def create_study(
     static: Mapping[str, Any] | None = None,
     retries: Mapping[str, Any] | None = None,
     lease: Mapping[str, Any] | None = None,
+    early_stopping: str | Mapping[str, Any] | None = None,
+    hyperband: Mapping[str, Any] | None = None,
 ) -> Study:
     """Create a study, or continue the stored one of that name if its definition is the same.
 
     ``storage``: ``None`` keeps the study in memory; ``sqlite:///file.db`` or
     ``postgresql://…`` persist it. ``retries`` (``{"max_attempts": 3, "on": ["crashed",
-    "lost"]}``) and ``lease`` (``{"heartbeat": "10s", "grace": "30s"}``) take the spec's forms.
+    "lost"]}``), ``lease`` (``{"heartbeat": "10s", "grace": "30s"}``), ``early_stopping``
+    (``"median"``) and ``hyperband`` (``{"max_resource": 27}``, with ``strategy="hyperband"``)
+    take the spec's forms.
     """
     if not isinstance(objective, Objective):
         raise SpecError("objective", "must be tw.Objective(metric, direction)")
+    full_space = _as_space(space, static)
+    if hyperband is not None and strategy != "hyperband":
+        raise SpecError("hyperband", "applies only to strategy: hyperband")
     spec = StudySpec(
         name=name,
         objective=objective,
-        space=_as_space(space, static),
+        space=full_space,
         strategy=strategy,
         seed=seed,
         storage=storage,
         retries=RetryPolicy.from_dict(retries),
         lease=LeasePolicy.from_dict(lease),
+        early_stopping=EarlyStopping.from_dict(early_stopping),
+        hyperband=None if hyperband is None else Hyperband.from_dict(hyperband, full_space.static),
     )
     store = _open(storage)
     # An in-memory study leaves its trial logs in a temporary folder, not in the working tree.

@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tunewise.errors import IllegalTransition, LeaseLost, SpecError, StudyAborted
@@ -26,6 +26,7 @@ from tunewise.runners.base import Outcome, Runner, TrialJob
 from tunewise.space import Space
 from tunewise.spec import LeasePolicy, Limits, RetryPolicy
 from tunewise.stopping.completion import Completion, check_limits
+from tunewise.stopping.rules import Curve, StoppingRule
 from tunewise.store.base import Store
 from tunewise.strategies.base import Strategy, strategy_rng
 from tunewise.trial import FailureKind, Objective, StudyRecord, StudyState, Trial, TrialState
@@ -96,6 +97,7 @@ class Tuner:
         retries: RetryPolicy | None = None,
         lease: LeasePolicy | None = None,
         owner: str | None = None,
+        stopping: StoppingRule | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> None:
         self.store = store
@@ -112,6 +114,7 @@ class Tuner:
         self.lease = lease or LeasePolicy()
         self.owner = owner or process_owner()
         self.on_progress = on_progress
+        self.stopping = stopping
         self.max_trials = limits.max_trials or strategy.default_max_trials(space)
         if self.max_trials is None and limits.max_runtime is None:
             raise SpecError(
@@ -124,6 +127,8 @@ class Tuner:
         self._done_this_run = 0
         self._interrupted = False
         self._exhausted = False
+        self._curves: dict[int, dict[int, float]] = {}  # objective per step, current attempts
+        self._stop_reasons: dict[int, str] = {}
 
     # The loop --------------------------------------------------------------------------
     def run(self) -> Completion:
@@ -138,6 +143,12 @@ class Tuner:
         self.store.set_study_state(sid, StudyState.RUNNING)
         self._started_at = time.monotonic()
         self._maintain()
+        if self.stopping is not None:
+            metric = self.objective.metric
+            self._curves = {
+                number: {r.step: r.values[metric] for r in reports if metric in r.values}
+                for number, reports in self.store.get_study_reports(sid).items()
+            }
         try:
             with self._deferred_interrupt():
                 completion = self._loop()
@@ -268,8 +279,24 @@ class Tuner:
                 # A trial taken over (or expired) is recorded by its new owner, not here.
                 with contextlib.suppress(LeaseLost, IllegalTransition):
                     self.store.add_report(self.study.id, event.number, event.step, event.values)
+                    self._apply_stopping(event)
             elif isinstance(event, DoneEvent):
                 self._finish(event.number, event.outcome)
+
+    def _apply_stopping(self, event: ReportEvent) -> None:
+        """Record the objective's curve point and ask the stopping rule about the trial."""
+        value = event.values.get(self.objective.metric)
+        if value is None or self.stopping is None:
+            return
+        self._curves.setdefault(event.number, {})[event.step] = value
+        if event.number in self._stop_reasons or event.number not in self.executor.running:
+            return
+        completed = [n for n, t in self._trials.items() if t.state == TrialState.COMPLETED]
+        curves: dict[int, Curve] = dict(self._curves)
+        decision = self.stopping.decide(event.number, event.step, curves, completed)
+        if decision.stop:
+            self._stop_reasons[event.number] = decision.reason
+            self.executor.cancel(event.number, decision.reason, FailureKind.USER_ERROR)
 
     def _finish(self, number: int, outcome: Outcome) -> None:
         """Record how an attempt ended: finish the trial, or requeue it as a new attempt when
@@ -277,6 +304,7 @@ class Tuner:
         sid = self.study.id
         kind = outcome.failure_kind
         attempt = self._trials[number].attempt if number in self._trials else 1
+        outcome = self._explain(number, outcome)
         try:
             if (
                 outcome.state == TrialState.FAILED
@@ -300,12 +328,33 @@ class Tuner:
         except LeaseLost:
             trial = self.store.get_trial(sid, number)
         self._trials[number] = trial
+        if trial.state == TrialState.QUEUED:
+            self._curves.pop(number, None)  # the next attempt draws its own curve
+            self._stop_reasons.pop(number, None)
         self._done_this_run += trial.state.is_finished
         if outcome.state == TrialState.FAILED and kind != FailureKind.INTERRUPTED:
             self._consecutive_failures += 1
             self._last_error = outcome.error
         elif outcome.state != TrialState.FAILED:
             self._consecutive_failures = 0
+
+    def _explain(self, number: int, outcome: Outcome) -> Outcome:
+        """Say why a trial ended early, and when a stopping rule could not judge a trial that
+        reported no intermediate value (so nobody mistakes it for an early-stopped result)."""
+        if outcome.state == TrialState.STOPPED and number in self._stop_reasons:
+            return replace(outcome, error=f"stopped early: {self._stop_reasons[number]}")
+        if (
+            self.stopping is not None
+            and outcome.state == TrialState.COMPLETED
+            and not self._curves.get(number)
+        ):
+            note = (
+                "never reported an intermediate value of "
+                f"{self.objective.metric!r}, so early stopping could not judge it: report "
+                "each step with trial.report(step, value) or tunewise.report(step=..., ...)"
+            )
+            return replace(outcome, error=note)
+        return outcome
 
     def _maintain(self) -> None:
         """Renew our leases, take over those of dead owners or past their deadline, and

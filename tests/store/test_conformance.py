@@ -280,6 +280,20 @@ def test_expired_leases_are_requeued_while_attempts_remain(store: Store) -> None
     assert [a.attempt for a in store.get_attempts(study_id, 0)] == [1]
 
 
+def test_study_reports_hold_the_current_attempts(store: Store) -> None:
+    study_id = _new_study(store)
+    store.add_trial(study_id, {}, owner="a", lease_seconds=60)
+    store.add_trial(study_id, {}, owner="a", lease_seconds=60)
+    store.add_report(study_id, 0, 2, {"acc": 0.2})
+    store.add_report(study_id, 0, 1, {"acc": 0.1})
+    store.add_report(study_id, 1, 1, {"acc": 0.5})
+    store.requeue_trial(study_id, 1, failure_kind=FailureKind.LOST)
+    curves = store.get_study_reports(study_id)
+    assert list(curves) == [0]
+    assert [(r.step, r.values) for r in curves[0]] == [(1, {"acc": 0.1}), (2, {"acc": 0.2})]
+    assert store.get_study_reports(_new_study(store, "other")) == {}
+
+
 def test_requeue_trial_keeps_every_attempt(store: Store) -> None:
     study_id = _new_study(store)
     store.add_trial(study_id, {"x": 1}, owner="a", lease_seconds=60)

@@ -166,11 +166,12 @@ def cmd_trials(args: argparse.Namespace) -> int:
     try:
         trials = study.trials
         if args.format == "json":
-            print(dumps([trial_document(t) for t in trials]))
+            curves = study.curves()
+            print(dumps([trial_document(t, curves.get(t.number, [])) for t in trials]))
         elif args.format == "csv":
             sys.stdout.write(render_csv(*trials_table(study, trials)))
         else:
-            print(render_table(*trials_table(study, trials)))
+            print(render_table(*trials_table(study, trials), max_width=120))
         return EXIT_OK
     finally:
         study.close()
@@ -261,6 +262,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("-o", "--output", required=True, metavar="FILE")
     export.add_argument("--storage", help=storage_help)
     export.set_defaults(handler=cmd_export)
+    from tunewise.cli import plot, report, serve  # (their modules import this one)
+
+    serve.register(sub)
+    report.register(sub)
+    plot.register(sub)
     return parser
 
 

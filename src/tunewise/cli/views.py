@@ -21,8 +21,12 @@ def json_number(value: float | None) -> float | str | None:
     return str(value)
 
 
-def trial_document(trial: Trial) -> dict[str, Any]:
+def trial_document(trial: Trial, curve: list[tuple[int, float]] | None = None) -> dict[str, Any]:
+    """A trial as JSON; ``error`` is the failure, or why it stopped early; ``curve`` its
+    learning curve of the objective as ``[step, value]`` pairs."""
     data = trial.to_dict()
+    if curve is not None:
+        data["curve"] = [[step, json_number(value)] for step, value in curve]
     data["value"] = json_number(trial.value)
     data["metrics"] = {k: json_number(v) for k, v in trial.metrics.items()}
     return data
@@ -49,10 +53,11 @@ def trials_table(study: Study, trials: Sequence[Trial]) -> tuple[list[str], list
         *params,
         *(f"metric:{m}" for m in metrics),
         "attempt",
-        "failure_kind",
-        "error",
+        "steps",
         "started_at",
         "duration_s",
+        "failure_kind",
+        "reason",
     ]
     rows = []
     for t in trials:
@@ -65,10 +70,11 @@ def trials_table(study: Study, trials: Sequence[Trial]) -> tuple[list[str], list
                 *(t.params.get(p) for p in params),
                 *(t.metrics.get(m) for m in metrics),
                 t.attempt,
-                str(t.failure_kind) if t.failure_kind else "",
-                error[-1] if error else "",
+                t.last_step,
                 t.started_at.isoformat(timespec="seconds") if t.started_at else "",
                 None if t.duration is None else round(t.duration, 3),
+                str(t.failure_kind) if t.failure_kind else "",
+                error[-1] if error else "",
             ]
         )
     return header, rows

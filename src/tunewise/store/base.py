@@ -203,6 +203,11 @@ class Store(ABC):
         """The trial's intermediate reports in step order."""
 
     @abstractmethod
+    def get_study_reports(self, study_id: int) -> dict[int, list[Report]]:
+        """Every trial's reports of its current attempt, by trial number, in step order (one
+        read, for stopping rules that compare learning curves)."""
+
+    @abstractmethod
     def expire_leases(
         self,
         study_id: int,

@@ -433,6 +433,33 @@ class SQLStore(Store):
 
         return self._run(tx, write=False)
 
+    def get_study_reports(self, study_id: int) -> dict[int, list[Report]]:
+        query = (
+            sa.select(
+                reports.c.trial_number, reports.c.step, reports.c.metrics, reports.c.created_at
+            )
+            .join(
+                trials,
+                sa.and_(
+                    trials.c.study_id == reports.c.study_id,
+                    trials.c.number == reports.c.trial_number,
+                    trials.c.attempt == reports.c.attempt,
+                ),
+            )
+            .where(reports.c.study_id == study_id)
+            .order_by(reports.c.trial_number, reports.c.step)
+        )
+
+        def tx(conn: Connection) -> dict[int, list[Report]]:
+            out: dict[int, list[Report]] = {}
+            for row in conn.execute(query):
+                out.setdefault(row.trial_number, []).append(
+                    Report(row.step, json.loads(row.metrics), to_datetime(row.created_at))
+                )
+            return out
+
+        return self._run(tx, write=False)
+
     def requeue_trial(
         self,
         study_id: int,

@@ -10,7 +10,7 @@ suggestions.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
@@ -33,9 +33,13 @@ class Strategy(ABC):
     #: The name a spec uses (``strategy: random``); set by every concrete strategy.
     name: ClassVar[str]
 
-    def __init__(self, objective: Objective, seed: int) -> None:
+    def __init__(
+        self, objective: Objective, seed: int, options: Mapping[str, Any] | None = None
+    ) -> None:
         self.objective = objective
         self.seed = seed
+        #: Strategy-specific settings from the spec (e.g. Hyperband's ``sampler``).
+        self.options: Mapping[str, Any] = dict(options or {})
 
     @abstractmethod
     def suggest(

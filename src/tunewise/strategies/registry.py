@@ -11,6 +11,7 @@ _REGISTRY: dict[str, type[Strategy]] = {}
 #: Modules that hold the built-in strategies; imported on first lookup.
 _BUILTIN_MODULES = (
     "tunewise.strategies.grid",
+    "tunewise.strategies.hyperband",
     "tunewise.strategies.random",
     "tunewise.strategies.sobol",
 )
