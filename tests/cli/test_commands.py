@@ -22,6 +22,8 @@ import psutil
 import pytest
 import yaml
 
+import tunewise
+
 pytestmark = pytest.mark.timeout(60)
 
 ENTRY_POINT = Path(sys.executable).with_name("tunewise")
@@ -117,15 +119,15 @@ def trials_json(folder: Path, study: str = STUDY, db: str = "t.db") -> list[dict
     """The stored trials, read in this process, as ``tunewise trials --format json`` prints
     them (cheaper than one more CLI run)."""
     from tunewise.cli.views import trial_document
-    from tunewise.store import open_store
 
-    store = open_store(f"sqlite:///{folder / db}")
+    loaded = tunewise.load_study(study, storage=f"sqlite:///{folder / db}")
     try:
-        trials = store.get_trials(store.get_study(study).id)
-        data: list[dict[str, Any]] = json.loads(json.dumps([trial_document(t) for t in trials]))
+        curves = loaded.curves()
+        documents = [trial_document(t, curves.get(t.number, [])) for t in loaded.trials]
+        data: list[dict[str, Any]] = json.loads(json.dumps(documents))
         return data
     finally:
-        store.close()
+        loaded.close()
 
 
 def has_study(db: Path, study: str = STUDY) -> bool:
