@@ -217,3 +217,119 @@ class Hyperband:
         if sampler not in cls.SAMPLERS:
             raise SpecError(f"{path}.sampler", f"must be random or bayesian, got {sampler!r}")
         return cls(min_resource, max_resource, factor, resource, sampler)
+
+
+def _fraction(value: Any, path: str) -> float:
+    """``0.01`` or ``"1%"``: a relative amount."""
+    if isinstance(value, str) and value.strip().endswith("%"):
+        try:
+            number = float(value.strip()[:-1]) / 100
+        except ValueError:
+            raise SpecError(
+                path, f"expected a fraction such as 0.01 or 1%, got {value!r}"
+            ) from None
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+    else:
+        raise SpecError(path, f"expected a fraction such as 0.01 or 1%, got {value!r}")
+    if not 0 <= number < 1:
+        raise SpecError(path, f"must be between 0 and 1 (0% and 100%), got {value!r}")
+    return number
+
+
+@dataclass(frozen=True)
+class NotImproving:
+    """End when the best has not improved by ``min_delta`` (relative) over ``trials`` trials."""
+
+    trials: int
+    min_delta: float = 0.0
+
+
+@dataclass(frozen=True)
+class CompletionCriteria:
+    """SageMaker's TuningJobCompletionCriteria: a target value, a best that stopped improving,
+    and convergence of the search (see :mod:`tunewise.stopping.completion`)."""
+
+    target: float | None = None
+    not_improving: NotImproving | None = None
+    convergence: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.target is not None:
+            out["target"] = self.target
+        if self.not_improving is not None:
+            out["not_improving"] = {
+                "trials": self.not_improving.trials,
+                "min_delta": self.not_improving.min_delta,
+            }
+        if self.convergence:
+            out["convergence"] = True
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Any, path: str = "completion") -> CompletionCriteria:
+        data = check_keys(data or {}, path, ("target", "not_improving", "convergence"))
+        target = data.get("target")
+        if target is not None:
+            if isinstance(target, bool) or not isinstance(target, int | float):
+                raise SpecError(f"{path}.target", f"must be a number, got {target!r}")
+            target = float(target)
+        not_improving = None
+        if data.get("not_improving") is not None:
+            where = f"{path}.not_improving"
+            raw = check_keys(data["not_improving"], where, ("trials", "min_delta"))
+            if "trials" not in raw:
+                raise SpecError(f"{where}.trials", "is required (at least 3)")
+            trials = positive_int(raw["trials"], f"{where}.trials")
+            if trials < 3:
+                raise SpecError(f"{where}.trials", f"must be at least 3, got {trials}")
+            not_improving = NotImproving(
+                trials, _fraction(raw.get("min_delta", 0.0), f"{where}.min_delta")
+            )
+        convergence = data.get("convergence", False)
+        if not isinstance(convergence, bool):
+            raise SpecError(f"{path}.convergence", f"must be true or false, got {convergence!r}")
+        return cls(target, not_improving, convergence)
+
+
+WARM_START_TYPES = ("identical", "transfer")
+MAX_PARENTS = 5
+
+
+@dataclass(frozen=True)
+class WarmStart:
+    """Start from earlier studies (SageMaker's WarmStartConfig): ``identical`` reuses their
+    trials as history (same data and algorithm); ``transfer`` only takes their best
+    configurations as starting points."""
+
+    parents: tuple[str, ...]
+    type: str = "identical"
+    storage: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"parents": list(self.parents), "type": self.type}
+        if self.storage is not None:
+            out["storage"] = self.storage
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Any, path: str = "warm_start") -> WarmStart | None:
+        if data is None:
+            return None
+        data = check_keys(data, path, ("parents", "type", "storage"))
+        parents = data.get("parents")
+        if isinstance(parents, str) or not isinstance(parents, Sequence) or not parents:
+            raise SpecError(f"{path}.parents", "must be a list of 1 to 5 study names")
+        if len(parents) > MAX_PARENTS:
+            raise SpecError(f"{path}.parents", f"at most {MAX_PARENTS} parents, got {len(parents)}")
+        for i, name in enumerate(parents):
+            if not isinstance(name, str) or not name:
+                raise SpecError(f"{path}.parents[{i}]", f"must be a study name, got {name!r}")
+        kind = data.get("type", "identical")
+        if kind not in WARM_START_TYPES:
+            raise SpecError(f"{path}.type", f"must be identical or transfer, got {kind!r}")
+        storage = data.get("storage")
+        if storage is not None and not isinstance(storage, str):
+            raise SpecError(f"{path}.storage", "must be a storage URL")
+        return cls(tuple(parents), kind, storage)

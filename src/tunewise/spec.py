@@ -17,11 +17,13 @@ from tunewise.errors import SpecError
 from tunewise.policies import (
     DEFAULT_MAX_CONSECUTIVE_FAILURES,
     RETRYABLE_KINDS,
+    CompletionCriteria,
     EarlyStopping,
     Hyperband,
     LeasePolicy,
     Limits,
     RetryPolicy,
+    WarmStart,
 )
 from tunewise.space import Space
 from tunewise.trial import Objective
@@ -31,6 +33,7 @@ __all__ = [
     "DEFAULT_MAX_CONSECUTIVE_FAILURES",
     "DEFAULT_STRATEGY",
     "RETRYABLE_KINDS",
+    "CompletionCriteria",
     "EarlyStopping",
     "Hyperband",
     "LeasePolicy",
@@ -39,6 +42,7 @@ __all__ = [
     "RetryPolicy",
     "StudySpec",
     "TrialSpec",
+    "WarmStart",
     "parse_duration",
     "parse_spec_text",
 ]
@@ -178,6 +182,9 @@ class StudySpec:
     lease: LeasePolicy = field(default_factory=LeasePolicy)
     early_stopping: EarlyStopping | None = None
     hyperband: Hyperband | None = None
+    completion: CompletionCriteria = field(default_factory=CompletionCriteria)
+    warm_start: WarmStart | None = None
+    enqueue: tuple[Mapping[str, Any], ...] = ()
 
     KEYS = (
         "study",
@@ -194,6 +201,9 @@ class StudySpec:
         "lease",
         "early_stopping",
         "hyperband",
+        "completion",
+        "warm_start",
+        "enqueue",
     )
 
     def __post_init__(self) -> None:
@@ -208,6 +218,12 @@ class StudySpec:
         ):
             raise SpecError("seed", f"must be an integer, got {self.seed!r}")
         self._resolve_hyperband()
+        enqueued = []
+        for i, params in enumerate(self.enqueue):
+            if not isinstance(params, Mapping):
+                raise SpecError(f"enqueue[{i}]", "must map hyperparameter names to values")
+            enqueued.append(self.space.validate(params, path=f"enqueue[{i}]"))
+        object.__setattr__(self, "enqueue", tuple(enqueued))
         if self.trial is not None and self.trial.command is not None:
             known = set(self.space.params) | set(self.space.static)
             for i, arg in enumerate(self.trial.command):
@@ -265,6 +281,12 @@ class StudySpec:
             out["early_stopping"] = self.early_stopping.to_dict()
         if self.hyperband is not None:
             out["hyperband"] = self.hyperband.to_dict()
+        if self.completion != CompletionCriteria():
+            out["completion"] = self.completion.to_dict()
+        if self.warm_start is not None:
+            out["warm_start"] = self.warm_start.to_dict()
+        if self.enqueue:
+            out["enqueue"] = [dict(p) for p in self.enqueue]
         if self.trial is not None:
             out["trial"] = self.trial.to_dict()
         if self.storage is not None:
@@ -326,7 +348,18 @@ class StudySpec:
             lease=LeasePolicy.from_dict(data.get("lease")),
             early_stopping=EarlyStopping.from_dict(data.get("early_stopping")),
             hyperband=hyperband,
+            completion=CompletionCriteria.from_dict(data.get("completion")),
+            warm_start=WarmStart.from_dict(data.get("warm_start")),
+            enqueue=_enqueue_list(data.get("enqueue")),
         )
+
+
+def _enqueue_list(data: Any) -> tuple[Mapping[str, Any], ...]:
+    if data is None:
+        return ()
+    if isinstance(data, str) or not isinstance(data, Sequence):
+        raise SpecError("enqueue", "must be a list of configurations such as [{lr: 0.01}]")
+    return tuple(data)
 
 
 def parse_spec_text(text: str, source: str) -> StudySpec:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,12 +17,14 @@ from tunewise.heartbeat import Heartbeat
 from tunewise.space import Param, Space
 from tunewise.spec import (
     DEFAULT_STRATEGY,
+    CompletionCriteria,
     EarlyStopping,
     Hyperband,
     LeasePolicy,
     Limits,
     RetryPolicy,
     StudySpec,
+    WarmStart,
 )
 from tunewise.trial import Attempt, Objective, Report, StudyState, Trial, TrialState
 
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
     from tunewise.stopping.completion import Completion
     from tunewise.store.base import Store
     from tunewise.tuner import ProgressCallback
+    from tunewise.warmstart import ParentTrials
 
 #: An in-memory study's asked trials cannot be taken over by another process: no heartbeat.
 MEMORY_LEASE_SECONDS = 7 * 24 * 3600.0
@@ -62,6 +65,7 @@ class Study:
         self._runs_dir = Path(runs_dir) if runs_dir is not None else None
         self._storage = storage  # None: in memory (no other process can take a lease over)
         self._heartbeat: Heartbeat | None = None
+        self._parents: ParentTrials | None = None
 
     # What the study is -----------------------------------------------------------------
     @property
@@ -91,6 +95,12 @@ class Study:
         return self._store.get_study(self.name).reason
 
     @property
+    def evidence(self) -> dict[str, Any] | None:
+        """What the criterion that ended the study compared (``{"criterion": "target", ...}``)."""
+        evidence = self._store.get_study(self.name).evidence
+        return None if evidence is None else dict(evidence)
+
+    @property
     def store(self) -> Store:
         return self._store
 
@@ -106,15 +116,28 @@ class Study:
         Raises:
             ValueError: no trial has completed yet.
         """
-        best: Trial | None = None
-        for trial in self._store.get_trials(self._id, [TrialState.COMPLETED]):
-            if trial.value is not None and self.objective.is_better(
-                trial.value, None if best is None else best.value
-            ):
-                best = trial
-        if best is None:
+        from tunewise.warmstart import best as best_of
+
+        candidates = self._store.get_trials(self._id, [TrialState.COMPLETED])
+        if self.spec.warm_start is not None and self.spec.warm_start.type == "identical":
+            candidates = [*self.parents().trials, *candidates]  # the best across all of them
+        found = best_of(candidates, self.objective)
+        if found is None:
             raise ValueError(f"study {self.name!r} has no completed trial yet")
-        return best
+        return found
+
+    def parents(self) -> ParentTrials:
+        """The warm-start parents' completed trials mapped into this study's space (their
+        ``study_id`` is the parent's; :attr:`ParentTrials.names` names it)."""
+        from tunewise.warmstart import ParentTrials, load_parents
+
+        if self.spec.warm_start is None:
+            return ParentTrials()
+        if self._parents is None:
+            self._parents = load_parents(
+                self.spec.warm_start, self.space, self.objective, self._store
+            )
+        return self._parents
 
     @property
     def best_value(self) -> float:
@@ -141,6 +164,50 @@ class Study:
 
     def counts(self) -> dict[TrialState, int]:
         return self._store.count_trials(self._id)
+
+    def trials_dataframe(self) -> Any:
+        """The trials as a pandas DataFrame, one row per trial in number order: ``number``,
+        ``state``, ``value``, ``datetime_start``, ``datetime_complete``, ``duration``, one
+        ``params_NAME`` column per hyperparameter and one ``metrics_NAME`` per metric,
+        ``attempt``, ``failure_kind``, ``error`` (Optuna's names, where it has them).
+
+        Raises:
+            ImportError: pandas is not installed (``pip install 'tunewise[dashboard]'``).
+        """
+        try:
+            import pandas as pd
+        except ImportError as exc:
+            raise ImportError(
+                "trials_dataframe() needs pandas: pip install 'tunewise[dashboard]'"
+            ) from exc
+        trials = self.trials
+        metrics = sorted({name for t in trials for name in t.metrics})
+        rows = [
+            {
+                "number": t.number,
+                "state": str(t.state),
+                "value": t.value,
+                "datetime_start": t.started_at,
+                "datetime_complete": t.finished_at,
+                "duration": t.finished_at - t.started_at
+                if t.started_at and t.finished_at
+                else None,
+                **{f"params_{p}": t.params.get(p) for p in self.space.names},
+                **{f"metrics_{m}": t.metrics.get(m) for m in metrics},
+                "attempt": t.attempt,
+                "failure_kind": str(t.failure_kind) if t.failure_kind else None,
+                "error": t.error,
+            }
+            for t in trials
+        ]
+        columns = [
+            "number", "state", "value", "datetime_start", "datetime_complete", "duration",
+            *(f"params_{p}" for p in self.space.names), *(f"metrics_{m}" for m in metrics),
+            "attempt", "failure_kind", "error",
+        ]  # fmt: skip
+        frame = pd.DataFrame(rows, columns=columns)
+        frame["duration"] = pd.to_timedelta(frame["duration"])
+        return frame
 
     # Running ---------------------------------------------------------------------------
     def optimize(
@@ -211,9 +278,15 @@ class Study:
             retries=self.spec.retries,
             lease=self.spec.lease,
             stopping=build_stopping_rule(self.spec),
+            criteria=self.spec.completion,
+            prior_history=self._prior_history(),
             on_progress=on_progress,
         )
         return tuner.run()
+
+    def _prior_history(self) -> list[Trial]:
+        warm = self.spec.warm_start
+        return self.parents().trials if warm is not None and warm.type == "identical" else []
 
     @property
     def runs_dir(self) -> Path:
@@ -358,6 +431,9 @@ def create_study(
     lease: Mapping[str, Any] | None = None,
     early_stopping: str | Mapping[str, Any] | None = None,
     hyperband: Mapping[str, Any] | None = None,
+    completion: Mapping[str, Any] | None = None,
+    warm_start: Mapping[str, Any] | None = None,
+    enqueue: Sequence[Mapping[str, Any]] = (),
 ) -> Study:
     """Create a study, or continue the stored one of that name if its definition is the same.
 
@@ -365,7 +441,9 @@ def create_study(
     ``postgresql://…`` persist it. ``retries`` (``{"max_attempts": 3, "on": ["crashed",
     "lost"]}``), ``lease`` (``{"heartbeat": "10s", "grace": "30s"}``), ``early_stopping``
     (``"median"``) and ``hyperband`` (``{"max_resource": 27}``, with ``strategy="hyperband"``)
-    take the spec's forms.
+    ``completion`` (``{"target": 0.99, "not_improving": {"trials": 10}, "convergence":
+    True}``), ``warm_start`` (``{"parents": ["a"], "type": "identical"}``) and ``enqueue`` (a
+    list of configurations to run first) take the spec's forms.
     """
     if not isinstance(objective, Objective):
         raise SpecError("objective", "must be tw.Objective(metric, direction)")
@@ -383,6 +461,9 @@ def create_study(
         lease=LeasePolicy.from_dict(lease),
         early_stopping=EarlyStopping.from_dict(early_stopping),
         hyperband=None if hyperband is None else Hyperband.from_dict(hyperband, full_space.static),
+        completion=CompletionCriteria.from_dict(completion),
+        warm_start=WarmStart.from_dict(warm_start),
+        enqueue=tuple(enqueue),
     )
     store = _open(storage)
     # An in-memory study leaves its trial logs in a temporary folder, not in the working tree.
@@ -408,10 +489,17 @@ def open_or_create(store: Store, spec: StudySpec) -> StudySpec:
     if spec.seed is None:
         spec = spec.with_overrides(seed=random.SystemRandom().randrange(2**31))
     try:
-        store.create_study(spec.name, spec.to_dict())
-        return spec
-    except StudyExists:
-        pass
+        store.get_study(spec.name)
+    except StudyNotFound:
+        first = _first_configurations(store, spec)  # parents checked before anything is stored
+        try:
+            record = store.create_study(spec.name, spec.to_dict())
+        except StudyExists:
+            pass  # created by another process meanwhile: continue it as below
+        else:
+            for params in first:
+                store.add_trial(record.id, params)
+            return spec
     record = store.get_study(spec.name)
     stored = StudySpec.from_dict(dict(record.definition))
     mine, theirs = spec.search_definition(), stored.search_definition()
@@ -433,6 +521,21 @@ def open_or_create(store: Store, spec: StudySpec) -> StudySpec:
     if continued.to_dict() != stored.to_dict():
         store.update_study_definition(record.id, continued.to_dict())
     return continued
+
+
+def _first_configurations(store: Store, spec: StudySpec) -> list[dict[str, Any]]:
+    """What a new study runs first: ``enqueue``, then (``transfer`` warm start) the parents'
+    best configurations. Loading the parents also checks they exist."""
+    from tunewise.warmstart import load_parents, starting_points
+
+    configurations = [dict(p) for p in spec.enqueue]
+    if spec.warm_start is not None:
+        parents = load_parents(spec.warm_start, spec.space, spec.objective, store)
+        if spec.warm_start.type == "transfer":
+            for params in starting_points(parents, spec.objective.sign):
+                if params not in configurations:
+                    configurations.append(params)
+    return configurations
 
 
 def load_study(name: str, *, storage: str | None = None) -> Study:

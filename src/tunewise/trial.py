@@ -178,5 +178,6 @@ class StudyRecord:
     definition: Mapping[str, Any]
     state: StudyState
     reason: str | None = None
+    evidence: Mapping[str, Any] | None = None  # what the criterion that ended it compared
     created_at: datetime | None = None
     finished_at: datetime | None = None

@@ -16,24 +16,28 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tunewise.errors import IllegalTransition, LeaseLost, SpecError, StudyAborted
 from tunewise.executors.base import DoneEvent, Event, Executor, ReportEvent
+from tunewise.policies import CompletionCriteria
 from tunewise.runners.base import Outcome, Runner, TrialJob
 from tunewise.space import Space
 from tunewise.spec import LeasePolicy, Limits, RetryPolicy
-from tunewise.stopping.completion import Completion, check_limits
+from tunewise.stopping.completion import Completion, check_criteria, check_limits
 from tunewise.stopping.rules import Curve, StoppingRule
 from tunewise.store.base import Store
 from tunewise.strategies.base import Strategy, strategy_rng
 from tunewise.trial import FailureKind, Objective, StudyRecord, StudyState, Trial, TrialState
 
 POLL_SECONDS = 0.25
-#: Limits after which running trials are ended rather than awaited.
-HARD_STOPS = frozenset({"too_many_failures", "max_runtime"})
+#: Limits after which running trials are ended rather than awaited (SageMaker stops the
+#: training jobs in progress when a completion criterion is met, too).
+HARD_STOPS = frozenset(
+    {"too_many_failures", "max_runtime", "target", "not_improving", "convergence"}
+)
 INTERRUPTED = "interrupted by the user (Ctrl-C)"
 
 
@@ -98,6 +102,8 @@ class Tuner:
         lease: LeasePolicy | None = None,
         owner: str | None = None,
         stopping: StoppingRule | None = None,
+        criteria: CompletionCriteria | None = None,
+        prior_history: Sequence[Trial] = (),
         on_progress: ProgressCallback | None = None,
     ) -> None:
         self.store = store
@@ -115,6 +121,9 @@ class Tuner:
         self.owner = owner or process_owner()
         self.on_progress = on_progress
         self.stopping = stopping
+        self.criteria = criteria or CompletionCriteria()
+        #: Trials of warm-start parents the strategy learns from (identical warm start).
+        self.prior_history = list(prior_history)
         self.max_trials = limits.max_trials or strategy.default_max_trials(space)
         if self.max_trials is None and limits.max_runtime is None:
             raise SpecError(
@@ -165,9 +174,11 @@ class Tuner:
             raise
         self._emit_progress()
         if completion.reason == "too_many_failures":
-            self.store.set_study_state(sid, StudyState.FAILED, completion.message)
+            evidence = {"criterion": completion.reason, **completion.evidence}
+            self.store.set_study_state(sid, StudyState.FAILED, completion.message, evidence)
             raise StudyAborted(completion.message)
-        self.store.set_study_state(sid, StudyState.COMPLETED, completion.message)
+        evidence = {"criterion": completion.reason, **completion.evidence}
+        self.store.set_study_state(sid, StudyState.COMPLETED, completion.message, evidence)
         return completion
 
     def _loop(self) -> Completion:
@@ -207,6 +218,16 @@ class Tuner:
         return self.max_trials is None or len(self._trials) < self.max_trials
 
     def _check_limits(self) -> Completion | None:
+        limit = self._check_basic_limits()
+        if limit is not None or self.criteria == CompletionCriteria():
+            return limit
+        completed = [t for t in self._trials.values() if t.state == TrialState.COMPLETED]
+        completed.sort(key=lambda t: (t.finished_at is None, t.finished_at, t.number))
+        return check_criteria(
+            self.criteria, [*self.prior_history, *completed], self.objective.sign, self.space
+        )
+
+    def _check_basic_limits(self) -> Completion | None:
         return check_limits(
             started=len(self._trials),
             max_trials=self.max_trials,
@@ -218,7 +239,8 @@ class Tuner:
         )
 
     def _wind_down(self, completion: Completion) -> None:
-        """End running trials when a hard limit says so: abort now, or stop at max_runtime."""
+        """End running trials when a hard limit says so: abort now, or stop them (each ends
+        STOPPED at its last report) when max_runtime or a completion criterion is met."""
         if completion.reason == "too_many_failures":
             self._handle(
                 self.executor.shutdown(
@@ -227,7 +249,7 @@ class Tuner:
             )
         else:
             for number in self.executor.running:
-                self.executor.cancel(number, "the study reached its max_runtime")
+                self.executor.cancel(number, f"the study ended: {completion.message}")
 
     def _start_trials(self) -> None:
         """Start trials into free capacity: queued ones (retries) first, then suggestions."""
@@ -242,7 +264,8 @@ class Tuner:
             budget = min(budget, self.max_trials - len(self._trials))
         if budget <= 0 or self._exhausted:
             return
-        history = [t for t in self._trials.values() if t.state.is_finished]
+        history = [*self.prior_history]
+        history += [t for t in self._trials.values() if t.state.is_finished]
         pending = [t for t in self._trials.values() if not t.state.is_finished]
         rng = strategy_rng(self.strategy.seed, len(self._trials))
         suggestions = self.strategy.suggest(self.space, history, pending, budget, rng)

@@ -85,7 +85,11 @@ def test_set_study_state_and_definition(store: Store) -> None:
     store.set_study_state(study_id, StudyState.RUNNING)
     resumed = store.get_study("s")
     assert resumed.state is StudyState.RUNNING and resumed.reason is None
-    assert resumed.finished_at is None
+    assert resumed.finished_at is None and resumed.evidence is None
+    evidence = {"criterion": "target", "best": 0.991, "target": 0.99, "trial": 7}
+    store.set_study_state(study_id, StudyState.COMPLETED, "reached the target", evidence)
+    assert store.get_study("s").evidence == evidence
+    store.set_study_state(study_id, StudyState.RUNNING)
     store.update_study_definition(study_id, {"limits": {"trials": 50}})
     assert store.get_study("s").definition == {"limits": {"trials": 50}}
     with pytest.raises(StoreError):

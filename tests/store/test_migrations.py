@@ -179,3 +179,5 @@ def test_upgrade_from_each_earlier_revision(store_url: str, engine: sa.Engine) -
     open_store(store_url).close()
     assert _versions(engine) == [SCHEMA_REVISION]
     assert "attempts" in _tables(engine)
+    columns = {c["name"] for c in sa.inspect(engine).get_columns("studies")}
+    assert "evidence" in columns

@@ -126,7 +126,9 @@ def _print_best(study: Study) -> None:
     except ValueError:
         print("no trial completed")
         return
-    print(f"best trial #{best.number}: {study.objective.metric} = {best.value:.6g}")
+    origin = study.parents().names.get(best.study_id)
+    source = f" (of warm-start parent {origin})" if origin else ""
+    print(f"best trial #{best.number}{source}: {study.objective.metric} = {best.value:.6g}")
     width = max(len(name) for name in best.params)
     for name, value in best.params.items():
         print(f"  {name.ljust(width)}  {value}")
@@ -186,6 +188,8 @@ def cmd_best(args: argparse.Namespace) -> int:
         if args.format == "json":
             print(dumps(best_document(best)))
         else:
+            if study.reason:
+                print(f"study {study.name} ended: {study.reason}")
             _print_best(study)
         return EXIT_OK
     except ValueError as exc:

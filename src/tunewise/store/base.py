@@ -79,8 +79,15 @@ class Store(ABC):
         """All studies, oldest first."""
 
     @abstractmethod
-    def set_study_state(self, study_id: int, state: StudyState, reason: str | None = None) -> None:
-        """Record the study's state and why (``reason`` is shown to users as is).
+    def set_study_state(
+        self,
+        study_id: int,
+        state: StudyState,
+        reason: str | None = None,
+        evidence: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Record the study's state and why: ``reason`` is shown to users as is, ``evidence``
+        (JSON) holds what the deciding criterion compared.
 
         Raises:
             StoreError: no study with that id.

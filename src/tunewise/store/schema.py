@@ -40,7 +40,7 @@ from tunewise.trial import Attempt, FailureKind, StudyRecord, StudyState, Trial,
 
 #: The Alembic revision this code was written for; ``SQLStore`` compares the database's
 #: revision with it to skip loading the migration scripts on every open.
-SCHEMA_REVISION = "0002"
+SCHEMA_REVISION = "0003"
 
 #: Alembic's bookkeeping table; named after the package so that a PostgreSQL database shared
 #: with another Alembic-managed application does not mix their revisions.
@@ -64,6 +64,7 @@ studies = sa.Table(
     sa.Column("definition", sa.Text, nullable=False),
     sa.Column("state", sa.String(32), nullable=False),
     sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("evidence", sa.Text, nullable=True),
     sa.Column("next_number", sa.Integer, nullable=False, server_default=sa.text("0")),
     sa.Column("created_at", sa.Double, nullable=False),
     sa.Column("finished_at", sa.Double, nullable=True),
@@ -270,6 +271,7 @@ def study_from_row(row: Row[Any]) -> StudyRecord:
         definition=json.loads(m["definition"]),
         state=StudyState(m["state"]),
         reason=m["reason"],
+        evidence=None if m["evidence"] is None else json.loads(m["evidence"]),
         created_at=to_datetime(m["created_at"]),
         finished_at=to_datetime(m["finished_at"]),
     )

@@ -198,10 +198,19 @@ class SQLStore(Store):
 
         return self._run(tx, write=False)
 
-    def set_study_state(self, study_id: int, state: StudyState, reason: str | None = None) -> None:
+    def set_study_state(
+        self,
+        study_id: int,
+        state: StudyState,
+        reason: str | None = None,
+        evidence: Mapping[str, Any] | None = None,
+    ) -> None:
         state = StudyState(state)
         finished = None if state is StudyState.RUNNING else time.time()
-        self._update_study(study_id, state=state.value, reason=reason, finished_at=finished)
+        document = None if evidence is None else dump_json(evidence, "completion evidence")
+        self._update_study(
+            study_id, state=state.value, reason=reason, evidence=document, finished_at=finished
+        )
 
     def update_study_definition(self, study_id: int, definition: Mapping[str, Any]) -> None:
         self._update_study(study_id, definition=dump_json(definition, "study definition"))
