@@ -266,11 +266,6 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("-o", "--output", required=True, metavar="FILE")
     export.add_argument("--storage", help=storage_help)
     export.set_defaults(handler=cmd_export)
-    from tunewise.cli import plot, report, serve  # (their modules import this one)
-
-    serve.register(sub)
-    report.register(sub)
-    plot.register(sub)
     return parser
 
 
