@@ -286,6 +286,7 @@ class Tuner:
             objective=self.objective.metric,
             attempt=trial.attempt,
             timeout=self.timeout,
+            wait_for_decision=self.stopping is not None,
         )
         try:
             self.executor.submit(job, self.runner)
@@ -303,6 +304,8 @@ class Tuner:
                 with contextlib.suppress(LeaseLost, IllegalTransition):
                     self.store.add_report(self.study.id, event.number, event.step, event.values)
                     self._apply_stopping(event)
+                if event.number not in self._stop_reasons:
+                    self.executor.acknowledge(event.number)
             elif isinstance(event, DoneEvent):
                 self._finish(event.number, event.outcome)
 

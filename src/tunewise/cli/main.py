@@ -189,7 +189,7 @@ def cmd_best(args: argparse.Namespace) -> int:
             print(dumps(best_document(best)))
         else:
             if study.reason:
-                print(f"study {study.name} ended: {study.reason}")
+                print(f"study {study.name} {study.state}: {study.reason}")
             _print_best(study)
         return EXIT_OK
     except ValueError as exc:

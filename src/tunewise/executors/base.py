@@ -48,6 +48,10 @@ class Executor(ABC):
     def submit(self, job: TrialJob, runner: Runner) -> None:
         """Start the job; its events come from :meth:`poll`."""
 
+    def acknowledge(self, number: int) -> None:  # noqa: B027 - optional for executors
+        """The study decided to let trial ``number`` go on after its last report (a trial
+        that waits for decisions resumes; others ignore it)."""
+
     @abstractmethod
     def poll(self, timeout: float) -> list[Event]:
         """Events since the last call, waiting up to ``timeout`` seconds for the first."""

@@ -25,6 +25,8 @@ from tunewise.runners.process import log_tail, read_pgid_file, signal_descriptio
 from tunewise.trial import FailureKind, TrialState
 
 PR_SET_PDEATHSIG = 1
+#: How long a report waits for the study's decision before the trial goes on regardless.
+DECISION_WAIT_SECONDS = 30.0
 
 
 def _end_trial_tree(trial_dir: Path) -> None:
@@ -68,7 +70,20 @@ def _trial_process_main(runner: Runner, job: TrialJob, conn: Connection) -> None
         return stop_requested
 
     def report(step: int | None, values: Any) -> None:
+        nonlocal stop_requested
         conn.send(("report", step, dict(values)))
+        if not job.wait_for_decision or stop_requested:
+            return
+        deadline = time.monotonic() + DECISION_WAIT_SECONDS
+        try:
+            while (remaining := deadline - time.monotonic()) > 0 and conn.poll(remaining):
+                message = conn.recv()
+                if message == "stop":
+                    stop_requested = True
+                if message in ("stop", "go"):
+                    return
+        except (EOFError, OSError):
+            stop_requested = True
 
     try:
         outcome = runner.run(job, report, should_stop)
@@ -143,6 +158,12 @@ class LocalExecutor(Executor):
         slot.end_kind, slot.end_reason, slot.keep_partial = kind, reason, keep_partial
         with contextlib.suppress(OSError, BrokenPipeError):
             slot.conn.send("stop")
+
+    def acknowledge(self, number: int) -> None:
+        slot = self._slots.get(number)
+        if slot is not None and slot.job.wait_for_decision and slot.stop_requested_at is None:
+            with contextlib.suppress(OSError, BrokenPipeError):
+                slot.conn.send("go")
 
     def poll(self, timeout: float) -> list[Event]:
         events: list[Event] = []

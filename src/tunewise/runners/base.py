@@ -34,6 +34,9 @@ class TrialJob:
     objective: str  # the metric whose last value is the trial's result
     attempt: int = 1
     timeout: float | None = None  # seconds
+    #: Under a stopping rule each report waits for the study's decision before the trial goes
+    #: on, so a trial told to stop never trains one more step than the rule allows.
+    wait_for_decision: bool = False
 
 
 @dataclass(frozen=True)
