@@ -36,7 +36,7 @@ POLL_SECONDS = 0.25
 #: Limits after which running trials are ended rather than awaited (SageMaker stops the
 #: training jobs in progress when a completion criterion is met, too).
 HARD_STOPS = frozenset(
-    {"too_many_failures", "max_runtime", "target", "not_improving", "convergence"}
+    {"too_many_failures", "max_runtime", "target", "not_improving", "convergence", "stopped"}
 )
 INTERRUPTED = "interrupted by the user (Ctrl-C)"
 
@@ -136,6 +136,7 @@ class Tuner:
         self._done_this_run = 0
         self._interrupted = False
         self._exhausted = False
+        self._stop_request: str | None = None  # a person stopped the study (dashboard)
         self._curves: dict[int, dict[int, float]] = {}  # objective per step, current attempts
         self._stop_reasons: dict[int, str] = {}
 
@@ -178,7 +179,10 @@ class Tuner:
             self.store.set_study_state(sid, StudyState.FAILED, completion.message, evidence)
             raise StudyAborted(completion.message)
         evidence = {"criterion": completion.reason, **completion.evidence}
-        self.store.set_study_state(sid, StudyState.COMPLETED, completion.message, evidence)
+        if completion.reason == "stopped":  # leave it stopped, as the person asked
+            self.store.set_study_state(sid, StudyState.STOPPED, completion.message, evidence)
+        else:
+            self.store.set_study_state(sid, StudyState.COMPLETED, completion.message, evidence)
         return completion
 
     def _loop(self) -> Completion:
@@ -218,6 +222,8 @@ class Tuner:
         return self.max_trials is None or len(self._trials) < self.max_trials
 
     def _check_limits(self) -> Completion | None:
+        if self._stop_request is not None:
+            return Completion("stopped", self._stop_request, {})
         limit = self._check_basic_limits()
         if limit is not None or self.criteria == CompletionCriteria():
             return limit
@@ -386,6 +392,9 @@ class Tuner:
         """Renew our leases, take over those of dead owners or past their deadline, and
         refresh what we know of trials other processes run."""
         sid = self.study.id
+        record = self.store.get_study(self.study.name)
+        if record.state == StudyState.STOPPED and self._stop_request is None:
+            self._stop_request = record.reason or "stopped by a person"
         for number in self.executor.running:
             try:
                 self.store.heartbeat(sid, number, self.owner, self.lease.grace)

@@ -112,7 +112,7 @@ def _run_to_the_end(store: Store, spec: StudySpec, runner: Runner, url: str) -> 
         completion = study.run(runner, spec.limits, timeout=timeout, on_progress=bar)
     finally:
         bar.close()
-    print(f"study {spec.name} completed: {completion.message}")
+    print(f"study {spec.name} {study.state}: {completion.message}")
     _print_best(study)
     return EXIT_OK
 
@@ -266,6 +266,14 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("-o", "--output", required=True, metavar="FILE")
     export.add_argument("--storage", help=storage_help)
     export.set_defaults(handler=cmd_export)
+    from tunewise.cli import plot, report, serve  # (their modules import this one)
+
+    serve.register(sub)
+    report.register(sub)
+    plot.register(sub)
+    from tunewise.cli import sagemaker as sagemaker_commands  # import-sagemaker, describe
+
+    sagemaker_commands.register(sub)
     return parser
 
 

@@ -1,0 +1,90 @@
+"""The FastAPI application: REST API, dashboard pages, static files, behind the security guard.
+
+``create_app(ServerConfig(...))`` is what ``tunewise serve`` runs with uvicorn and what tests
+drive with a test client. Interactive API docs (``/docs``) are off: they load their scripts from
+a CDN, and the machine may have no internet; the OpenAPI document is at ``/api/openapi.json``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from tunewise import __version__
+from tunewise.errors import StoreError, StudyNotFound
+from tunewise.server.api import build_router
+from tunewise.server.data import StudyData
+from tunewise.server.pages import build_pages
+from tunewise.server.security import Guard, SecurityMiddleware, is_loopback
+
+log = logging.getLogger("tunewise.server")
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8642
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """How the server runs. ``storage`` is a store URL (a file or PostgreSQL: a server over an
+    in-memory store would show nothing)."""
+
+    storage: str
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    token: str | None = None
+    allow_control: bool = False
+    warm: bool = True  # load every study in the background at start-up
+
+
+def create_app(config: ServerConfig) -> FastAPI:
+    data = StudyData(config.storage)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        data.start(warm=config.warm)
+        try:
+            yield
+        finally:
+            data.close()
+
+    app = FastAPI(
+        title="tunewise",
+        version=__version__,
+        description="Studies, trials, importance and SageMaker-shaped views of a tunewise store.",
+        openapi_url="/api/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.data = data
+    app.include_router(build_router(data, allow_control=config.allow_control))
+    build_pages(app, data)
+
+    @app.exception_handler(StudyNotFound)
+    async def not_found(request: Request, exc: StudyNotFound) -> JSONResponse:
+        return JSONResponse({"detail": f"no study named {exc.name!r}"[:300]}, status_code=404)
+
+    @app.exception_handler(StoreError)
+    async def store_error(request: Request, exc: StoreError) -> JSONResponse:
+        log.warning("storage error on %s: %s", request.url.path, exc)
+        return JSONResponse({"detail": "the store could not answer; try again"}, status_code=503)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI would echo the input back; a 2 MiB or 10,000-character input stays out.
+        errors: list[dict[str, Any]] = [
+            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))[:200]}
+            for e in exc.errors()[:10]
+        ]
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    guard = Guard(token=config.token, loopback=is_loopback(config.host), port=config.port)
+    app.add_middleware(SecurityMiddleware, guard=guard)
+    return app

@@ -1,0 +1,334 @@
+"""What the dashboard and the API read: short store transactions and a cache of trial frames.
+
+Reading every trial of a 100,000-trial study takes seconds, so each study's trials are loaded
+into a :class:`~tunewise.analysis.TrialFrame` and kept, keyed by what a change of the study
+changes: its state, reason, definition and trial counts per state (finished trials are
+read-only, so equal counts mean equal finished trials). Views then aggregate and page from
+memory. A study with RUNNING trials is reloaded after :data:`RUNNING_MAX_AGE` all the same
+(their last step moves on).
+
+A small study is reloaded in the request that notices the change. A study whose last load took
+longer than :data:`SYNC_LOAD_SECONDS` is served from its stale frame while one background thread
+reloads it, so no page waits on a big reload; that thread also warms every study at start-up.
+
+Every store call is one short transaction (the store's rule), so a running study never waits on
+the dashboard; store objects are used by one thread at a time (the Store contract), taken from
+a small :class:`StorePool`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tunewise.analysis import TrialFrame, build_figure, ped_anova
+from tunewise.analysis.plots import curve_rows
+from tunewise.cli.views import json_number, trial_document
+from tunewise.spec import StudySpec
+from tunewise.store import open_store
+from tunewise.store.base import Store
+from tunewise.study import Study
+from tunewise.trial import Report, StudyRecord, TrialState
+
+SYNC_LOAD_SECONDS = 0.5
+RUNNING_MAX_AGE = 5.0
+CURVES_MAX_AGE = 2.0
+RELOAD_SPACING = 3.0  # a background reload waits 3x the last load's duration after it
+POOL_SIZE = 4
+
+
+class StorePool:
+    """Store objects lent to one thread at a time; opened on first need, at most ``size``."""
+
+    def __init__(self, url: str, size: int = POOL_SIZE) -> None:
+        self.url = url
+        self._idle: queue.LifoQueue[Store] = queue.LifoQueue()
+        self._slots = threading.Semaphore(size)
+        self._all: list[Store] = []
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def borrow(self) -> Iterator[Store]:
+        with self._slots:
+            try:
+                store = self._idle.get_nowait()
+            except queue.Empty:
+                store = open_store(self.url)
+                with self._lock:
+                    self._all.append(store)
+            try:
+                yield store
+            finally:
+                self._idle.put(store)
+
+    def close(self) -> None:
+        with self._lock:
+            for store in self._all:
+                store.close()
+            self._all.clear()
+
+
+@dataclass
+class Snapshot:
+    """A study's trials as loaded at one moment, with what was computed from them."""
+
+    record: StudyRecord
+    spec: StudySpec
+    counts: dict[TrialState, int]
+    frame: TrialFrame
+    key: tuple[Any, ...]
+    loaded_at: float
+    load_seconds: float
+    memo: dict[str, Any] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def computed(self, name: str, compute: Callable[[], Any]) -> Any:
+        """``compute()`` once per snapshot (figures, importance)."""
+        with self.lock:
+            if name not in self.memo:
+                self.memo[name] = compute()
+            return self.memo[name]
+
+
+def _current(snap: Snapshot, key: tuple[Any, ...], counts: dict[TrialState, int]) -> bool:
+    """Whether ``snap`` still shows the study whose live key and counts are given."""
+    if snap.key != key:
+        return False
+    running = counts[TrialState.RUNNING] > 0
+    return not running or time.monotonic() - snap.loaded_at < RUNNING_MAX_AGE
+
+
+def snapshot_key(record: StudyRecord, counts: dict[TrialState, int]) -> tuple[Any, ...]:
+    definition = json.dumps(record.definition, sort_keys=True, default=str)
+    return (str(record.state), record.reason, definition, tuple(counts[s] for s in TrialState))
+
+
+class StudyData:
+    """Reads for the server: live summaries, cached frames, figures, trial details."""
+
+    def __init__(self, url: str, *, pool_size: int = POOL_SIZE) -> None:
+        self.pool = StorePool(url, pool_size)
+        self._cache: dict[str, Snapshot] = {}
+        self._loading: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._queued: set[str] = set()
+        self._worker: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._curves: dict[str, tuple[float, int, dict[str, Any]]] = {}
+
+    # Lifecycle -------------------------------------------------------------------------
+    def start(self, warm: bool = True) -> None:
+        """Start the background loader; ``warm``: load every study once, oldest first."""
+        self._worker = threading.Thread(target=self._work, name="tunewise-loader", daemon=True)
+        self._worker.start()
+        if warm:
+            with self.pool.borrow() as store:
+                for record in store.list_studies():
+                    self._schedule(record.name)
+
+    def close(self) -> None:
+        if self._worker is not None:
+            self._stopping.set()
+            self._queue.put(None)
+            self._worker.join(timeout=10)
+            self._worker = None
+        self.pool.close()
+
+    def _schedule(self, name: str) -> None:
+        with self._lock:
+            if name in self._queued:
+                return
+            self._queued.add(name)
+        self._queue.put(name)
+
+    def _work(self) -> None:
+        while (name := self._queue.get()) is not None:
+            with self._lock:
+                self._queued.discard(name)
+            with contextlib.suppress(Exception):  # a study deleted meanwhile, a store hiccup
+                cached = self._cache.get(name)
+                if cached is not None:
+                    # A big reload holds a CPU (and the GIL) for seconds: space them out.
+                    pause = RELOAD_SPACING * cached.load_seconds
+                    wait = cached.loaded_at + pause - time.monotonic()
+                    if wait > 0 and self._stopping.wait(wait):
+                        return
+                self.snapshot(name, wait=True)
+
+    # Snapshots -------------------------------------------------------------------------
+    def live(self, name: str) -> tuple[StudyRecord, dict[TrialState, int]]:
+        """The study's record and trial counts, read now (two short transactions)."""
+        with self.pool.borrow() as store:
+            record = store.get_study(name)
+            return record, store.count_trials(record.id)
+
+    def snapshot(self, name: str, *, wait: bool = False) -> Snapshot:
+        """The study's frame: cached when still current, else reloaded (see module doc);
+        ``wait``: reload now even when the last load was slow.
+
+        Raises:
+            StudyNotFound: no such study.
+        """
+        return self.snapshot_and_live(name, wait=wait)[0]
+
+    def snapshot_and_live(
+        self, name: str, *, wait: bool = False
+    ) -> tuple[Snapshot, StudyRecord, dict[TrialState, int]]:
+        record, counts = self.live(name)
+        key = snapshot_key(record, counts)
+        cached = self._cache.get(name)
+        if cached is not None and _current(cached, key, counts):
+            return cached, record, counts
+        if cached is not None and not wait and cached.load_seconds > SYNC_LOAD_SECONDS:
+            self._schedule(name)
+            return cached, record, counts
+        return self._load(name, key, counts), record, counts
+
+    def _load(self, name: str, key: tuple[Any, ...], counts: dict[TrialState, int]) -> Snapshot:
+        with self._lock:
+            lock = self._loading.setdefault(name, threading.Lock())
+        with lock:
+            cached = self._cache.get(name)
+            if cached is not None and _current(cached, key, counts):
+                return cached  # another thread loaded it while this one waited
+            started = time.monotonic()
+            with self.pool.borrow() as store:
+                record = store.get_study(name)
+                counts = store.count_trials(record.id)  # before the trials: a change reloads
+                trials = store.get_trials(record.id)
+            spec = StudySpec.from_dict(dict(record.definition))
+            frame = TrialFrame.from_trials(trials, spec.space, spec.objective)
+            snap = Snapshot(
+                record=record,
+                spec=spec,
+                counts=counts,
+                frame=frame,
+                key=snapshot_key(record, counts),
+                loaded_at=time.monotonic(),
+                load_seconds=time.monotonic() - started,
+            )
+            self._cache[name] = snap
+            return snap
+
+    # Views -----------------------------------------------------------------------------
+    def summaries(self) -> list[dict[str, Any]]:
+        with self.pool.borrow() as store:
+            names = [r.name for r in store.list_studies()]
+        out = []
+        for name in names:
+            with contextlib.suppress(KeyError):  # deleted since it was listed
+                out.append(self.summary(name))
+        return out
+
+    def summary(self, name: str) -> dict[str, Any]:
+        """A study at a glance: live state and counts, best value from the (cached) frame."""
+        snap, record, counts = self.snapshot_and_live(name)
+        best_row = snap.frame.best_index()
+        best = None
+        if best_row is not None:
+            trial = snap.frame.trials[best_row]
+            best = {"trial": trial.number, "value": json_number(trial.value)}
+        spec = snap.spec
+        return {
+            "name": record.name,
+            "state": str(record.state),
+            "reason": record.reason,
+            "strategy": spec.strategy,
+            "objective": spec.objective.to_dict(),
+            "params": spec.space.names,
+            "counts": {str(s): n for s, n in counts.items()},
+            "total": sum(counts.values()),
+            "max_trials": spec.limits.max_trials,
+            "best": best,
+            "created_at": record.created_at.isoformat() if record.created_at else None,
+            "finished_at": record.finished_at.isoformat() if record.finished_at else None,
+        }
+
+    def trials_page(self, name: str, **select: Any) -> dict[str, Any]:
+        """One page of the trials table (see :meth:`TrialFrame.select` for ``select``).
+
+        Raises:
+            KeyError: ``sort`` names no column of the study.
+        """
+        frame = self.snapshot(name).frame
+        total, rows = frame.select(**select)
+        return {
+            "total": total,
+            "offset": select.get("offset", 0),
+            "limit": select.get("limit", 50),
+            "params": frame.space.names,
+            "sort_keys": frame.sort_keys(),
+            "trials": [trial_document(frame.trials[i]) for i in rows],
+        }
+
+    def importance(self, name: str) -> dict[str, Any]:
+        snap = self.snapshot(name)
+        result: dict[str, Any] = snap.computed("importance", lambda: ped_anova(snap.frame))
+        return result.to_dict()  # type: ignore[attr-defined]
+
+    def figure(self, name: str, kind: str) -> dict[str, Any]:
+        """A plotly figure; ``curves`` read the picked trials' reports (cached briefly)."""
+        snap = self.snapshot(name)
+        if kind != "curves":
+            figure: dict[str, Any] = snap.computed(
+                f"figure:{kind}", lambda: build_figure(kind, snap.frame)
+            )
+            return figure
+        stamp, count, cached = self._curves.get(name, (0.0, -1, {}))
+        if time.monotonic() - stamp < CURVES_MAX_AGE and count == len(snap.frame):
+            return cached
+        figure = build_figure("curves", snap.frame, self.curve_reports(snap))
+        self._curves[name] = (time.monotonic(), len(snap.frame), figure)
+        return figure
+
+    def curve_reports(self, snap: Snapshot) -> dict[int, list[Report]]:
+        """The reports of the trials whose learning curves are drawn (one short read each)."""
+        reports: dict[int, list[Report]] = {}
+        with self.pool.borrow() as store:
+            for row in curve_rows(snap.frame):
+                number = int(snap.frame.number[row])
+                reports[number] = store.get_reports(snap.record.id, number)
+        return reports
+
+    def trial(self, name: str, number: int) -> dict[str, Any]:
+        """Everything about one trial, read now: the trial, its reports and earlier attempts.
+
+        Raises:
+            StoreError: no such trial.
+        """
+        with self.pool.borrow() as store:
+            record = store.get_study(name)
+            trial = store.get_trial(record.id, number)
+            reports = store.get_reports(record.id, number)
+            attempts = store.get_attempts(record.id, number)
+        data = trial_document(trial)
+        data["last_step"] = trial.last_step
+        data["reports"] = [
+            {"step": r.step, "values": {k: json_number(v) for k, v in r.values.items()}}
+            for r in reports
+        ]
+        data["attempts"] = [
+            {
+                "attempt": a.attempt,
+                "failure_kind": str(a.failure_kind),
+                "error": a.error,
+                "started_at": a.started_at.isoformat() if a.started_at else None,
+                "finished_at": a.finished_at.isoformat() if a.finished_at else None,
+            }
+            for a in attempts
+        ]
+        return data
+
+    def trial_dir(self, name: str, number: int) -> Path:
+        """The trial's folder, as the study's runs would have made it (relative runs dirs are
+        taken from the server's working directory, as ``tunewise run`` takes them)."""
+        with self.pool.borrow() as store:
+            return Study(store, name).runs_dir / f"{number:05d}"
