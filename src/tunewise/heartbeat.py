@@ -48,18 +48,21 @@ class Heartbeat:
     def stop(self) -> None:
         with self._lock:
             self._numbers.clear()
+            thread = self._thread
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        if thread is not None:
+            thread.join(timeout=5)
 
     def _run(self) -> None:
         store = open_store(self._storage)
         try:
-            while not self._wake.wait(self._interval):
+            while True:
                 with self._lock:
                     numbers = sorted(self._numbers)
-                if not numbers:
-                    return
+                    if not numbers:  # decided under the lock: the next add() starts a thread
+                        if self._thread is threading.current_thread():
+                            self._thread = None
+                        return
                 for number in numbers:
                     try:
                         store.heartbeat(self._study_id, number, self._owner, self._grace)
@@ -67,6 +70,8 @@ class Heartbeat:
                         self.discard(number)  # taken over: tell() will say so
                     except StoreError:
                         pass  # a busy or briefly unreachable store: try again next beat
+                if self._wake.wait(self._interval):
+                    return
         finally:
             with contextlib.suppress(StoreError):
                 store.close()

@@ -21,7 +21,13 @@ from typing import Any
 
 from tunewise.executors.base import DoneEvent, Event, Executor, ReportEvent
 from tunewise.runners.base import ERROR_TAIL_LINES, Outcome, Runner, TrialJob
-from tunewise.runners.process import log_tail, read_pgid_file, signal_description, signal_group
+from tunewise.runners.process import (
+    TIMEOUT_GRACE,
+    log_tail,
+    read_pgid_file,
+    signal_description,
+    signal_group,
+)
 from tunewise.trial import FailureKind, TrialState
 
 PR_SET_PDEATHSIG = 1
@@ -199,7 +205,9 @@ class LocalExecutor(Executor):
         grace_end = None
         if slot.stop_requested_at is not None and slot.terminated_at is None:
             grace_end = slot.stop_requested_at + self.grace_seconds
-        kill_at = None if slot.terminated_at is None else slot.terminated_at + self.grace_seconds
+        kill_at = (
+            None if slot.terminated_at is None else slot.terminated_at + self._kill_grace(slot)
+        )
         return [slot.deadline, grace_end, kill_at]
 
     def _receive(self, slot: _Slot, events: list[Event]) -> None:
@@ -232,7 +240,9 @@ class LocalExecutor(Executor):
                 and now >= slot.stop_requested_at + self.grace_seconds
             ):
                 self._kill(slot, signal.SIGTERM)
-            elif slot.terminated_at is not None and now >= slot.terminated_at + self.grace_seconds:
+            elif slot.terminated_at is not None and now >= slot.terminated_at + self._kill_grace(
+                slot
+            ):
                 self._kill(slot, signal.SIGKILL)
             return
         slot.process.join(timeout=5)
@@ -241,6 +251,12 @@ class LocalExecutor(Executor):
         slot.conn.close()
         del self._slots[slot.job.number]
         events.append(DoneEvent(slot.job.number, slot.outcome or self._death_outcome(slot)))
+
+    def _kill_grace(self, slot: _Slot) -> float:
+        """Seconds from SIGTERM to SIGKILL: a trial past its timeout gets at most TIMEOUT_GRACE."""
+        if slot.end_kind == FailureKind.TIMEOUT:
+            return min(self.grace_seconds, TIMEOUT_GRACE)
+        return self.grace_seconds
 
     def _kill(self, slot: _Slot, sig: int) -> None:
         if slot.terminated_at is None:
