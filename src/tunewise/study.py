@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from tunewise.errors import SpecError, StudyExists, StudyNotFound
 from tunewise.heartbeat import Heartbeat
+from tunewise.history import TrialHistory
 from tunewise.space import Param, Space
 from tunewise.spec import (
     DEFAULT_STRATEGY,
@@ -66,6 +67,7 @@ class Study:
         self._storage = storage  # None: in memory (no other process can take a lease over)
         self._heartbeat: Heartbeat | None = None
         self._parents: ParentTrials | None = None
+        self._history: TrialHistory | None = None
 
     # What the study is -----------------------------------------------------------------
     @property
@@ -317,7 +319,9 @@ class Study:
         claimed = self._store.claim_trial(self._id, self.owner, lease)
         if claimed is not None:
             return self._leased(claimed)
-        trials = self._store.get_trials(self._id)
+        if self._history is None:
+            self._history = TrialHistory(self._store, self._id)
+        trials = list(self._history.refresh().values())
         history = [t for t in trials if t.state.is_finished]
         pending = [t for t in trials if not t.state.is_finished]
         strategy = get_strategy(self.spec.strategy)(self.objective, self.seed)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from tunewise.errors import IllegalTransition, LeaseLost, SpecError, StudyAborted
 from tunewise.executors.base import DoneEvent, Event, Executor, ReportEvent
+from tunewise.history import TrialHistory
 from tunewise.policies import CompletionCriteria
 from tunewise.runners.base import Outcome, Runner, TrialJob
 from tunewise.space import Space
@@ -130,6 +131,7 @@ class Tuner:
                 "limits.max_trials", "is required (or give limits.max_runtime) so the study ends"
             )
         self._trials: dict[int, Trial] = {}
+        self._history = TrialHistory(store, study.id)
         self._consecutive_failures = 0
         self._last_error: str | None = None
         self._started_at = 0.0
@@ -284,6 +286,7 @@ class Tuner:
 
     def _launch(self, trial: Trial) -> None:
         self._trials[trial.number] = trial
+        self._history.update(trial)
         job = TrialJob(
             study=self.study.name,
             number=trial.number,
@@ -360,6 +363,7 @@ class Tuner:
         except LeaseLost:
             trial = self.store.get_trial(sid, number)
         self._trials[number] = trial
+        self._history.update(trial)
         if trial.state == TrialState.QUEUED:
             self._curves.pop(number, None)  # the next attempt draws its own curve
             self._stop_reasons.pop(number, None)
@@ -406,7 +410,7 @@ class Tuner:
         gone = [o for o in dead_owners(t.lease_owner for t in running) if o != self.owner]
         max_attempts = self.retries.max_attempts if "lost" in self.retries.on else 1
         self.store.expire_leases(sid, owners=gone, max_attempts=max_attempts)
-        self._trials = {t.number: t for t in self.store.get_trials(sid)}
+        self._trials = dict(self._history.refresh())
 
     @contextlib.contextmanager
     def _deferred_interrupt(self) -> Iterator[None]:

@@ -284,6 +284,15 @@ def test_expired_leases_are_requeued_while_attempts_remain(store: Store) -> None
     assert [a.attempt for a in store.get_attempts(study_id, 0)] == [1]
 
 
+def test_get_trials_from_a_number_on(store: Store) -> None:
+    study_id = _new_study(store)
+    for _ in range(5):
+        store.add_trial(study_id, {})
+    assert [t.number for t in store.get_trials(study_id, min_number=3)] == [3, 4]
+    assert [t.number for t in store.get_trials(study_id, [Q], min_number=4)] == [4]
+    assert store.get_trials(study_id, min_number=9) == []
+
+
 def test_study_reports_hold_the_current_attempts(store: Store) -> None:
     study_id = _new_study(store)
     store.add_trial(study_id, {}, owner="a", lease_seconds=60)

@@ -198,8 +198,16 @@ class Store(ABC):
         StoreError: no such trial."""
 
     @abstractmethod
-    def get_trials(self, study_id: int, states: Iterable[TrialState] | None = None) -> list[Trial]:
-        """Trials of a study in number order, optionally only those in ``states``."""
+    def get_trials(
+        self,
+        study_id: int,
+        states: Iterable[TrialState] | None = None,
+        *,
+        min_number: int = 0,
+    ) -> list[Trial]:
+        """Trials of a study in number order, optionally only those in ``states`` and numbered
+        ``min_number`` or more (finished trials never change, so readers that keep them ask
+        only for the rest)."""
 
     @abstractmethod
     def count_trials(self, study_id: int) -> dict[TrialState, int]:

@@ -401,8 +401,16 @@ class SQLStore(Store):
 
         return self._run(tx, write=False)
 
-    def get_trials(self, study_id: int, states: Iterable[TrialState] | None = None) -> list[Trial]:
+    def get_trials(
+        self,
+        study_id: int,
+        states: Iterable[TrialState] | None = None,
+        *,
+        min_number: int = 0,
+    ) -> list[Trial]:
         query = sa.select(trials).where(trials.c.study_id == study_id)
+        if min_number > 0:
+            query = query.where(trials.c.number >= min_number)
         if states is not None:
             query = query.where(trials.c.state.in_([TrialState(s).value for s in states]))
         query = query.order_by(trials.c.number)
