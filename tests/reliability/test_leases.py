@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ctypes
 import signal
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -86,6 +87,25 @@ def test_r12_gil_stalls_do_not_lose_leases(tmp_path: Path, launcher: Launcher) -
     )
 
 
+def _stop_outside_a_write(worker: Any, db: Path) -> None:
+    """SIGSTOP the worker at a moment it holds no SQLite write lock: a process frozen inside
+    a write transaction (its heartbeat) would block every writer, which is SQLite's nature and
+    not what this test is about."""
+    for _ in range(50):
+        worker.kill(signal.SIGSTOP)
+        probe = sqlite3.connect(db, timeout=0.2, isolation_level=None)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.execute("ROLLBACK")
+            return
+        except sqlite3.OperationalError:
+            worker.kill(signal.SIGCONT)
+            time.sleep(0.05)
+        finally:
+            probe.close()
+    raise AssertionError("the worker held the write lock every time it was stopped")
+
+
 @pytest.mark.timeout(60)
 def test_r12_late_tell_after_a_takeover_is_refused(tmp_path: Path, launcher: Launcher) -> None:
     url = sqlite_url(tmp_path / "r12.db")
@@ -95,7 +115,7 @@ def test_r12_late_tell_after_a_takeover_is_refused(tmp_path: Path, launcher: Lau
     worker = launcher.worker("late_tell", url, "r12-late", go, cwd=tmp_path)
     try:
         number = worker.wait_fact("number", timeout=30)["number"]
-        worker.kill(signal.SIGSTOP)  # the worker and its heartbeat thread stop
+        _stop_outside_a_write(worker, tmp_path / "r12.db")  # it and its heartbeat thread stop
         stopped_at = time.monotonic()
         expired: list[Any] = []
         while not expired and time.monotonic() - stopped_at < GRACE_SECONDS + 5:

@@ -21,6 +21,9 @@ def test_brackets_and_rungs() -> None:
     asha = rule()
     assert asha.brackets == 4
     assert [asha.rungs(b) for b in range(4)] == [[1, 3, 9], [3, 9], [9], []]
+    uneven = rule(max_resource=30)  # the last bracket still runs every trial to the end
+    assert uneven.brackets == 4
+    assert [uneven.rungs(b) for b in range(4)] == [[1, 3, 9], [3, 9], [9], []]
     # deterministic: the same trial is in the same bracket for any process
     assert [asha.bracket(n) for n in range(20)] == [rule().bracket(n) for n in range(20)]
     counts = [sum(asha.bracket(n) == b for n in range(3000)) for b in range(4)]

@@ -51,7 +51,9 @@ class AshaRule:
     def rungs(self, bracket: int) -> list[int]:
         rungs = []
         resource = self.min_resource * self.reduction_factor**bracket
-        while resource < self.max_resource:
+        # A rung needs room for the next one above it: with max 30 and factor 3 the rungs are
+        # 1, 3, 9 (not 27, which would cut trials 3 epochs short of the full budget).
+        while resource * self.reduction_factor <= self.max_resource:
             rungs.append(resource)
             resource *= self.reduction_factor
         return rungs
