@@ -489,6 +489,11 @@ def open_or_create(store: Store, spec: StudySpec) -> StudySpec:
     from tunewise.strategies import get_strategy
 
     get_strategy(spec.strategy)  # unknown names fail here, before anything is stored
+    if spec.hyperband is not None and spec.hyperband.sampler != "random":
+        try:
+            get_strategy(spec.hyperband.sampler)
+        except SpecError as exc:
+            raise SpecError("hyperband.sampler", exc.message) from None
     explicit_seed = spec.seed
     if spec.seed is None:
         spec = spec.with_overrides(seed=random.SystemRandom().randrange(2**31))
