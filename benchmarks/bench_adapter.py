@@ -109,3 +109,63 @@ def make_optimizer(strategy: str) -> type[TunewiseOptimizer]:
         (TunewiseOptimizer,),
         {"strategy": strategy, "__doc__": f"tunewise's {strategy!r} strategy."},
     )
+
+
+class BayesianOptimizer(TunewiseOptimizer):
+    """tunewise's ``bayesian`` strategy (GP, log expected improvement; the default)."""
+
+    strategy = "bayesian"
+
+
+class TPEOptimizer(TunewiseOptimizer):
+    """tunewise's ``tpe`` strategy (multivariate tree-structured Parzen estimator)."""
+
+    strategy = "tpe"
+
+
+class ConcurrentOptimizer(TunewiseOptimizer):
+    """A tunewise study with ``workers`` trials running at once (asynchronous parallelism).
+
+    The harness alternates ``ask`` and ``tell``; this adapter keeps ``workers`` trials started:
+    ``ask`` tops the running set up (each new suggestion sees the others as pending, as the
+    tuner's suggestions do with ``max_parallel=workers``) and hands out the oldest running
+    trial, whose value the next ``tell`` records. Every suggestion but the first few is thus
+    made while ``workers - 1`` other trials are still running.
+    """
+
+    workers: ClassVar[int] = 4
+
+    def __init__(self, space: Sequence[BenchParam], seed: int, budget: int) -> None:
+        super().__init__(space, seed, budget)
+        self._running: list[tw.Trial] = []
+        self._started = 0
+
+    def ask(self) -> dict[str, Any]:
+        if self._pending is not None:
+            raise RuntimeError("ask() called twice without tell()")
+        while len(self._running) < self.workers and self._started < self.budget:
+            self._running.append(self.study.ask())
+            self._started += 1
+        trial = self._running.pop(0)
+        out: dict[str, Any] = {}
+        for p in self.space:
+            value = trial.params[p.name]
+            tw_param = self._tw_space[p.name]
+            if isinstance(tw_param, tw.Categorical):
+                out[p.name] = p.choices[tw_param.index(value)]  # type: ignore[union-attr]
+            else:
+                out[p.name] = float(value) if isinstance(p, Float) else int(value)
+        self._pending = trial
+        return out
+
+
+class ConcurrentBayesianOptimizer(ConcurrentOptimizer):
+    """``bayesian`` with 4 trials running at once (pending trials as kriging-believer fantasies)."""
+
+    strategy = "bayesian"
+
+
+class ConcurrentTPEOptimizer(ConcurrentOptimizer):
+    """``tpe`` with 4 trials running at once (pending trials as constant liars)."""
+
+    strategy = "tpe"

@@ -150,7 +150,7 @@ def test_durations_in_the_spec_name_their_field() -> None:
 def test_defaults() -> None:
     spec = StudySpec.from_dict(minimal())
     assert spec.name == "demo"
-    assert spec.strategy == DEFAULT_STRATEGY == "random"
+    assert spec.strategy == DEFAULT_STRATEGY == "bayesian"
     assert spec.objective.metric == "score"
     assert spec.objective.direction == Direction.MAXIMIZE
     assert spec.trial is None

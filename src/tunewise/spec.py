@@ -49,7 +49,7 @@ __all__ = [
 
 STUDY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}")
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
-DEFAULT_STRATEGY = "random"
+DEFAULT_STRATEGY = "bayesian"
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ The early stopping itself is a rule (:mod:`tunewise.stopping.asha`) the tuner ap
 report; this strategy only draws the configurations. ``sampler: random`` draws them uniformly;
 ``sampler: bayesian`` fits the Bayesian strategy on the trials that ended at the highest
 resource with enough of them (model-based Hyperband, as BOHB does), so values measured at
-different budgets are never mixed in one model.
+different budgets are never mixed in one model; the trials of other budgets count as already
+tried (never suggested again), as pending trials do.
 """
 
 from __future__ import annotations
@@ -58,7 +59,12 @@ class HyperbandStrategy(Strategy):
         if sampler == "bayesian":
             fitted = same_budget_history(history, min_points=len(space) + 2)
             if fitted:
+                # The other trials (other budgets, failures) join the pending ones: the model
+                # does not learn from their values but never suggests them again, and steers
+                # away from where they already looked.
+                numbers = {t.number for t in fitted}
+                elsewhere = [t for t in history if t.number not in numbers]
                 model = get_strategy("bayesian")(self.objective, self.seed)
-                return model.suggest(space, fitted, pending, n, rng)
+                return model.suggest(space, fitted, [*pending, *elsewhere], n, rng)
         random = get_strategy("random")(self.objective, self.seed)
         return random.suggest(space, history, pending, n, rng)

@@ -10,10 +10,12 @@ from tunewise.strategies.base import Strategy
 _REGISTRY: dict[str, type[Strategy]] = {}
 #: Modules that hold the built-in strategies; imported on first lookup.
 _BUILTIN_MODULES = (
+    "tunewise.strategies.bayesian",
     "tunewise.strategies.grid",
     "tunewise.strategies.hyperband",
     "tunewise.strategies.random",
     "tunewise.strategies.sobol",
+    "tunewise.strategies.tpe",
 )
 
 

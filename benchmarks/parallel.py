@@ -1,0 +1,102 @@
+"""Parallel suggestions: ``bayesian`` with 4 trials running at once against the sequential run.
+
+    PYTHONPATH=.:../shared /tmp/bench-venv/bin/python -m benchmarks.parallel \\
+        --sequential /tmp/tunewise-bench/tunewise.jsonl --out /tmp/tunewise-bench/parallel.md
+
+Each run drives :class:`benchmarks.bench_adapter.ConcurrentBayesianOptimizer` (every suggestion
+made while 3 other trials are still running) on a public synthetic problem, counts repeated
+configurations among everything it suggested, and reports the median simple regret at the
+budget beside the sequential ``tw_bayesian`` runs of ``bench.run`` (same problems and seeds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as cf
+import json
+import math
+import multiprocessing as mp
+import statistics
+import sys
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+PROBLEMS = ("branin", "hartmann6", "rosenbrock5", "mixed")
+
+
+def run_one(problem: str, seed: int, budget: int) -> dict[str, Any]:
+    """One concurrent run: best value after ``budget`` evaluations and repeated suggestions."""
+    from bench import problems
+
+    from benchmarks.bench_adapter import ConcurrentBayesianOptimizer
+
+    prob = problems.get_problem(problem)
+    opt = ConcurrentBayesianOptimizer(prob.space, seed, budget)
+    seen: set[str] = set()
+    repeats = 0
+    best = math.inf
+    for _ in range(budget):
+        params = opt.ask()
+        key = json.dumps(params, sort_keys=True)
+        repeats += key in seen
+        seen.add(key)
+        value = prob.evaluate(params)
+        opt.tell(params, value)
+        best = min(best, value)
+    regret = best - (prob.optimum or 0.0)
+    return {"problem": problem, "seed": seed, "regret": regret, "repeats": repeats}
+
+
+def sequential_regrets(path: str, budget: int) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = defaultdict(list)
+    with open(path) as f:
+        for line in f:
+            r = json.loads(line)
+            ours = r.get("optimizer") == "tw_bayesian" and r["problem"] in PROBLEMS
+            if ours and not r["error"] and len(r["best"]) >= budget:
+                out[r["problem"]].append(r["best"][budget - 1] - (r["optimum"] or 0.0))
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sequential", required=True, help="bench.run JSONL with tw_bayesian")
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--budget", type=int, default=100)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args(argv)
+
+    tasks = [(p, s, args.budget) for p in PROBLEMS for s in range(args.seeds)]
+    results: list[dict[str, Any]] = []
+    ctx = mp.get_context("spawn")
+    with cf.ProcessPoolExecutor(max_workers=args.workers, mp_context=ctx) as pool:
+        for result in pool.map(run_one, *zip(*tasks, strict=True)):
+            results.append(result)
+            print(json.dumps(result), flush=True)
+    sequential = sequential_regrets(args.sequential, args.budget)
+    lines = [
+        f"| problem | sequential median regret @{args.budget} | 4 concurrent | ratio "
+        "| repeated suggestions |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for problem in PROBLEMS:
+        mine = [r["regret"] for r in results if r["problem"] == problem]
+        repeats = sum(r["repeats"] for r in results if r["problem"] == problem)
+        seq = statistics.median(sequential[problem]) if sequential.get(problem) else math.nan
+        par = statistics.median(mine)
+        lines.append(
+            f"| {problem} | {seq:.3g} | {par:.3g} | {par / seq if seq else math.nan:.2f} "
+            f"| {repeats} of {len(mine) * args.budget} |"
+        )
+    table = "\n".join(lines)
+    print(table)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(table + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

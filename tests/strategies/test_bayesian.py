@@ -1,0 +1,184 @@
+"""The ``bayesian`` strategy: its numerical parts (logEI, GP gradients, warping), its safety
+nets (model failure, long histories) and a statistical test that it beats random search."""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+import pytest
+from scipy.optimize import approx_fprime
+from scipy.stats import binomtest, norm
+
+import tunewise as tw
+from tests.strategies.strategy_helpers import (
+    BRANIN_MIN,
+    BRANIN_SPACE,
+    MINIMIZE,
+    best,
+    branin,
+    rich_loss,
+    rich_space,
+    run,
+)
+from tunewise.space import Space
+from tunewise.strategies import bayesian, get_strategy, strategy_rng
+from tunewise.strategies.acquisition import log_ei, log_ei_with_grad, log_h
+from tunewise.strategies.gp import (
+    GaussianProcess,
+    _neg_log_posterior,
+    _pair_terms,
+    lengthscale_prior,
+)
+from tunewise.strategies.warping import warp
+from tunewise.trial import Trial, TrialState
+
+
+def test_initial_design_grows_with_dimension_within_bounds() -> None:
+    sizes = [bayesian.initial_design_size(d) for d in (1, 2, 3, 6, 8, 20)]
+    assert sizes == sorted(sizes)
+    assert min(sizes) >= 5 and max(sizes) <= 10
+
+
+def test_log_h_is_exact_where_direct_formula_is_stable_and_finite_everywhere() -> None:
+    z = np.array([-30.0, -5.0, -1.0001, -0.9999, 0.0, 2.5, 30.0])
+    direct = np.log(norm.pdf(z) + z * norm.cdf(z))
+    value, _ = log_h(z)
+    np.testing.assert_allclose(value, direct, rtol=1e-9)
+    far = np.array([-1e3, -1e6, -1e10, -1e200])
+    value, grad = log_h(far)
+    assert np.all(np.isfinite(value)) and np.all(np.isfinite(grad))
+    np.testing.assert_allclose(grad, np.minimum(-far, 1e150), rtol=1e-5)  # ~ |z| far left
+
+
+def test_log_h_gradient_matches_finite_differences() -> None:
+    for z0 in (-40.0, -3.0, -1.0, -0.2, 0.7, 6.0):
+        _, grad = log_h(np.array([z0]))
+        step = 1e-6
+        numeric = (log_h(np.array([z0 + step]))[0] - log_h(np.array([z0 - step]))[0]) / (2 * step)
+        assert grad[0] == pytest.approx(numeric[0], rel=1e-5)
+
+
+def _toy_gp() -> tuple[GaussianProcess, np.ndarray]:
+    rng = np.random.default_rng(0)
+    x = rng.random((25, 3))
+    categorical = np.array([False, True, False])
+    x[:, 1] = rng.integers(0, 3, 25)
+    y = np.sin(4 * x[:, 0]) + 0.5 * x[:, 1] - x[:, 2] ** 2
+    y = (y - y.mean()) / y.std()
+    return GaussianProcess.fit(x, y, categorical), categorical
+
+
+def test_marginal_likelihood_gradient_matches_finite_differences() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.random((20, 3))
+    categorical = np.array([False, False, True])
+    x[:, 2] = rng.integers(0, 4, 20)
+    y = rng.standard_normal(20)
+    terms = _pair_terms(x, x, categorical)
+    mu, sigma = lengthscale_prior(3)
+    theta = np.array([np.log(0.3), np.log(0.8), np.log(1.5), 0.2, np.log(1e-3)])
+
+    def value(t: np.ndarray) -> float:
+        return _neg_log_posterior(t, terms, y, mu, sigma)[0]
+
+    _, grad = _neg_log_posterior(theta, terms, y, mu, sigma)
+    np.testing.assert_allclose(grad, approx_fprime(theta, value, 1e-6), rtol=1e-4, atol=1e-4)
+
+
+def test_posterior_and_log_ei_gradients_match_finite_differences() -> None:
+    gp, categorical = _toy_gp()
+    rows = np.array([[0.3, 1.0, 0.6], [0.8, 2.0, 0.1]])
+    mean, var, dmean, _ = gp.predict_with_grad(rows)
+    m2, v2 = gp.predict(rows)
+    np.testing.assert_allclose(mean, m2, rtol=1e-10)
+    np.testing.assert_allclose(var, v2, rtol=1e-8)
+    assert np.all(dmean[:, categorical] == 0.0)
+    threshold = float(np.min(gp.mean_at_data()))
+    values, grads = log_ei_with_grad(gp, rows, threshold)
+    np.testing.assert_allclose(values, log_ei(gp, rows, threshold), rtol=1e-10)
+    for i, row in enumerate(rows):
+        for j in (0, 2):
+
+            def along(u: np.ndarray, i: int = i, j: int = j) -> float:
+                moved = rows[i].copy()
+                moved[j] = u[0]
+                return float(log_ei(gp, moved[None, :], threshold)[0])
+
+            numeric = approx_fprime(np.array([row[j]]), along, 1e-7)[0]
+            assert grads[i, j] == pytest.approx(numeric, rel=1e-4, abs=1e-6)
+
+
+def test_categories_are_unordered_in_the_kernel() -> None:
+    x = np.array([[0.0, 0.0], [0.0, 1.0], [0.0, 2.0]])
+    terms = _pair_terms(x, x, np.array([False, True]))
+    assert terms[0, 1, 1] == terms[0, 2, 1] == 1.0  # choice 0 is as far from 1 as from 2
+
+
+def test_warping_keeps_order_and_tames_extremes() -> None:
+    y = np.array([3.0, 0.5, 1e300, 2.0, -1.0, 7.0, 1e6, 0.0])
+    w = warp(y)
+    assert np.all(np.isfinite(w))
+    assert list(np.argsort(w, kind="stable")) == list(np.argsort(y, kind="stable"))
+    assert abs(w.mean()) < 1e-9 and w.max() < 4.0  # standardised; outliers no longer dominate
+    assert np.all(warp(np.full(6, 2.5)) == 0.0)
+
+
+def test_a_numerical_failure_of_the_model_gives_a_random_new_point(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*args: object, **kwargs: object) -> GaussianProcess:
+        raise np.linalg.LinAlgError("not positive definite")
+
+    space = rich_space()
+    history = run("bayesian", space, rich_loss, 12, seed=0)
+    monkeypatch.setattr(GaussianProcess, "fit", broken)
+    strategy = get_strategy("bayesian")(MINIMIZE, 0)
+    with caplog.at_level(logging.WARNING, logger="tunewise.strategies.bayesian"):
+        out = strategy.suggest(space, history, [], 2, strategy_rng(0, 12))
+    assert len(out) == 2 and all(space.validate(p) == p for p in out)
+    assert any("model failed" in r.getMessage() for r in caplog.records)
+
+
+def test_a_long_history_is_subsampled_for_the_gp(monkeypatch: pytest.MonkeyPatch) -> None:
+    sizes: list[int] = []
+    original = GaussianProcess.fit
+
+    def spy(x: np.ndarray, y: np.ndarray, *args: object, **kwargs: object) -> GaussianProcess:
+        sizes.append(len(x))
+        return original(x, y, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(GaussianProcess, "fit", staticmethod(spy))
+    space = Space({"a": tw.Float(0.0, 1.0), "b": tw.Float(0.0, 1.0), "c": tw.Int(1, 50)})
+    rng = np.random.default_rng(0)
+    history = []
+    for i in range(bayesian.MAX_GP_POINTS * 3):
+        params = space.decode(rng.random(3).tolist())
+        loss = (params["a"] - 0.3) ** 2 + (params["b"] - 0.6) ** 2 + params["c"] / 500
+        history.append(Trial(1, i, TrialState.COMPLETED, params, value=loss))
+    strategy = get_strategy("bayesian")(MINIMIZE, 0)
+    (params,) = strategy.suggest(space, history, [], 1, strategy_rng(0, len(history)))
+    assert sizes == [bayesian.MAX_GP_POINTS]
+    assert space.validate(params) == params
+
+
+# Statistical test: over SEEDS seeds, bayesian must reach a lower Branin value than random
+# search after TRIALS trials in at least WINS of them. Were bayesian no better than random
+# (a fair coin per seed), passing would have probability ALPHA < 1e-3 (one-sided sign test);
+# bayesian's per-seed win rate here is ~1 (10^-2-level regret against random's ~1), so with a
+# win probability of even 0.99 the test fails falsely with probability 1 - P(>= 13 of 14) < 1%,
+# and with the seeds fixed any failure reproduces exactly.
+SEEDS, TRIALS, WINS = 14, 20, 13
+ALPHA = binomtest(WINS, SEEDS, 0.5, alternative="greater").pvalue
+
+
+def test_bayesian_beats_random_search_on_branin() -> None:
+    assert ALPHA < 1e-3
+    wins = 0
+    for seed in range(SEEDS):
+        gp_best = best(run("bayesian", BRANIN_SPACE, branin, TRIALS, seed=seed))
+        random_best = best(run("random", BRANIN_SPACE, branin, TRIALS, seed=seed))
+        wins += gp_best < random_best
+        assert math.isfinite(gp_best) and gp_best >= BRANIN_MIN - 1e-9
+    assert wins >= WINS

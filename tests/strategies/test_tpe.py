@@ -1,0 +1,73 @@
+"""The ``tpe`` strategy: its Parzen estimators (proper densities, categorical kernels,
+bandwidths) and a statistical test that it beats random search."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import binomtest
+
+import tunewise as tw
+from tests.strategies.strategy_helpers import BRANIN_SPACE, best, branin, run
+from tunewise.space import Space
+from tunewise.strategies.features import Features
+from tunewise.strategies.tpe import _Parzen, n_good
+
+
+def test_good_group_is_a_tenth_of_the_trials_between_1_and_25() -> None:
+    assert [n_good(n) for n in (1, 9, 10, 11, 100, 249, 250, 1000)] == [1, 1, 1, 2, 10, 25, 25, 25]
+
+
+def test_parzen_density_integrates_to_one_over_the_cube_and_the_choices() -> None:
+    features = Features(Space({"x": tw.Float(0.0, 1.0), "c": tw.Categorical(["a", "b", "c"])}))
+    rows = np.array([[0.1, 0.0], [0.15, 0.0], [0.9, 2.0], [0.5, 1.0]])
+    parzen = _Parzen(features, rows)
+    grid = (np.arange(4000) + 0.5) / 4000
+    total = 0.0
+    for choice in range(3):
+        points = np.column_stack([grid, np.full_like(grid, choice)])
+        total += float(np.mean(np.exp(parzen.log_pdf(points))))
+    assert abs(total - 1.0) < 1e-3
+
+
+def test_parzen_samples_stay_in_the_cube_and_near_the_good_points() -> None:
+    features = Features(Space({"x": tw.Float(0.0, 1.0), "y": tw.Float(0.0, 1.0)}))
+    rows = np.array([[0.2, 0.8], [0.22, 0.79], [0.18, 0.83]])
+    samples = _Parzen(features, rows).sample(np.random.default_rng(0), 2000)
+    assert samples.min() >= 0.0 and samples.max() <= 1.0
+    near = np.mean(np.max(np.abs(samples - [0.2, 0.8]), axis=1) < 0.25)
+    assert near > 0.6  # most mass around the good points; the prior keeps the rest
+
+
+def test_categorical_kernel_favours_the_observed_choice_without_excluding_others() -> None:
+    features = Features(Space({"c": tw.Categorical(["a", "b", "c", "d"])}))
+    parzen = _Parzen(features, np.array([[1.0], [1.0], [1.0]]))
+    probs = np.exp(parzen.log_pdf(np.array([[0.0], [1.0], [2.0], [3.0]])))
+    assert abs(probs.sum() - 1.0) < 1e-9
+    assert probs[1] > 2 * max(probs[0], probs[2], probs[3]) and probs.min() > 0.02
+
+
+def test_bandwidths_shrink_as_the_group_grows() -> None:
+    features = Features(Space({"x": tw.Float(0.0, 1.0)}))
+    rng = np.random.default_rng(0)
+    small = _Parzen(features, rng.random((5, 1))).bandwidth[0]
+    large = _Parzen(features, rng.random((500, 1))).bandwidth[0]
+    assert large < small
+
+
+# Statistical test: over SEEDS seeds, tpe must reach a lower Branin value than random search
+# after TRIALS trials in at least WINS of them. Were tpe no better than random (a fair coin per
+# seed), passing would have probability ALPHA ~= 2.6e-4 (one-sided sign test). tpe won 20 of 20
+# seeds when this was written; with a per-seed win rate of 0.98 a correct tpe would still fail
+# on a given set of seeds with probability ~4%, and with the seeds fixed a failure reproduces.
+SEEDS, TRIALS, WINS = 16, 60, 15
+ALPHA = binomtest(WINS, SEEDS, 0.5, alternative="greater").pvalue
+
+
+def test_tpe_beats_random_search_on_branin() -> None:
+    assert ALPHA < 1e-3
+    wins = sum(
+        best(run("tpe", BRANIN_SPACE, branin, TRIALS, seed=seed))
+        < best(run("random", BRANIN_SPACE, branin, TRIALS, seed=seed))
+        for seed in range(SEEDS)
+    )
+    assert wins >= WINS
