@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 STAMP_DEMO := $(VENV)/.installed-demo
 STAMP_DEV  := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck pytest postgres-binaries browser clean
+.PHONY: demo bench test lint typecheck pytest postgres-binaries browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,15 @@ $(STAMP_DEV): $(BIN)/python pyproject.toml
 demo: $(STAMP_DEMO)
 	$(BIN)/tunewise run examples/mlp_digits.yaml
 	$(BIN)/python -m examples.mlp_digits compare --storage sqlite:///tunewise.db --study mlp-digits
+
+# The strategies against the peers (docs/benchmarks.md): the peers live in their own venv, an
+# optional extra that tunewise itself never needs. About 40 minutes on 2 cores.
+BENCH_VENV ?= /tmp/bench-venv
+BENCH_HARNESS ?= ../shared
+bench: $(STAMP_DEV)
+	@test -x $(BENCH_VENV)/bin/python || ($(PYTHON) -m venv $(BENCH_VENV) && \
+		$(BENCH_VENV)/bin/pip install --quiet -r $(BENCH_HARNESS)/bench/requirements.txt)
+	$(BIN)/python -m benchmarks.run --python $(BENCH_VENV)/bin/python --bench $(BENCH_HARNESS)
 
 # PostgreSQL tests start a throwaway server from these binaries (tests/postgres.py).
 postgres-binaries:

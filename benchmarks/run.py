@@ -42,7 +42,8 @@ ADAPTERS = {
 
 
 def _harness(python: str, bench: Path, module: str, args: Sequence[str]) -> None:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(bench)])}
+    path = [str(ROOT), str(ROOT / "src"), str(bench)]  # tunewise need not be installed there
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
     command = [python, "-m", module, *args]
     print("+", " ".join(command), flush=True)
     subprocess.run(command, cwd=bench, env=env, check=True)
