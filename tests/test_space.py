@@ -186,3 +186,31 @@ def test_space_round_trips_through_json() -> None:
 def test_static_names_may_not_shadow_searched_ones() -> None:
     with pytest.raises(SpecError, match="static.lr"):
         Space({"lr": tw.Float(0.1, 1.0)}, {"lr": 0.5})
+
+
+@pytest.mark.parametrize(
+    "param",
+    [
+        tw.Float(-3.0, 5.0, scale="linear"),
+        tw.Float(1e-5, 1.0, scale="log"),
+        tw.Float(0.5, 0.999, scale="reverse_log"),
+        tw.Float(0.0, 1.0, step=0.25),
+        tw.Float(values=[2.0]),  # low == high
+    ],
+)
+def test_float_encodes_many_values_as_it_encodes_one(param: tw.Float) -> None:
+    import numpy as np
+
+    rng = random.Random(2)
+    low, high = float(param.low), float(param.high)  # type: ignore[arg-type]
+    inside = [param.from_unit(rng.random()) for _ in range(200)]
+    odd = [low, high, low - 1.0, high + 1.0, 0.0, -1.0, 1.0, math.nan, math.inf, -math.inf]
+    values = [*inside, *odd]
+    expected = []
+    for v in values:
+        try:
+            expected.append(param.to_unit(v))
+        except (ValueError, ArithmeticError):
+            expected.append(math.nan)
+    got = param.to_unit_array(np.array(values))
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-15)

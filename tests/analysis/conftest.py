@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -55,7 +56,7 @@ def random_trials(n: int, seed: int, objective: Any = None) -> list[Trial]:
     return out
 
 
-def frame_of(trials: list[Trial], objective: tw.Objective = MINIMIZE) -> TrialFrame:
+def frame_of(trials: Sequence[Trial], objective: tw.Objective = MINIMIZE) -> TrialFrame:
     return TrialFrame.from_trials(trials, SPACE, objective)
 
 

@@ -6,12 +6,14 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.server.helpers import make_study
 from tunewise.server import data as data_module
 from tunewise.server.data import StudyData
-from tunewise.store import open_store
+from tunewise.store import SQLStore, open_store
+from tunewise.store.table import TrialTable
 from tunewise.trial import TrialState
 
 
@@ -59,3 +61,39 @@ def test_slow_loads_serve_the_old_frame_and_reload_in_the_background(
             time.sleep(0.05)
     finally:
         data.close()
+
+
+def test_a_reload_reads_only_from_the_first_unfinished_trial(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    make_study(url, tmp_path / "runs", n=12, running=2)  # trials 12 and 13 are running
+    asked: list[int] = []
+    read = SQLStore.get_trial_table
+
+    def spy(self: SQLStore, study_id: int, *, min_number: int = 0) -> TrialTable:
+        asked.append(min_number)
+        return read(self, study_id, min_number=min_number)
+
+    monkeypatch.setattr(SQLStore, "get_trial_table", spy)
+    data, fresh = StudyData(url), StudyData(url)
+    try:
+        data.snapshot("demo")
+        store = open_store(url)
+        record = store.get_study("demo")
+        store.finish_trial(record.id, 12, TrialState.COMPLETED, value=-5.0)
+        store.close()
+        add_completed(url, -1.0)
+        updated = data.snapshot("demo").frame
+        assert asked == [0, 12], "the second load reads from trial 12 on"
+        whole = fresh.snapshot("demo").frame
+        assert updated.number.tolist() == whole.number.tolist() == list(range(15))
+        assert updated.state.tolist() == whole.state.tolist()
+        np.testing.assert_array_equal(updated.value, whole.value)
+        assert data.summary("demo")["best"] == {"trial": 12, "value": -5.0}
+        assert data.trials_page("demo", sort="value", limit=3) == fresh.trials_page(
+            "demo", sort="value", limit=3
+        )
+    finally:
+        data.close()
+        fresh.close()

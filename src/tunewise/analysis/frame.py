@@ -13,14 +13,15 @@ space) is NaN in the encoding, never an error.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from tunewise.space import Categorical, Float, Param, Space
-from tunewise.trial import Objective, Trial, TrialState
+from tunewise.store.table import TrialTable
+from tunewise.trial import FailureKind, Objective, Trial, TrialState
 
 #: Trial states in a stable order, for codes in :attr:`TrialFrame.state`.
 STATES: tuple[TrialState, ...] = tuple(TrialState)
@@ -36,7 +37,7 @@ class TrialFrame:
 
     space: Space
     objective: Objective
-    trials: tuple[Trial, ...]
+    trials: Sequence[Trial]  # a tuple, or a TrialTable that builds a Trial when indexed
     number: np.ndarray  # int64
     state: np.ndarray  # int8 codes into STATES
     value: np.ndarray  # float64, NaN where there is none
@@ -45,46 +46,79 @@ class TrialFrame:
     attempt: np.ndarray  # int64
     unit: dict[str, np.ndarray] = field(default_factory=dict)  # per param, NaN if unencodable
     metric_names: tuple[str, ...] = ()
+    finished_at: np.ndarray = field(default_factory=lambda: np.empty(0))  # epoch s, NaN: not yet
+    params: Sequence[Mapping[str, Any]] = ()  # each trial's hyperparameters, as they ran
+    metrics: Sequence[Mapping[str, float]] = ()  # each trial's final metrics
 
     @classmethod
     def from_trials(cls, trials: Sequence[Trial], space: Space, objective: Objective) -> TrialFrame:
-        n = len(trials)
-        number = np.empty(n, np.int64)
-        state = np.empty(n, np.int8)
-        value = np.full(n, np.nan)
-        duration = np.full(n, np.nan)
-        started_at = np.full(n, np.nan)
-        attempt = np.empty(n, np.int64)
-        metric_names: set[str] = set()
-        for i, t in enumerate(trials):  # one pass: 100,000 trials in a fraction of a second
-            number[i] = t.number
-            state[i] = _STATE_CODE[t.state]
-            attempt[i] = t.attempt
-            if t.value is not None:
-                value[i] = t.value
-            if t.started_at is not None:
-                started_at[i] = t.started_at.timestamp()
-                if t.finished_at is not None:
-                    duration[i] = (t.finished_at - t.started_at).total_seconds()
-            if t.metrics:
-                metric_names.update(t.metrics)
-        unit = {name: _encode(param, name, trials) for name, param in space.params.items()}
+        """The frame of ``trials`` (in number order): ``Trial`` objects, or a
+        :class:`~tunewise.store.table.TrialTable`, read a column at a time without building a
+        ``Trial`` per row (100,000 trials in a fraction of a second)."""
+        columns = _columns(trials)
+        params, metrics = columns["params"], columns["metrics"]
+        started_at = _floats(columns["started_at"])
+        finished_at = _floats(columns["finished_at"])
         return cls(
             space=space,
             objective=objective,
-            trials=tuple(trials),
-            number=number,
-            state=state,
-            value=value,
-            duration=duration,
+            trials=trials if isinstance(trials, TrialTable) else tuple(trials),
+            number=np.array(columns["number"], dtype=np.int64).reshape(len(trials)),
+            state=np.array([_STATE_CODE[s] for s in columns["state"]], dtype=np.int8),
+            value=_floats(columns["value"]),
+            duration=finished_at - started_at,  # NaN unless both are known
             started_at=started_at,
-            attempt=attempt,
-            unit=unit,
-            metric_names=tuple(sorted(metric_names)),
+            attempt=np.array(columns["attempt"], dtype=np.int64).reshape(len(trials)),
+            unit={name: _encode(param, name, params) for name, param in space.params.items()},
+            metric_names=tuple(sorted(set().union(*metrics))),
+            finished_at=finished_at,
+            params=params,
+            metrics=metrics,
+        )
+
+    def updated(self, start: int, newer: Sequence[Trial]) -> TrialFrame:
+        """This frame's trials numbered below ``start``, then ``newer`` (the study's trials
+        numbered ``start`` or more, read now): how a reader that keeps a frame takes in a
+        study's changes, re-reading only from its first unfinished trial (finished trials are
+        read-only) and encoding only the trials it read."""
+        keep = int(np.searchsorted(self.number, start))
+        tail = TrialFrame.from_trials(newer, self.space, self.objective)
+        if isinstance(self.trials, TrialTable) and isinstance(tail.trials, TrialTable):
+            trials: Sequence[Trial] = self.trials[:keep].concat(tail.trials)
+        else:
+            trials = (*self.trials[:keep], *tail.trials)
+
+        def join(name: str) -> np.ndarray:
+            return np.concatenate([getattr(self, name)[:keep], getattr(tail, name)])
+
+        return replace(
+            self,
+            trials=trials,
+            number=join("number"),
+            state=join("state"),
+            value=join("value"),
+            duration=join("duration"),
+            started_at=join("started_at"),
+            attempt=join("attempt"),
+            unit={
+                name: np.concatenate([u[:keep], tail.unit[name]]) for name, u in self.unit.items()
+            },
+            metric_names=tuple(sorted({*self.metric_names, *tail.metric_names})),
+            finished_at=join("finished_at"),
+            params=[*self.params[:keep], *tail.params],
+            metrics=[*self.metrics[:keep], *tail.metrics],
         )
 
     def __len__(self) -> int:
         return len(self.trials)
+
+    def failure_kinds(self, rows: Iterable[int]) -> list[FailureKind | None]:
+        """The failure kinds of ``rows`` (from the table's column, decoded once, when the frame
+        has a table; so no ``Trial`` is built)."""
+        if isinstance(self.trials, TrialTable):
+            kinds = self.trials.column("failure_kind")
+            return [kinds[i] for i in rows]
+        return [self.trials[i].failure_kind for i in rows]
 
     # Selections -------------------------------------------------------------------------
     def in_state(self, *states: TrialState) -> np.ndarray:
@@ -171,9 +205,7 @@ class TrialFrame:
         if kind == "param" and name in self.unit:
             return self.unit[name]
         if kind == "metric" and name in self.metric_names:
-            return np.fromiter(
-                (_float(t.metrics.get(name)) for t in self.trials), np.float64, len(self)
-            )
+            return _floats([m.get(name) for m in self.metrics])
         raise KeyError(sort)
 
     def sort_keys(self) -> list[str]:
@@ -190,37 +222,68 @@ class TrialFrame:
         return [str(v) for v in param.values] if isinstance(param, Categorical) else None
 
 
-def _encode(param: Param, name: str, trials: Sequence[Trial]) -> np.ndarray:
+def _columns(trials: Sequence[Trial]) -> dict[str, list[Any]]:
+    """What a frame reads of each trial: a table's columns, or the trials' attributes."""
+    if isinstance(trials, TrialTable):
+        return {name: trials.column(name) for name in _READ}
+    return {
+        "number": [t.number for t in trials],
+        "state": [t.state for t in trials],
+        "value": [t.value for t in trials],
+        "attempt": [t.attempt for t in trials],
+        "started_at": [None if t.started_at is None else t.started_at.timestamp() for t in trials],
+        "finished_at": [
+            None if t.finished_at is None else t.finished_at.timestamp() for t in trials
+        ],
+        "params": [t.params for t in trials],
+        "metrics": [t.metrics for t in trials],
+    }
+
+
+_READ = ("number", "state", "value", "attempt", "started_at", "finished_at", "params", "metrics")
+
+
+def _floats(values: Sequence[float | None]) -> np.ndarray:
+    """A float column; ``None`` is NaN."""
+    return np.array(values, dtype=np.float64).reshape(len(values))
+
+
+def _encode(param: Param, name: str, params: Sequence[Mapping[str, Any]]) -> np.ndarray:
     """One parameter's unit encoding per trial; NaN where the space cannot encode the value.
 
-    Ints and categories take few values: each is encoded once (keyed by type and value, so
-    ``1``, ``True`` and ``"1"`` stay apart, as the space keeps them).
+    Floats are encoded as one numpy array (:meth:`Float.to_unit_array`) when every value is a
+    number or missing. Ints and categories take few values: each distinct one is encoded once
+    (keyed by type and value, so ``1``, ``True`` and ``"1"`` stay apart, as the space keeps
+    them).
     """
-    column = np.full(len(trials), np.nan)
-    memo: dict[tuple[type, Any], float] = {}
-    remember = not isinstance(param, Float)
-    for i, trial in enumerate(trials):
-        raw = trial.params.get(name, _MISSING)
-        if raw is _MISSING:
-            continue
+    raw = [p.get(name, _MISSING) for p in params]
+    if isinstance(param, Float):
+        numbers = [None if v is _MISSING else v for v in raw]
         try:
-            key = (type(raw), raw)
-            u = memo.get(key) if remember else None
-        except TypeError:  # an unhashable value (a list) cannot be one of the space's
-            continue
-        if u is None:
-            try:
-                u = float(param.to_unit(raw))
-            except (ValueError, TypeError, ArithmeticError):
-                u = math.nan  # a value of an older space
-            if remember:
-                memo[key] = u
-        column[i] = u
-    return column
+            values = np.array(numbers, dtype=np.float64).reshape(len(raw))
+        except (TypeError, ValueError, OverflowError):  # a string, a list: one by one below
+            return np.array([_unit(param, v) for v in raw], dtype=np.float64).reshape(len(raw))
+        column = param.to_unit_array(values)
+        column[[i for i, v in enumerate(numbers) if v is None]] = np.nan
+        return np.asarray(column, dtype=np.float64)
+    keys = list(zip(map(type, raw), raw, strict=True))
+    try:
+        memo = {key: _unit(param, key[1]) for key in set(keys)}
+    except TypeError:  # an unhashable value (a list): cannot be one of the space's
+        return np.array([_unit(param, v) for v in raw], dtype=np.float64).reshape(len(raw))
+    return np.fromiter(map(memo.__getitem__, keys), np.float64, len(keys))
+
+
+def _unit(param: Param, value: Any) -> float:
+    """``param.to_unit(value)``, or NaN for a value it cannot encode (missing, unhashable, of
+    an older space)."""
+    if value is _MISSING:
+        return math.nan
+    try:
+        hash(value)
+        return float(param.to_unit(value))
+    except (ValueError, TypeError, ArithmeticError):
+        return math.nan
 
 
 _MISSING = object()
-
-
-def _float(value: Any) -> float:
-    return math.nan if value is None else float(value)

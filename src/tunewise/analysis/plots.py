@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from tunewise.analysis.frame import TrialFrame
+from tunewise.analysis.frame import STATES, TrialFrame
 from tunewise.space import Categorical, Float, Int
 from tunewise.trial import Report, TrialState
 
@@ -97,9 +97,7 @@ def _axis(frame: TrialFrame, name: str, rows: np.ndarray) -> dict[str, Any]:
             "labels": labels,
             "values": json_floats(np.clip(index, 0, len(labels) - 1)),
         }
-    raw = np.array(
-        [_number(frame.trials[i].params.get(name)) for i in rows], dtype=np.float64
-    ).reshape(-1)
+    raw = np.array([_number(frame.params[i].get(name)) for i in rows], dtype=np.float64).reshape(-1)
     scale = param.scale if isinstance(param, Float | Int) else "linear"
     return {"name": name, "kind": "number", "scale": scale, "values": json_floats(raw)}
 
@@ -173,7 +171,7 @@ def curves(
             pick = np.linspace(0, len(points) - 1, max_points).round().astype(int)
             points = [points[i] for i in np.unique(pick)]
         row = by_number.get(number)
-        state = str(frame.trials[row].state) if row is not None else "unknown"
+        state = str(STATES[frame.state[row]]) if row is not None else "unknown"
         lines.append(
             {
                 "number": number,

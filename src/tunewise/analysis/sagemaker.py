@@ -13,7 +13,7 @@ its kind is one that tunewise may retry (crashed, timeout, lost, infrastructure)
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -129,8 +129,8 @@ def describe(
 ) -> dict[str, Any]:
     """The ``DescribeHyperParameterTuningJob`` response for a study."""
     spec = StudySpec.from_dict(dict(record.definition))
-    failed = [t for t in frame.trials if t.state is TrialState.FAILED]
-    retryable = sum(1 for t in failed if t.failure_kind in RETRYABLE)
+    failed = frame.failure_kinds(np.flatnonzero(frame.in_state(TrialState.FAILED)))
+    retryable = sum(1 for kind in failed if kind in RETRYABLE)
     with_value = int(np.sum(frame.in_state(TrialState.COMPLETED, TrialState.STOPPED)
                             & ~np.isnan(frame.value)))  # fmt: skip
     pending = counts[TrialState.QUEUED] + counts[TrialState.RUNNING]
@@ -143,8 +143,9 @@ def describe(
             ),
         }
     )
-    finished = [t.finished_at for t in frame.trials if t.finished_at is not None]
-    moments = [*finished, *(m for m in (record.created_at, record.finished_at) if m)]
+    finished = frame.finished_at[np.isfinite(frame.finished_at)]
+    last_finished = [datetime.fromtimestamp(float(finished.max()), UTC)] if finished.size else []
+    moments = [*last_finished, *(m for m in (record.created_at, record.finished_at) if m)]
     last = max(moments, default=None)
     end = record.finished_at
     runtime = None

@@ -144,7 +144,7 @@ def cmd_describe(args: argparse.Namespace) -> int:
     try:
         record = store.get_study(args.study)
         counts = store.count_trials(record.id)  # before the trials, as the REST API reads them
-        trials = store.get_trials(record.id)
+        trials = store.get_trial_table(record.id)
     finally:
         store.close()
     spec = StudySpec.from_dict(dict(record.definition))

@@ -312,7 +312,7 @@ def describe_study(
         doc.setdefault(
             "WarmStartConfig", {"ParentHyperParameterTuningJobs": parents, "WarmStartType": kind}
         )
-    doc.setdefault("TuningJobCompletionDetails", completion_details(record, spec, frame.trials))
+    doc.setdefault("TuningJobCompletionDetails", completion_details(record, spec, frame))
     if record.created_at is not None and "ConsumedResources" not in doc:
         end = record.finished_at or datetime.now(UTC)
         doc["ConsumedResources"] = {
@@ -335,15 +335,13 @@ def completion_criteria(spec: StudySpec) -> dict[str, Any]:
     return criteria
 
 
-def completion_details(
-    record: StudyRecord, spec: StudySpec, trials: Sequence[Trial]
-) -> dict[str, Any]:
+def completion_details(record: StudyRecord, spec: StudySpec, frame: TrialFrame) -> dict[str, Any]:
     """TuningJobCompletionDetails: the trials not improving (by the spec's
     not_improving.min_delta, else SageMaker's 1%), and when convergence ended the study (its
     recorded evidence names the criterion ``convergence``, as the tuner records it)."""
     not_improving = spec.completion.not_improving
     delta = NOT_IMPROVING_DELTA if not_improving is None else not_improving.min_delta
-    count = not_improving_count(trials, spec.objective, delta)
+    count = _not_improving(_completed_values(frame, spec.objective), delta)
     details: dict[str, Any] = {"NumberOfTrainingJobsObjectiveNotImproving": count}
     evidence = record.evidence or {}
     if record.finished_at is not None and evidence.get("criterion") == "convergence":
@@ -364,7 +362,23 @@ def not_improving_count(trials: Sequence[Trial], objective: Objective, delta: fl
         if t.state is TrialState.COMPLETED and t.value is not None and math.isfinite(t.value)
     ]
     completed.sort(key=lambda t: (t.finished_at is None, t.finished_at, t.number))
-    values = [objective.sign * float(t.value or 0.0) for t in completed]
+    return _not_improving([objective.sign * float(t.value or 0.0) for t in completed], delta)
+
+
+def _completed_values(frame: TrialFrame, objective: Objective) -> list[float]:
+    """:func:`not_improving_count`'s values, from a frame's columns (no ``Trial`` is built)."""
+    import numpy as np
+
+    rows = np.flatnonzero(frame.scored)
+    finished = frame.finished_at[rows]
+    unknown = np.isnan(finished)
+    order = np.lexsort((frame.number[rows], np.where(unknown, 0.0, finished), unknown))
+    return (objective.sign * frame.value[rows[order]]).tolist()
+
+
+def _not_improving(values: list[float], delta: float) -> int:
+    """The count of :func:`not_improving_count` over values made larger-is-better, in
+    finishing order."""
     best_before = list(itertools.accumulate(values, max))  # best_before[i]: best of values[:i+1]
     best = best_before[-1] if values else 0.0
     count = 0

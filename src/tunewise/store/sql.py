@@ -35,6 +35,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from tunewise.errors import IllegalTransition, LeaseLost, StoreError, StudyExists, StudyNotFound
+from tunewise.store import queries
 from tunewise.store.base import Store
 from tunewise.store.schema import (
     as_floats,
@@ -53,6 +54,7 @@ from tunewise.store.schema import (
     trials,
     upgrade_schema,
 )
+from tunewise.store.table import TrialTable
 from tunewise.trial import (
     TRANSITIONS,
     Attempt,
@@ -451,31 +453,10 @@ class SQLStore(Store):
         return self._run(tx, write=False)
 
     def get_study_reports(self, study_id: int) -> dict[int, list[Report]]:
-        query = (
-            sa.select(
-                reports.c.trial_number, reports.c.step, reports.c.metrics, reports.c.created_at
-            )
-            .join(
-                trials,
-                sa.and_(
-                    trials.c.study_id == reports.c.study_id,
-                    trials.c.number == reports.c.trial_number,
-                    trials.c.attempt == reports.c.attempt,
-                ),
-            )
-            .where(reports.c.study_id == study_id)
-            .order_by(reports.c.trial_number, reports.c.step)
-        )
+        return self._run(lambda conn: queries.study_reports(conn, study_id), write=False)
 
-        def tx(conn: Connection) -> dict[int, list[Report]]:
-            out: dict[int, list[Report]] = {}
-            for row in conn.execute(query):
-                out.setdefault(row.trial_number, []).append(
-                    Report(row.step, json.loads(row.metrics), to_datetime(row.created_at))
-                )
-            return out
-
-        return self._run(tx, write=False)
+    def get_trial_table(self, study_id: int, *, min_number: int = 0) -> TrialTable:
+        return self._run(lambda conn: queries.trial_table(conn, study_id, min_number), write=False)
 
     def requeue_trial(
         self,
