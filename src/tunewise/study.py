@@ -321,12 +321,14 @@ class Study:
             return self._leased(claimed)
         if self._history is None:
             self._history = TrialHistory(self._store, self._id)
-        trials = list(self._history.refresh().values())
-        history = [t for t in trials if t.state.is_finished]
-        pending = [t for t in trials if not t.state.is_finished]
+        self._history.refresh()  # reads only what changed: the cost stays flat as trials add up
         strategy = get_strategy(self.spec.strategy)(self.objective, self.seed)
         suggestions = strategy.suggest(
-            self.space, history, pending, 1, strategy_rng(self.seed, len(trials))
+            self.space,
+            self._history.finished,
+            self._history.pending,
+            1,
+            strategy_rng(self.seed, len(self._history)),
         )
         if not suggestions:
             raise ValueError(f"the {strategy.name} strategy has no configuration left to try")

@@ -65,7 +65,10 @@ class TrialState(StrEnum):
 
     @property
     def is_finished(self) -> bool:
-        return self in (TrialState.COMPLETED, TrialState.STOPPED, TrialState.FAILED)
+        return self in _FINISHED  # a set: this runs once per trial on every history pass
+
+
+_FINISHED = frozenset({TrialState.COMPLETED, TrialState.STOPPED, TrialState.FAILED})
 
 
 #: The only state changes the store accepts; finished trials are read-only. RUNNING -> QUEUED

@@ -114,6 +114,9 @@ class _Slot:
     end_kind: FailureKind | None = None
     end_reason: str = ""
     keep_partial: bool = False  # a stopped trial is STOPPED at its last report
+    #: When a trial that said how it ended is killed if its process has not exited yet (a
+    #: thread it left running keeps the interpreter alive).
+    exit_deadline: float | None = None
 
 
 class LocalExecutor(Executor):
@@ -179,7 +182,12 @@ class LocalExecutor(Executor):
             wake.extend(t for t in self._next_checks(slot) if t is not None)
         waitables: list[Any] = []
         for slot in self._slots.values():
-            waitables += [slot.conn, slot.process.sentinel]
+            # Once a trial said how it ended, only its exit is awaited (its pipe reads EOF).
+            waitables += (
+                [slot.process.sentinel]
+                if slot.outcome is not None
+                else [slot.conn, slot.process.sentinel]
+            )
         if waitables:
             wait(waitables, timeout=max(0.0, min(wake) - now))
         elif timeout > 0:
@@ -208,7 +216,7 @@ class LocalExecutor(Executor):
         kill_at = (
             None if slot.terminated_at is None else slot.terminated_at + self._kill_grace(slot)
         )
-        return [slot.deadline, grace_end, kill_at]
+        return [slot.deadline, grace_end, kill_at, slot.exit_deadline]
 
     def _receive(self, slot: _Slot, events: list[Event]) -> None:
         try:
@@ -245,6 +253,19 @@ class LocalExecutor(Executor):
             ):
                 self._kill(slot, signal.SIGKILL)
             return
+        if slot.process.is_alive() and not wait([slot.process.sentinel], 0):
+            # It said how it ended and its interpreter is exiting: await that in poll() rather
+            # than block here, so other trials' events are handled meanwhile (a ready sentinel
+            # means it closed its files: the join below then takes a moment, not a spin).
+            if slot.exit_deadline is None:
+                slot.exit_deadline = now + self.grace_seconds
+                return
+            if now < slot.exit_deadline:
+                return
+            pid = slot.process.pid
+            if pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
         slot.process.join(timeout=5)
         self._receive(slot, events)
         self._kill_command_group(slot)

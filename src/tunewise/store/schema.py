@@ -40,7 +40,7 @@ from tunewise.trial import Attempt, FailureKind, StudyRecord, StudyState, Trial,
 
 #: The Alembic revision this code was written for; ``SQLStore`` compares the database's
 #: revision with it to skip loading the migration scripts on every open.
-SCHEMA_REVISION = "0003"
+SCHEMA_REVISION = "0004"
 
 #: Alembic's bookkeeping table; named after the package so that a PostgreSQL database shared
 #: with another Alembic-managed application does not mix their revisions.
@@ -95,7 +95,9 @@ trials = sa.Table(
     sa.Column("finished_at", sa.Double, nullable=True),
     sa.Column("last_step", sa.Integer, nullable=True),
     sa.UniqueConstraint("study_id", "number"),
-    sa.Index(None, "study_id", "state"),
+    # Equality on study and state, in number order: the next queued trial and the running
+    # ones are found without walking the study (migration 0004).
+    sa.Index(None, "study_id", "state", "number"),
 )
 
 reports = sa.Table(
