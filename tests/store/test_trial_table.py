@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -92,3 +93,15 @@ def test_a_table_is_a_snapshot(store: Store) -> None:
     assert table.column("state")[8] is TrialState.RUNNING
     empty = store.get_trial_table(store.create_study("empty", {}).id)
     assert len(empty) == 0 and empty.column("params") == [] and list(empty) == []
+
+
+def test_a_document_is_never_split_across_rows() -> None:
+    def table(*params: str) -> TrialTable:
+        return TrialTable([(p,) for p in params], ("params",), lambda row: None)  # type: ignore[arg-type,return-value]
+
+    assert table('{"x": 1}', "[1, 2]", "NaN").column("params")[1:] == [
+        [1, 2],
+        pytest.approx(math.nan, nan_ok=True),
+    ]
+    with pytest.raises(json.JSONDecodeError):
+        table('{"x": 1}', "1, 2").column("params")  # one cell holding two values: refused
