@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 STAMP_DEMO := $(VENV)/.installed-demo
 STAMP_DEV  := $(VENV)/.installed-dev
 
-.PHONY: demo bench test lint typecheck pytest postgres-binaries browser clean
+.PHONY: demo bench test lint typecheck pytest postgres-binaries browser netns-tools clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,15 @@ browser:
 		 (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null)); \
 	fi
 
+# Ray cluster tests run their nodes in a network namespace with only loopback (unshare and
+# nsenter from util-linux, `ip` from iproute2): Ray would otherwise use the outward address.
+netns-tools:
+	@if ! command -v ip >/dev/null 2>&1 || ! command -v nsenter >/dev/null 2>&1; then \
+		echo "installing iproute2 and util-linux for the Ray cluster tests"; \
+		(DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends iproute2 util-linux >/dev/null 2>&1 || \
+		 (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends iproute2 util-linux >/dev/null)); \
+	fi
+
 lint: $(STAMP_DEV)
 	$(BIN)/ruff check src tests examples
 	$(BIN)/ruff format --check src tests examples
@@ -59,7 +68,7 @@ lint: $(STAMP_DEV)
 typecheck: $(STAMP_DEV)
 	$(BIN)/mypy
 
-pytest: $(STAMP_DEV) postgres-binaries browser
+pytest: $(STAMP_DEV) postgres-binaries browser netns-tools
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest

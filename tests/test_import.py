@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-HEAVY = ("sqlalchemy", "alembic", "numpy", "scipy", "yaml", "psycopg", "sklearn", "xgboost")
+HEAVY = ("sqlalchemy", "alembic", "numpy", "scipy", "yaml", "psycopg", "sklearn", "xgboost", "ray")
 
 
 def test_importing_tunewise_loads_no_heavy_dependency() -> None:

@@ -1,9 +1,12 @@
-"""Policies of a study: limits, retries, leases — validated value types of the spec."""
+"""Policies of a study: limits, retries, leases, where trials run — validated value types of
+the spec."""
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from tunewise.errors import SpecError
@@ -333,3 +336,94 @@ class WarmStart:
         if storage is not None and not isinstance(storage, str):
             raise SpecError(f"{path}.storage", "must be a storage URL")
         return cls(tuple(parents), kind, storage)
+
+
+EXECUTOR_TYPES = ("local", "ray")
+#: ``ray`` addresses that are no host: connect to the cluster this machine knows (``ray start``
+#: or ``RAY_ADDRESS``), or start a private single-node Ray on loopback.
+RAY_SPECIAL_ADDRESSES = ("auto", "local")
+_RAY_HOST_PORT = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.\-]+):(\d{1,5})")
+_RESOURCE_KEYS = ("cpu", "gpu")
+
+
+@dataclass(frozen=True)
+class ExecutorSpec:
+    """Where trials run: ``local`` processes (the default), or tasks on a Ray cluster.
+
+    ``address`` (Ray only): ``auto`` (the cluster ``ray start`` made on this machine, or
+    ``RAY_ADDRESS``), ``local`` (tunewise starts a private Ray on loopback), ``HOST:PORT`` (a
+    cluster's GCS) or ``ray://HOST:PORT`` (Ray Client). ``cpu`` and ``gpu`` are what each trial
+    asks of Ray (``resources_per_trial``); fractions share a device.
+    """
+
+    type: str = "local"
+    address: str = "auto"
+    cpu: float = 1.0
+    gpu: float = 0.0
+
+    def with_type(self, kind: str) -> ExecutorSpec:
+        """This spec with another type (``--executor``); the Ray settings are kept."""
+        if kind not in EXECUTOR_TYPES:
+            raise SpecError("executor.type", f"must be one of {', '.join(EXECUTOR_TYPES)}")
+        return replace(self, type=kind)
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.type != "ray":
+            return {"type": self.type}
+        return {
+            "type": self.type,
+            "address": self.address,
+            "resources_per_trial": {"cpu": self.cpu, "gpu": self.gpu},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any, path: str = "executor") -> ExecutorSpec:
+        """``local``, ``ray``, or ``{type, address, resources_per_trial: {cpu, gpu}}``."""
+        if data is None:
+            return cls()
+        if isinstance(data, str):
+            data = {"type": data}
+        data = check_keys(data, path, ("type", "address", "resources_per_trial"))
+        kind = data.get("type", "local")
+        if kind not in EXECUTOR_TYPES:
+            raise SpecError(
+                f"{path}.type", f"must be one of {', '.join(EXECUTOR_TYPES)}, got {kind!r}"
+            )
+        if kind != "ray":
+            for key in ("address", "resources_per_trial"):
+                if key in data:
+                    raise SpecError(f"{path}.{key}", "applies only to type: ray")
+            return cls(kind)
+        address = _ray_address(data.get("address", cls.address), f"{path}.address")
+        where = f"{path}.resources_per_trial"
+        resources = check_keys(data.get("resources_per_trial") or {}, where, _RESOURCE_KEYS)
+        cpu = _amount(resources.get("cpu", cls.cpu), f"{where}.cpu")
+        gpu = _amount(resources.get("gpu", cls.gpu), f"{where}.gpu")
+        if cpu == 0 and gpu == 0:
+            raise SpecError(where, "asks for nothing; give each trial at least some cpu or gpu")
+        return cls(kind, address, cpu, gpu)
+
+
+def _ray_address(value: Any, path: str) -> str:
+    """``auto``, ``local``, ``HOST:PORT`` or ``ray://HOST:PORT``, as Ray takes them."""
+    if not isinstance(value, str) or not value.strip():
+        raise SpecError(path, "must be auto, local, HOST:PORT or ray://HOST:PORT")
+    address = value.strip()
+    if address in RAY_SPECIAL_ADDRESSES:
+        return address
+    host_port = address.removeprefix("ray://")
+    match = _RAY_HOST_PORT.fullmatch(host_port)
+    if match is None or not 0 < int(match.group(2)) < 65536:
+        raise SpecError(
+            path, f"{value!r} is not auto, local, HOST:PORT or ray://HOST:PORT (e.g. 10.0.0.5:6379)"
+        )
+    return address
+
+
+def _amount(value: Any, path: str) -> float:
+    """A non-negative, finite amount of a resource (``0.5`` GPU shares one device)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise SpecError(path, f"must be a number such as 1 or 0.5, got {value!r}")
+    if value < 0:
+        raise SpecError(path, f"must be zero or more, got {value!r}")
+    return float(value)

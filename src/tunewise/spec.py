@@ -19,6 +19,7 @@ from tunewise.policies import (
     RETRYABLE_KINDS,
     CompletionCriteria,
     EarlyStopping,
+    ExecutorSpec,
     Hyperband,
     LeasePolicy,
     Limits,
@@ -35,6 +36,7 @@ __all__ = [
     "RETRYABLE_KINDS",
     "CompletionCriteria",
     "EarlyStopping",
+    "ExecutorSpec",
     "Hyperband",
     "LeasePolicy",
     "Limits",
@@ -185,6 +187,7 @@ class StudySpec:
     completion: CompletionCriteria = field(default_factory=CompletionCriteria)
     warm_start: WarmStart | None = None
     enqueue: tuple[Mapping[str, Any], ...] = ()
+    executor: ExecutorSpec = field(default_factory=ExecutorSpec)
 
     KEYS = (
         "study",
@@ -204,6 +207,7 @@ class StudySpec:
         "completion",
         "warm_start",
         "enqueue",
+        "executor",
     )
 
     def __post_init__(self) -> None:
@@ -287,6 +291,8 @@ class StudySpec:
             out["warm_start"] = self.warm_start.to_dict()
         if self.enqueue:
             out["enqueue"] = [dict(p) for p in self.enqueue]
+        if self.executor != ExecutorSpec():
+            out["executor"] = self.executor.to_dict()
         if self.trial is not None:
             out["trial"] = self.trial.to_dict()
         if self.storage is not None:
@@ -351,6 +357,7 @@ class StudySpec:
             completion=CompletionCriteria.from_dict(data.get("completion")),
             warm_start=WarmStart.from_dict(data.get("warm_start")),
             enqueue=_enqueue_list(data.get("enqueue")),
+            executor=ExecutorSpec.from_dict(data.get("executor")),
         )
 
 

@@ -20,6 +20,7 @@ from tunewise.spec import (
     DEFAULT_STRATEGY,
     CompletionCriteria,
     EarlyStopping,
+    ExecutorSpec,
     Hyperband,
     LeasePolicy,
     Limits,
@@ -30,6 +31,7 @@ from tunewise.spec import (
 from tunewise.trial import Attempt, Objective, Report, StudyState, Trial, TrialState
 
 if TYPE_CHECKING:
+    from tunewise.executors.base import Executor
     from tunewise.runners.base import Runner
     from tunewise.stopping.completion import Completion
     from tunewise.store.base import Store
@@ -222,12 +224,17 @@ class Study:
         timeout: float | str | None = None,
         max_consecutive_failures: int | None = None,
         on_progress: ProgressCallback | None = None,
+        executor: str | Mapping[str, Any] | ExecutorSpec | None = None,
     ) -> Completion:
         """Run ``func(params) -> float | dict`` (or ``func(params, trial)``) on new trials until a
         limit is reached; each trial runs in its own process. Returns why the study ended.
 
-        ``max_trials`` counts every trial of the study, earlier runs included.
+        ``max_trials`` counts every trial of the study, earlier runs included. ``executor``
+        takes the spec's form (``"ray"``, ``{"type": "ray", "address": "local"}``); default: the
+        study's, else local processes.
         """
+        if executor is not None and not isinstance(executor, ExecutorSpec):
+            executor = ExecutorSpec.from_dict(executor, path="optimize.executor")
         from tunewise.runners.python import PythonRunner
 
         limits = Limits.from_dict(
@@ -247,7 +254,11 @@ class Study:
 
         trial_timeout = None if timeout is None else parse_duration(timeout, "optimize.timeout")
         return self.run(
-            PythonRunner(func=func), limits, timeout=trial_timeout, on_progress=on_progress
+            PythonRunner(func=func),
+            limits,
+            timeout=trial_timeout,
+            on_progress=on_progress,
+            executor=executor,
         )
 
     def run(
@@ -257,34 +268,44 @@ class Study:
         *,
         timeout: float | None = None,
         on_progress: ProgressCallback | None = None,
+        executor: ExecutorSpec | Executor | None = None,
     ) -> Completion:
-        """Run the study's loop with a given runner and limits (what ``tunewise run`` uses)."""
-        from tunewise.executors.local import LocalExecutor
+        """Run the study's loop with a given runner and limits (what ``tunewise run`` uses).
+        Trials run on ``executor`` (closed when the run ends), or where an ExecutorSpec or
+        else the study's spec says."""
+        from tunewise.executors import Executor, build_executor
         from tunewise.stopping import build_stopping_rule
         from tunewise.strategies import get_strategy
         from tunewise.tuner import Tuner
 
         options = self.spec.hyperband.to_dict() if self.spec.hyperband is not None else None
         strategy = get_strategy(self.spec.strategy)(self.objective, self.seed, options)
-        tuner = Tuner(
-            self._store,
-            self._store.get_study(self.name),
-            space=self.space,
-            objective=self.objective,
-            strategy=strategy,
-            runner=runner,
-            executor=LocalExecutor(limits.max_parallel),
-            limits=limits,
-            runs_dir=self.runs_dir,
-            timeout=timeout,
-            retries=self.spec.retries,
-            lease=self.spec.lease,
-            stopping=build_stopping_rule(self.spec),
-            criteria=self.spec.completion,
-            prior_history=self._prior_history(),
-            on_progress=on_progress,
+        chosen = executor or self.spec.executor
+        trials_executor = (
+            chosen if isinstance(chosen, Executor) else build_executor(chosen, limits.max_parallel)
         )
-        return tuner.run()
+        try:
+            tuner = Tuner(
+                self._store,
+                self._store.get_study(self.name),
+                space=self.space,
+                objective=self.objective,
+                strategy=strategy,
+                runner=runner,
+                executor=trials_executor,
+                limits=limits,
+                runs_dir=self.runs_dir,
+                timeout=timeout,
+                retries=self.spec.retries,
+                lease=self.spec.lease,
+                stopping=build_stopping_rule(self.spec),
+                criteria=self.spec.completion,
+                prior_history=self._prior_history(),
+                on_progress=on_progress,
+            )
+            return tuner.run()
+        finally:
+            trials_executor.close()  # a Ray connection, a Ray it started
 
     def _prior_history(self) -> list[Trial]:
         warm = self.spec.warm_start

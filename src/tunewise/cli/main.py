@@ -17,11 +17,13 @@ from tunewise.errors import SpecError, StoreError, StudyAborted, StudyNotFound
 from tunewise.study import DEFAULT_RUNS_DIR, Study
 
 if TYPE_CHECKING:
+    from tunewise.executors.base import Executor
     from tunewise.runners.base import Runner
     from tunewise.spec import StudySpec
     from tunewise.store.base import Store
 
 DEFAULT_STORAGE = "sqlite:///tunewise.db"
+EXECUTORS = ("local", "ray")
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
@@ -37,6 +39,7 @@ def _open_study(args: argparse.Namespace) -> Study:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from tunewise.executors import build_executor
     from tunewise.runners import build_runner
     from tunewise.spec import parse_spec_text
     from tunewise.store import open_store
@@ -58,6 +61,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         "seed": args.seed,
     }
     spec = spec.with_overrides(**{k: v for k, v in overrides.items() if v is not None})
+    if args.executor is not None:
+        spec = spec.with_overrides(executor=spec.executor.with_type(args.executor))
     if spec.trial is None:
         raise SpecError("trial", "is required: give `python: module:function` or `command: [...]`")
     strategy = get_strategy(spec.strategy)
@@ -65,13 +70,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     if spec.limits.max_trials is None and implied is None and spec.limits.max_runtime is None:
         raise SpecError("limits.max_trials", "is required (or give limits.max_runtime)")
     runner = build_runner(spec.trial)
+    # Where trials run is checked (a Ray cluster reached) before the study is stored.
+    executor = build_executor(spec.executor, spec.limits.max_parallel)
     url = storage_url(args.storage, spec.storage)
     store = open_store(url)
     try:
         spec = open_or_create(store, spec)
-        return _run_to_the_end(store, spec, runner, url)
+        return _run_to_the_end(store, spec, runner, url, executor)
     finally:
         store.close()
+        executor.close()
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -91,13 +99,19 @@ def cmd_resume(args: argparse.Namespace) -> int:
                 f"{args.study!r} was created from Python, with no trial to run; continue it "
                 "with study.optimize(...)",
             )
-        return _run_to_the_end(store, spec, build_runner(spec.trial), url)
+        runner = build_runner(spec.trial)
+        if args.executor is not None:
+            spec = spec.with_overrides(executor=spec.executor.with_type(args.executor))
+        return _run_to_the_end(store, spec, runner, url)
     finally:
         store.close()
 
 
-def _run_to_the_end(store: Store, spec: StudySpec, runner: Runner, url: str) -> int:
-    """Run a stored study with a progress bar, then print why it ended and its best trial."""
+def _run_to_the_end(
+    store: Store, spec: StudySpec, runner: Runner, url: str, executor: Executor | None = None
+) -> int:
+    """Run a stored study with a progress bar, then print why it ended and its best trial;
+    trials run on ``executor``, else where the spec says."""
     from tunewise.cli.progress import ProgressBar
 
     study = Study(store, spec.name, runs_dir=spec.runs_dir or DEFAULT_RUNS_DIR, storage=url)
@@ -109,7 +123,13 @@ def _run_to_the_end(store: Store, spec: StudySpec, runner: Runner, url: str) -> 
     bar = ProgressBar()
     timeout = spec.trial.timeout if spec.trial is not None else None
     try:
-        completion = study.run(runner, spec.limits, timeout=timeout, on_progress=bar)
+        completion = study.run(
+            runner,
+            spec.limits,
+            timeout=timeout,
+            on_progress=bar,
+            executor=executor or spec.executor,
+        )
     finally:
         bar.close()
     print(f"study {spec.name} {study.state}: {completion.message}")
@@ -226,6 +246,10 @@ def build_parser() -> argparse.ArgumentParser:
     storage_help = (
         "store URL (default: $TUNEWISE_STORAGE, the spec's storage, sqlite:///tunewise.db)"
     )
+    executor_help = (
+        "where trials run: local processes or Ray tasks (overrides executor.type; "
+        "the spec's executor.address and resources_per_trial are kept)"
+    )
 
     run = sub.add_parser("run", help="run (or continue) the study a spec file describes")
     run.add_argument("spec", metavar="SPEC", help="the study's YAML or JSON spec file")
@@ -234,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--max-trials", type=int, help="overrides limits.max_trials")
     run.add_argument("--max-parallel", type=int, help="overrides limits.max_parallel")
     run.add_argument("--seed", type=int, help="overrides the spec's seed")
+    run.add_argument("--executor", choices=EXECUTORS, help=executor_help)
     run.set_defaults(handler=cmd_run)
 
     resume = sub.add_parser(
@@ -241,6 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     resume.add_argument("study", metavar="STUDY")
     resume.add_argument("--storage", help=storage_help)
+    resume.add_argument("--executor", choices=EXECUTORS, help=executor_help)
     resume.set_defaults(handler=cmd_resume)
 
     status = sub.add_parser("status", help="state and trial counts of the studies")

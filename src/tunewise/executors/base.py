@@ -71,3 +71,7 @@ class Executor(ABC):
     @abstractmethod
     def shutdown(self, reason: str, kind: FailureKind = FailureKind.INFRASTRUCTURE) -> list[Event]:
         """End every running trial now (process trees killed); returns their DoneEvents."""
+
+    def close(self) -> None:  # noqa: B027 - optional for executors
+        """Release what the executor holds (a Ray connection, a Ray it started) once no trial
+        runs; called when the study's run ends, however it ends."""
