@@ -266,12 +266,15 @@ def _encode(param: Param, name: str, params: Sequence[Mapping[str, Any]]) -> np.
         column = param.to_unit_array(values)
         column[[i for i, v in enumerate(numbers) if v is None]] = np.nan
         return np.asarray(column, dtype=np.float64)
-    keys = list(zip(map(type, raw), raw, strict=True))
     try:
+        if len(set(map(type, raw))) == 1:  # the usual case: one type, values are their keys
+            values = {v: _unit(param, v) for v in set(raw)}
+            return np.fromiter(map(values.__getitem__, raw), np.float64, len(raw))
+        keys = list(zip(map(type, raw), raw, strict=True))
         memo = {key: _unit(param, key[1]) for key in set(keys)}
+        return np.fromiter(map(memo.__getitem__, keys), np.float64, len(keys))
     except TypeError:  # an unhashable value (a list): cannot be one of the space's
         return np.array([_unit(param, v) for v in raw], dtype=np.float64).reshape(len(raw))
-    return np.fromiter(map(memo.__getitem__, keys), np.float64, len(keys))
 
 
 def _unit(param: Param, value: Any) -> float:
