@@ -268,8 +268,8 @@ def _encode(param: Param, name: str, params: Sequence[Mapping[str, Any]]) -> np.
         return np.asarray(column, dtype=np.float64)
     try:
         if len(set(map(type, raw))) == 1:  # the usual case: one type, values are their keys
-            values = {v: _unit(param, v) for v in set(raw)}
-            return np.fromiter(map(values.__getitem__, raw), np.float64, len(raw))
+            units = {v: _unit(param, v) for v in set(raw)}
+            return np.fromiter(map(units.__getitem__, raw), np.float64, len(raw))
         keys = list(zip(map(type, raw), raw, strict=True))
         memo = {key: _unit(param, key[1]) for key in set(keys)}
         return np.fromiter(map(memo.__getitem__, keys), np.float64, len(keys))
