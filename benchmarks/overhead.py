@@ -244,6 +244,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="runs of each row")
     parser.add_argument("--out", default="/tmp/tunewise-bench/overhead.jsonl")
     parser.add_argument("--report", action="store_true", help="print the table of --out")
+    parser.add_argument(
+        "--pg-setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting of the throwaway PostgreSQL server (e.g. synchronous_commit=off)",
+    )
     parser.add_argument("--row", nargs=4, metavar=("NAME", "URL", "TRIALS", "FOLDER"))
     args = parser.parse_args(argv)
     if args.row:
@@ -269,9 +276,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if any(_store_of(r) == "postgresql" for r in rows):
             from benchmarks.pgserver import postgres
 
-            server = postgres()
+            server = postgres(args.pg_setting)
             pg = server.__enter__()
-            out.write(json.dumps({"postgresql": pg.version}) + "\n")
+            out.write(json.dumps({"postgresql": pg.version, "settings": args.pg_setting}) + "\n")
         try:
             for _ in range(args.repeat):
                 for name in rows:

@@ -3,9 +3,10 @@
 ``with postgres() as server: url = server.create_database()`` gives an empty database on a
 server of its own in a temporary folder, listening on 127.0.0.1 at a free port, run as the
 ``postgres`` user when the benchmark runs as root (PostgreSQL refuses to run as root). The
-server keeps PostgreSQL's durable defaults (``fsync=on``, ``synchronous_commit=on``): a
-benchmark measures what a user's server does. It is stopped by its PID (from its
-``postmaster.pid``) when the block ends, and its folder removed.
+server keeps PostgreSQL's durable defaults (``fsync=on``, ``synchronous_commit=on``) unless
+``settings`` says otherwise (``["synchronous_commit=off"]``): a benchmark measures what a
+user's server does. It is stopped by its PID (from its ``postmaster.pid``) when the block
+ends, and its folder removed.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -68,7 +69,7 @@ def _free_port() -> int:
 
 
 @contextmanager
-def postgres() -> Iterator[Server]:
+def postgres(settings: Sequence[str] = ()) -> Iterator[Server]:
     """Start a server for the duration of the block (see the module docstring)."""
     bin_dir = _binaries()
     root = Path(tempfile.mkdtemp(prefix="tunewise-bench-pg-"))
@@ -82,6 +83,7 @@ def postgres() -> Iterator[Server]:
     )
     port = _free_port()
     options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c max_connections=200"
+    options += "".join(f" -c {setting}" for setting in settings)
     pg_ctl = [str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(root / "log")]
     subprocess.run(
         _as_postgres([*pg_ctl, "-o", options, "-w", "start"]), check=True, capture_output=True

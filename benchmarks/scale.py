@@ -14,7 +14,10 @@ script starts and stops, ``benchmarks.pgserver``), library and size, a fresh sub
    itself asked and told (prefilling through the API would take hours for Optuna);
 3. opens the study anew, times the first ask + tell (it reads the stored history) apart, then
    ``--ops`` ask + tell pairs: tunewise ``study.ask()`` / ``study.tell(trial, x)``; Optuna
-   ``study.ask()``, two ``suggest_float`` and ``study.tell(trial, x)``.
+   ``study.ask()``, two ``suggest_float`` and ``study.tell(trial, x)``;
+4. ``tunewise-optimize``: ``study.optimize`` runs ``--ops`` + 1 more trials instead (the
+   driver's loop: ask, start a forked process, finish, one trial at a time); a trial's
+   latency is the time between its end and the previous trial's, as the store recorded them.
 
 Each line of ``--out`` is one cell: median, p99 and max of the steady pairs in milliseconds,
 the first pair, the trials found stored afterwards (a check of the prefill) and the load
@@ -24,6 +27,7 @@ average before and after. ``--report`` prints the markdown table of a results fi
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -37,7 +41,10 @@ from typing import Any
 
 from benchmarks.common import read_jsonl, versions
 
-LIBRARIES = ("tunewise", "optuna")
+#: ``tunewise``: ask + tell; ``tunewise-optimize``: the driver's loop (``study.optimize``),
+#: asking, starting (a forked process) and finishing each trial.
+ROOT = Path(__file__).resolve().parent.parent
+LIBRARIES = ("tunewise", "tunewise-optimize", "optuna")
 STORES = ("sqlite", "postgresql")
 BATCH = 5000
 
@@ -55,7 +62,8 @@ def _timed(pair: Callable[[], None], ops: int) -> tuple[float, list[float]]:
 
 
 # tunewise ------------------------------------------------------------------------------
-def tunewise_cell(url: str, size: int, ops: int) -> dict[str, Any]:
+def _tunewise_study(url: str, size: int) -> None:
+    """A study of ``size`` finished trials: one asked and told, the rest copies of it."""
     import tunewise as tw
 
     study = tw.create_study(
@@ -73,6 +81,11 @@ def tunewise_cell(url: str, size: int, ops: int) -> dict[str, Any]:
     study.close()
     _prefill_tunewise(store_url, study_id, size - 1)
 
+
+def tunewise_cell(url: str, size: int, ops: int) -> dict[str, Any]:
+    import tunewise as tw
+
+    _tunewise_study(url, size)
     study = tw.load_study("scale", storage=url)
 
     def pair() -> None:
@@ -83,6 +96,27 @@ def tunewise_cell(url: str, size: int, ops: int) -> dict[str, Any]:
     stored = sum(study.counts().values())
     study.close()
     return {"first": first, "latencies": latencies, "stored": stored}
+
+
+def tunewise_optimize_cell(url: str, size: int, ops: int) -> dict[str, Any]:
+    """``study.optimize`` (local executor, one trial at a time) for ``ops + 1`` more trials:
+    the latency of a trial is the time between its end and the previous one's (the ends as the
+    store recorded them), the first one apart (it reads the stored history)."""
+    import tunewise as tw
+
+    _tunewise_study(url, size)
+    study = tw.load_study("scale", storage=url)
+    started = time.time()
+    study.optimize(lambda params: params["x"], max_trials=size + ops + 1)
+    ends = sorted(
+        t.finished_at.timestamp()
+        for t in study.store.get_trials(study.store.get_study("scale").id, min_number=size)
+        if t.finished_at is not None
+    )
+    stored = sum(study.counts().values())
+    study.close()
+    latencies = [b - a for a, b in itertools.pairwise(ends)]
+    return {"first": ends[0] - started, "latencies": latencies, "stored": stored}
 
 
 def _prefill_tunewise(url: str, study_id: int, count: int) -> None:
@@ -197,7 +231,11 @@ def _percentile(values: Sequence[float], q: float) -> float:
 
 def run_cell(library: str, store: str, url: str, size: int, ops: int) -> dict[str, Any]:
     load_before = os.getloadavg()[0]
-    cell = tunewise_cell if library == "tunewise" else optuna_cell
+    cell = {
+        "tunewise": tunewise_cell,
+        "tunewise-optimize": tunewise_optimize_cell,
+        "optuna": optuna_cell,
+    }[library]
     result = cell(url, size, ops)
     latencies = result.pop("latencies")
     return {
@@ -218,7 +256,7 @@ def _libraries(requested: Sequence[str]) -> list[str]:
     out = []
     for library in requested:
         try:
-            __import__(library)
+            __import__(library.partition("-")[0])
         except ImportError:
             print(f"# {library} is not installed here: its rows are skipped", flush=True)
             continue
@@ -234,6 +272,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--ops", type=int, default=300, help="timed ask + tell pairs per cell")
     parser.add_argument("--out", default="/tmp/tunewise-bench/scale.jsonl")
     parser.add_argument("--report", action="store_true", help="print the table of --out")
+    parser.add_argument(
+        "--pg-setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting of the throwaway PostgreSQL server (e.g. synchronous_commit=off)",
+    )
     parser.add_argument("--cell", nargs=5, metavar=("LIB", "STORE", "URL", "SIZE", "OPS"))
     args = parser.parse_args(argv)
     if args.cell:
@@ -250,19 +295,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     with open(args.out, "a") as out:
         out.write(json.dumps({"versions": versions(), "started": time.ctime()}) + "\n")
         for store in args.stores.split(","):
-            _run_store(store, sizes, libraries, args.ops, out)
+            _run_store(store, sizes, libraries, args.ops, out, args.pg_setting)
     print(report(args.out))
     return 0
 
 
-def _run_store(store: str, sizes: list[int], libraries: list[str], ops: int, out: Any) -> None:
+def _run_store(
+    store: str,
+    sizes: list[int],
+    libraries: list[str],
+    ops: int,
+    out: Any,
+    settings: Sequence[str] = (),
+) -> None:
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+
     def cells(new_url: Callable[[], str]) -> None:
         for size in sizes:
             for library in libraries:
                 url = new_url()
                 command = [sys.executable, "-m", "benchmarks.scale", "--cell"]
                 command += [library, store, url, str(size), str(ops)]
-                done = subprocess.run(command, capture_output=True, text=True)
+                with tempfile.TemporaryDirectory(prefix="tunewise-scale-cell-") as cwd:
+                    # the trials' folders of tunewise-optimize go to the cell's own folder
+                    done = subprocess.run(command, capture_output=True, text=True, cwd=cwd, env=env)
                 if done.returncode != 0:
                     print(done.stdout, done.stderr, file=sys.stderr)
                     raise SystemExit(f"cell {library} {store} {size} failed")
@@ -278,9 +337,9 @@ def _run_store(store: str, sizes: list[int], libraries: list[str], ops: int, out
     elif store == "postgresql":
         from benchmarks.pgserver import postgres
 
-        with postgres() as server:
+        with postgres(settings) as server:
             print(f"# {server.version}", flush=True)
-            out.write(json.dumps({"postgresql": server.version}) + "\n")
+            out.write(json.dumps({"postgresql": server.version, "settings": list(settings)}) + "\n")
             cells(server.create_database)
     else:
         raise SystemExit(f"--stores: unknown store {store!r} (sqlite, postgresql)")
@@ -290,8 +349,8 @@ def report(path: str) -> str:
     rows = read_jsonl(path)
     cells = {(r["store"], r["library"], r["size"]): r for r in rows if "library" in r}
     lines = [
-        "| store | library | trials stored | ask+tell median (ms) | p99 (ms) | max (ms) "
-        "| first ask+tell (ms) | load (before, after) |",
+        "| store | library | trials stored | per trial, median (ms) | p99 (ms) | max (ms) "
+        "| first (ms) | load (before, after) |",
         "|---|---|---:|---:|---:|---:|---:|---|",
     ]
     for (store, library, size), r in sorted(cells.items()):

@@ -29,6 +29,8 @@ class TrialHistory:
         self._study_id = study_id
         self._trials: dict[int, Trial] = {}
         self._finished: list[Trial] = []  # number order; finished trials never change
+        self._done: set[int] = set()  # the numbers in ``_finished``
+        self._ended: list[Trial] = []  # the finished trials in the order this object saw them
         self._pending: dict[int, Trial] = {}  # queued and running, by number
         self._next = 0  # one past the highest number read
         #: Numbers below ``_next`` never read: a trial whose creator committed after a later
@@ -37,7 +39,8 @@ class TrialHistory:
 
     def refresh(self) -> dict[int, Trial]:
         """All trials by number, re-reading only those that may have changed. The dict is
-        this object's own: read it, do not change it."""
+        this object's own, kept current by :meth:`update`: a trial put in it directly must be
+        given to :meth:`update` too."""
         lowest = min(self._pending, default=self._next)
         if self._missing or self._next - lowest <= _RANGE_LAG:
             lowest = min(lowest, *self._missing) if self._missing else lowest
@@ -64,8 +67,7 @@ class TrialHistory:
     def update(self, trial: Trial) -> None:
         """Record a trial this process just read or changed (so no re-read is needed for it)."""
         number = trial.number
-        known = self._trials.get(number)
-        if known is not None and known.state.is_finished:
+        if number in self._done:
             return  # read-only: nothing can have changed
         self._trials[number] = trial
         if number > self._next:
@@ -73,6 +75,8 @@ class TrialHistory:
         self._missing.discard(number)
         self._next = max(self._next, number + 1)
         if trial.state.is_finished:
+            self._done.add(number)
+            self._ended.append(trial)
             self._pending.pop(number, None)
             if not self._finished or self._finished[-1].number < number:
                 self._finished.append(trial)
@@ -90,6 +94,16 @@ class TrialHistory:
     def pending(self) -> list[Trial]:
         """The queued and running trials in number order."""
         return [self._pending[n] for n in sorted(self._pending)]
+
+    @property
+    def unfinished(self) -> int:
+        """How many trials are queued or running."""
+        return len(self._pending)
+
+    def ended_since(self, seen: int) -> Sequence[Trial]:
+        """The finished trials after the first ``seen`` this object recorded, in the order it
+        recorded them: a reader that keeps a tally (a progress line) reads each trial once."""
+        return self._ended[seen:]
 
     def __len__(self) -> int:
         return len(self._trials)

@@ -141,6 +141,10 @@ class Tuner:
         self._stop_request: str | None = None  # a person stopped the study (dashboard)
         self._curves: dict[int, dict[int, float]] = {}  # objective per step, current attempts
         self._stop_reasons: dict[int, str] = {}
+        # Progress tallies, over the trials the history saw end (each read once).
+        self._seen_ended = 0
+        self._failed = 0
+        self._best: Trial | None = None
 
     # The loop --------------------------------------------------------------------------
     def run(self) -> Completion:
@@ -203,7 +207,7 @@ class Tuner:
             if not self.executor.running:
                 if hard_stop is not None:
                     return hard_stop
-                if all(t.state.is_finished for t in self._trials.values()):
+                if not self._history.unfinished:
                     if self._exhausted and self._below_max_trials():
                         return Completion(
                             "search_exhausted",
@@ -272,9 +276,11 @@ class Tuner:
             budget = min(budget, self.max_trials - len(self._trials))
         if budget <= 0 or self._exhausted:
             return
-        history = [*self.prior_history]
-        history += [t for t in self._trials.values() if t.state.is_finished]
-        pending = [t for t in self._trials.values() if not t.state.is_finished]
+        # The history's own lists, kept in number order as trials end: no pass over the study
+        # per trial, so starting one costs the same with 100 trials stored as with 100,000.
+        finished = self._history.finished
+        history = [*self.prior_history, *finished] if self.prior_history else finished
+        pending = self._history.pending
         rng = strategy_rng(self.strategy.seed, len(self._trials))
         suggestions = self.strategy.suggest(self.space, history, pending, budget, rng)
         self._exhausted = not suggestions
@@ -410,7 +416,7 @@ class Tuner:
         gone = [o for o in dead_owners(t.lease_owner for t in running) if o != self.owner]
         max_attempts = self.retries.max_attempts if "lost" in self.retries.on else 1
         self.store.expire_leases(sid, owners=gone, max_attempts=max_attempts)
-        self._trials = dict(self._history.refresh())
+        self._trials = self._history.refresh()
 
     @contextlib.contextmanager
     def _deferred_interrupt(self) -> Iterator[None]:
@@ -448,15 +454,23 @@ class Tuner:
     def _emit_progress(self) -> None:
         if self.on_progress is None:
             return
-        finished = [t for t in self._trials.values() if t.state.is_finished]
-        best: Trial | None = None
-        for t in finished:
+        ended = self._history.ended_since(self._seen_ended)
+        self._seen_ended += len(ended)
+        for t in ended:
+            self._failed += t.state == TrialState.FAILED
+            best = self._best
             if (
                 t.state == TrialState.COMPLETED
                 and t.value is not None
-                and (best is None or self.objective.is_better(t.value, best.value))
+                and (
+                    best is None
+                    or self.objective.is_better(t.value, best.value)
+                    or (t.value == best.value and t.number < best.number)  # lowest number wins
+                )
             ):
-                best = t
+                self._best = t
+        best = self._best
+        finished = self._history.finished
         elapsed = time.monotonic() - self._started_at
         eta = None
         if self.max_trials is not None and self._done_this_run:
@@ -470,7 +484,7 @@ class Tuner:
                 total=self.max_trials,
                 done=len(finished),
                 running=len(self.executor.running),
-                failed=sum(t.state == TrialState.FAILED for t in finished),
+                failed=self._failed,
                 best=None if best is None else best.value,
                 best_number=None if best is None else best.number,
                 elapsed=elapsed,
