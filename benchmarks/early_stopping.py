@@ -6,6 +6,7 @@ Every method tunes the search space of ``examples/mlp_digits_hyperband.yaml`` wi
 
 - ``random``: tunewise random search, every trial trained to the full budget;
 - ``hyperband``: tunewise ``strategy: hyperband`` (random sampler, min_resource 1, factor 3);
+- ``bohb``: the same with ``sampler: bayesian`` (model-based Hyperband, as BOHB);
 - ``median``: tunewise random search with ``early_stopping: median`` (min_trials 5);
 - ``optuna_hyperband`` / ``optuna_median`` (``--optuna``): Optuna's ``RandomSampler`` with its
   ``HyperbandPruner`` (same min_resource, max_resource and factor) or ``MedianPruner`` (5 startup
@@ -54,15 +55,15 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC_PATH = ROOT / "examples" / "mlp_digits_hyperband.yaml"
-TUNEWISE_METHODS = ("random", "hyperband", "median")
+TUNEWISE_METHODS = ("random", "hyperband", "bohb", "median")
 OPTUNA_METHODS = ("optuna_hyperband", "optuna_median")
-HYPERBAND_METHODS = ("hyperband", "optuna_hyperband")
+HYPERBAND_METHODS = ("hyperband", "bohb", "optuna_hyperband")
 #: Median-rule settings shared by tunewise's and Optuna's rows.
 MIN_TRIALS = 5
 REDUCTION_FACTOR = 3
 MIN_RESOURCE = 1
 #: A rough cost per run relative to a full-budget random run, to start the long runs first.
-COST = {"random": 1.0, "median": 0.6, "optuna_median": 0.6, "hyperband": 0.3}
+COST = {"random": 1.0, "median": 0.6, "optuna_median": 0.6, "hyperband": 0.3, "bohb": 0.3}
 
 Record = dict[str, Any]
 
@@ -133,9 +134,14 @@ def run_tunewise(method: str, seed: int, trials: int, parallel: int, epochs: int
 
     space, objective = load_task(epochs)
     max_epochs = int(space.static["epochs"])
-    options: dict[str, Any] = {"strategy": "hyperband" if method == "hyperband" else "random"}
-    if method == "hyperband":
-        options["hyperband"] = {"min_resource": MIN_RESOURCE, "reduction_factor": REDUCTION_FACTOR}
+    hyperband = method in ("hyperband", "bohb")
+    options: dict[str, Any] = {"strategy": "hyperband" if hyperband else "random"}
+    if hyperband:
+        options["hyperband"] = {
+            "min_resource": MIN_RESOURCE,
+            "reduction_factor": REDUCTION_FACTOR,
+            "sampler": "bayesian" if method == "bohb" else "random",
+        }
     elif method == "median":
         options["early_stopping"] = {"rule": "median", "min_trials": MIN_TRIALS}
     elif method != "random":
@@ -516,7 +522,7 @@ def report(records: list[Record], trials: int) -> str:
             ]
 
     lines.append("")
-    for method in ("hyperband", "optuna_hyperband"):
+    for method in ("hyperband", "bohb", "optuna_hyperband"):
         if (method, trials) in summary:
             s = summary[(method, trials)]
             met = s["best"] >= base_best and s["ratio"] <= 1 / 3
