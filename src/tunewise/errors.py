@@ -77,3 +77,8 @@ class IllegalTransition(StoreError):
 
 class LeaseLost(StoreError):
     """The caller no longer holds the lease of the trial it tries to change."""
+
+
+class NumberTaken(StoreError):
+    """Another process added a trial first: the number the caller meant to add is taken (read
+    the study's trials again and suggest anew, so no configuration is run twice)."""

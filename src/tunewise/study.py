@@ -268,9 +268,12 @@ class Study:
         *,
         timeout: float | None = None,
         on_progress: ProgressCallback | None = None,
+        worker: bool = False,
+        leave_when_idle: bool = False,
         executor: ExecutorSpec | Executor | None = None,
     ) -> Completion:
-        """Run the study's loop with a given runner and limits (what ``tunewise run`` uses).
+        """Run the study's loop with a given runner and limits (what ``tunewise run`` uses;
+        ``tunewise worker`` passes ``worker``, and ``leave_when_idle``: see :class:`Tuner`).
         Trials run on ``executor`` (closed when the run ends), or where an ExecutorSpec or
         else the study's spec says."""
         from tunewise.executors import Executor, build_executor
@@ -302,6 +305,8 @@ class Study:
                 criteria=self.spec.completion,
                 prior_history=self._prior_history(),
                 on_progress=on_progress,
+                worker=worker,
+                leave_when_idle=leave_when_idle,
             )
             return tuner.run()
         finally:

@@ -4,6 +4,13 @@ Fill free capacity with suggestions, record reports, finish trials, check the li
 every transition to the store before acting on it, so that killing the driver at any moment
 loses nothing but the trials in flight, and those are requeued as new attempts: by the next
 driver (which sees their owner is gone, or their lease expired) or by this one on Ctrl-C.
+
+Any number of tuners — drivers (``tunewise run``) and workers (``tunewise worker``), on any
+machines — may run one study at once: each claims QUEUED trials first, suggests from the
+study's trials as stored (its own and the others'), and adds a suggestion only under the trial
+number it was made for (:meth:`Store.add_trial` with ``number``), so no configuration is added
+twice and ``max_trials`` is never exceeded. Whoever sees the study complete ends it; the others
+see that in the store and wind down.
 """
 
 from __future__ import annotations
@@ -18,9 +25,10 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
-from tunewise.errors import IllegalTransition, LeaseLost, SpecError, StudyAborted
+from tunewise.errors import IllegalTransition, LeaseLost, NumberTaken, SpecError, StudyAborted
 from tunewise.executors.base import DoneEvent, Event, Executor, ReportEvent
 from tunewise.history import TrialHistory
 from tunewise.policies import CompletionCriteria
@@ -37,8 +45,22 @@ POLL_SECONDS = 0.25
 #: Limits after which running trials are ended rather than awaited (SageMaker stops the
 #: training jobs in progress when a completion criterion is met, too).
 HARD_STOPS = frozenset(
-    {"too_many_failures", "max_runtime", "target", "not_improving", "convergence", "stopped"}
+    {
+        "too_many_failures",
+        "max_runtime",
+        "target",
+        "not_improving",
+        "convergence",
+        "stopped",
+        "ended_elsewhere",
+    }
 )
+#: Completions this tuner did not decide: it leaves the study's state as another process (or
+#: nobody, for ``idle``) set it.
+NOT_DECIDED_HERE = frozenset({"ended_elsewhere", "idle"})
+#: How long a tuner waits for its turn to suggest before it goes on without it (a process that
+#: holds the turn may be frozen; the trial-number check keeps suggestions right regardless).
+SUGGESTION_LOCK_SECONDS = 0.5
 INTERRUPTED = "interrupted by the user (Ctrl-C)"
 
 
@@ -106,7 +128,13 @@ class Tuner:
         criteria: CompletionCriteria | None = None,
         prior_history: Sequence[Trial] = (),
         on_progress: ProgressCallback | None = None,
+        worker: bool = False,
+        leave_when_idle: bool = False,
     ) -> None:
+        """``worker``: join a study others may run too — do not mark it running, nor
+        interrupted when stopped (the others go on); still end it when this tuner sees it
+        complete. ``leave_when_idle``: return (completion ``idle``) as soon as nothing is left
+        for this tuner to start while trials of other processes still run."""
         self.store = store
         self.study = study
         self.space = space
@@ -125,6 +153,8 @@ class Tuner:
         self.criteria = criteria or CompletionCriteria()
         #: Trials of warm-start parents the strategy learns from (identical warm start).
         self.prior_history = list(prior_history)
+        self.worker = worker
+        self.leave_when_idle = leave_when_idle
         self.max_trials = limits.max_trials or strategy.default_max_trials(space)
         if self.max_trials is None and limits.max_runtime is None:
             raise SpecError(
@@ -139,12 +169,9 @@ class Tuner:
         self._interrupted = False
         self._exhausted = False
         self._stop_request: str | None = None  # a person stopped the study (dashboard)
+        self._ended: StudyRecord | None = None  # another process ended the study
         self._curves: dict[int, dict[int, float]] = {}  # objective per step, current attempts
         self._stop_reasons: dict[int, str] = {}
-        # Progress tallies, over the trials the history saw end (each read once).
-        self._seen_ended = 0
-        self._failed = 0
-        self._best: Trial | None = None
 
     # The loop --------------------------------------------------------------------------
     def run(self) -> Completion:
@@ -156,30 +183,29 @@ class Tuner:
                 interrupted (running the study again continues it).
         """
         sid = self.study.id
-        self.store.set_study_state(sid, StudyState.RUNNING)
+        if not self.worker:
+            self.store.set_study_state(sid, StudyState.RUNNING)
         self._started_at = time.monotonic()
         self._maintain()
-        if self.stopping is not None:
-            metric = self.objective.metric
-            self._curves = {
-                number: {r.step: r.values[metric] for r in reports if metric in r.values}
-                for number, reports in self.store.get_study_reports(sid).items()
-            }
         try:
             with self._deferred_interrupt():
                 completion = self._loop()
         except KeyboardInterrupt:
             self._handle(self.executor.shutdown(INTERRUPTED, FailureKind.INTERRUPTED))
             self._requeue_orphans(INTERRUPTED)
-            self.store.set_study_state(sid, StudyState.INTERRUPTED, INTERRUPTED)
+            if not self.worker:
+                self.store.set_study_state(sid, StudyState.INTERRUPTED, INTERRUPTED)
             raise
         except BaseException:
-            reason = "the driver stopped on an error"
+            reason = f"the {'worker' if self.worker else 'driver'} stopped on an error"
             self._handle(self.executor.shutdown(reason, FailureKind.INTERRUPTED))
             self._requeue_orphans(reason)
-            self.store.set_study_state(sid, StudyState.INTERRUPTED, reason)
+            if not self.worker:
+                self.store.set_study_state(sid, StudyState.INTERRUPTED, reason)
             raise
         self._emit_progress()
+        if completion.reason in NOT_DECIDED_HERE:
+            return completion
         if completion.reason == "too_many_failures":
             evidence = {"criterion": completion.reason, **completion.evidence}
             self.store.set_study_state(sid, StudyState.FAILED, completion.message, evidence)
@@ -207,7 +233,8 @@ class Tuner:
             if not self.executor.running:
                 if hard_stop is not None:
                     return hard_stop
-                if not self._history.unfinished:
+                self._trials = dict(self._history.refresh())  # others' trials may have ended
+                if all(t.state.is_finished for t in self._trials.values()):
                     if self._exhausted and self._below_max_trials():
                         return Completion(
                             "search_exhausted",
@@ -217,6 +244,13 @@ class Tuner:
                     limit = self._check_limits()
                     if limit is not None:
                         return limit
+                elif self.leave_when_idle and self._nothing_to_start():
+                    running = sum(not t.state.is_finished for t in self._trials.values())
+                    return Completion(
+                        "idle",
+                        "nothing left to start here; the other processes run the last trials",
+                        {"unfinished": running},
+                    )
             timeout = POLL_SECONDS if self._trials else 0.0
             self._handle(self.executor.poll(timeout))
             if time.monotonic() - last_maintenance >= self.lease.heartbeat:
@@ -224,12 +258,23 @@ class Tuner:
                 last_maintenance = time.monotonic()
             self._emit_progress()
 
+    def _nothing_to_start(self) -> bool:
+        """No queued trial, and no room for a new one (as of the last refresh)."""
+        if any(t.state == TrialState.QUEUED for t in self._trials.values()):
+            return False
+        return self._exhausted or not self._below_max_trials()
+
     def _below_max_trials(self) -> bool:
         return self.max_trials is None or len(self._trials) < self.max_trials
 
     def _check_limits(self) -> Completion | None:
         if self._stop_request is not None:
             return Completion("stopped", self._stop_request, {})
+        if self._ended is not None:
+            message = f"another process ended the study ({self._ended.state})"
+            if self._ended.reason:
+                message += f": {self._ended.reason}"
+            return Completion("ended_elsewhere", message, {})
         limit = self._check_basic_limits()
         if limit is not None or self.criteria == CompletionCriteria():
             return limit
@@ -264,31 +309,83 @@ class Tuner:
                 self.executor.cancel(number, f"the study ended: {completion.message}")
 
     def _start_trials(self) -> None:
-        """Start trials into free capacity: queued ones (retries) first, then suggestions."""
-        sid = self.study.id
-        while self.executor.free > 0:
-            claimed = self.store.claim_trial(sid, self.owner, self.lease.grace)
-            if claimed is None:
-                break
-            self._launch(claimed)
-        budget = self.executor.free
+        """Start trials into free capacity: queued ones (retries, trials other processes
+        requeued or enqueued) first, then suggestions — made in turn with the other processes
+        that suggest for this study (the store's suggestion lock), so none of them suggests in
+        vain for a trial number another one took meanwhile."""
+        self._claim_queued()
+        if self.executor.free <= 0 or self._exhausted or not self._below_max_trials():
+            return
+        added: list[Trial] = []
+        with self.store.suggestion_lock(self.study.id, SUGGESTION_LOCK_SECONDS):
+            deadline = time.monotonic() + SUGGESTION_LOCK_SECONDS  # then back to heartbeats
+            while not self._add_suggestions(added) and time.monotonic() < deadline:
+                pass
+        for trial in added:  # forked after the turn is passed on
+            self._launch(trial)
+
+    def _claim_queued(self) -> None:
+        """Claim the QUEUED trials of the last refresh into free capacity, lowest number
+        first — except a trial this tuner still runs an earlier attempt of (its lease was taken
+        over while the attempt went on: it ends here when the next heartbeat finds that out)."""
+        if self.executor.free <= 0:
+            return
+        running = set(self.executor.running)
+        for queued in self._history.pending:
+            if self.executor.free <= 0:
+                return
+            if queued.state != TrialState.QUEUED or queued.number in running:
+                continue
+            claimed = self.store.claim_trial(
+                self.study.id, self.owner, self.lease.grace, number=queued.number
+            )
+            if claimed is not None:  # else another process claimed it first
+                self._launch(claimed)
+
+    def _add_suggestions(self, added: list[Trial]) -> bool:
+        """Suggest into the free capacity (less the trials in ``added``, to be launched) from
+        the study's trials as stored now, and add each suggestion under the number it was made
+        for, to ``added``. False when another process added a trial first (the rest of the
+        suggestions are dropped: they did not know of it)."""
+        free = self.executor.free - len(added)
+        if free <= 0 or self._exhausted:
+            return True
+        self._trials = dict(self._history.refresh())
+        self._claim_queued()  # queued since the last refresh (requeued by others, enqueued)
+        free = self.executor.free - len(added)
+        if free <= 0:
+            return True
+        budget = free
         if self.max_trials is not None:
             budget = min(budget, self.max_trials - len(self._trials))
-        if budget <= 0 or self._exhausted:
-            return
+        if budget <= 0:
+            return True
         # The history's own lists, kept in number order as trials end: no pass over the study
         # per trial, so starting one costs the same with 100 trials stored as with 100,000.
         finished = self._history.finished
         history = [*self.prior_history, *finished] if self.prior_history else finished
         pending = self._history.pending
-        rng = strategy_rng(self.strategy.seed, len(self._trials))
+        number = len(self._trials)  # the history holds every trial: numbers are contiguous
+        rng = strategy_rng(self.strategy.seed, number)
         suggestions = self.strategy.suggest(self.space, history, pending, budget, rng)
         self._exhausted = not suggestions
         for params in suggestions:
-            trial = self.store.add_trial(
-                sid, params, owner=self.owner, lease_seconds=self.lease.grace
-            )
-            self._launch(trial)
+            try:
+                trial = self.store.add_trial(
+                    self.study.id,
+                    params,
+                    owner=self.owner,
+                    lease_seconds=self.lease.grace,
+                    number=number,
+                )
+            except NumberTaken:
+                self._exhausted = False  # the others' trials may leave room for new ones
+                return False
+            number += 1
+            self._trials[trial.number] = trial
+            self._history.update(trial)
+            added.append(trial)
+        return True
 
     def _launch(self, trial: Trial) -> None:
         self._trials[trial.number] = trial
@@ -405,6 +502,8 @@ class Tuner:
         record = self.store.get_study(self.study.name)
         if record.state == StudyState.STOPPED and self._stop_request is None:
             self._stop_request = record.reason or "stopped by a person"
+        elif record.state in (StudyState.COMPLETED, StudyState.FAILED):
+            self._ended = record
         for number in self.executor.running:
             try:
                 self.store.heartbeat(sid, number, self.owner, self.lease.grace)
@@ -412,11 +511,21 @@ class Tuner:
                 self.executor.cancel(
                     number, "its lease was taken over", FailureKind.LOST, keep_partial=False
                 )
-        running = self.store.get_trials(sid, [TrialState.RUNNING])
+        self._trials = dict(self._history.refresh())
+        # The refresh re-read every unfinished trial: expire leases only when one is due.
+        now = datetime.now(UTC)
+        running = [t for t in self._history.pending if t.state == TrialState.RUNNING]
         gone = [o for o in dead_owners(t.lease_owner for t in running) if o != self.owner]
-        max_attempts = self.retries.max_attempts if "lost" in self.retries.on else 1
-        self.store.expire_leases(sid, owners=gone, max_attempts=max_attempts)
-        self._trials = self._history.refresh()
+        if gone or any(t.lease_deadline and t.lease_deadline < now for t in running):
+            max_attempts = self.retries.max_attempts if "lost" in self.retries.on else 1
+            self.store.expire_leases(sid, owners=gone, max_attempts=max_attempts)
+            self._trials = dict(self._history.refresh())
+        if self.stopping is not None:  # the curves of every process's trials, as stored
+            metric = self.objective.metric
+            self._curves = {
+                number: {r.step: r.values[metric] for r in reports if metric in r.values}
+                for number, reports in self.store.get_study_reports(sid).items()
+            }
 
     @contextlib.contextmanager
     def _deferred_interrupt(self) -> Iterator[None]:
@@ -454,23 +563,15 @@ class Tuner:
     def _emit_progress(self) -> None:
         if self.on_progress is None:
             return
-        ended = self._history.ended_since(self._seen_ended)
-        self._seen_ended += len(ended)
-        for t in ended:
-            self._failed += t.state == TrialState.FAILED
-            best = self._best
+        finished = [t for t in self._trials.values() if t.state.is_finished]
+        best: Trial | None = None
+        for t in finished:
             if (
                 t.state == TrialState.COMPLETED
                 and t.value is not None
-                and (
-                    best is None
-                    or self.objective.is_better(t.value, best.value)
-                    or (t.value == best.value and t.number < best.number)  # lowest number wins
-                )
+                and (best is None or self.objective.is_better(t.value, best.value))
             ):
-                self._best = t
-        best = self._best
-        finished = self._history.finished
+                best = t
         elapsed = time.monotonic() - self._started_at
         eta = None
         if self.max_trials is not None and self._done_this_run:
@@ -484,7 +585,7 @@ class Tuner:
                 total=self.max_trials,
                 done=len(finished),
                 running=len(self.executor.running),
-                failed=self._failed,
+                failed=sum(t.state == TrialState.FAILED for t in finished),
                 best=None if best is None else best.value,
                 best_number=None if best is None else best.number,
                 elapsed=elapsed,

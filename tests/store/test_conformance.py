@@ -11,7 +11,9 @@ import math
 import os
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +21,7 @@ import pytest
 from tunewise.errors import (
     IllegalTransition,
     LeaseLost,
+    NumberTaken,
     SpecError,
     StoreError,
     StudyExists,
@@ -109,6 +112,21 @@ def test_numbers_are_contiguous_per_study(store: Store) -> None:
     with pytest.raises(StoreError):
         store.add_trial(a, {}, owner="me")  # an owner needs a lease length
     assert len(store.get_trials(a)) == 5  # nothing was added by the refused calls
+
+
+def test_add_trial_with_an_expected_number(store: Store) -> None:
+    study_id = _new_study(store)
+    assert store.add_trial(study_id, {"x": 1}, number=0).number == 0
+    leased = store.add_trial(study_id, {"x": 2}, owner="me", lease_seconds=60, number=1)
+    assert (leased.number, leased.state, leased.lease_owner) == (1, R, "me")
+    for taken in (0, 1, 3):  # behind the next number, or ahead of it
+        with pytest.raises(NumberTaken):
+            store.add_trial(study_id, {"x": 9}, number=taken)
+    assert [t.params for t in store.get_trials(study_id)] == [{"x": 1}, {"x": 2}]
+    assert store.add_trial(study_id, {"x": 3}, number=2).number == 2
+    with pytest.raises(StoreError) as missing:
+        store.add_trial(study_id + 100, {}, number=0)
+    assert not isinstance(missing.value, NumberTaken)
 
 
 def test_trial_fields(store: Store) -> None:
@@ -423,6 +441,31 @@ def _add_trials(url: str, study_id: int, count: int, barrier: Any) -> tuple[list
     return numbers, errors
 
 
+def _add_numbered(url: str, study_id: int, count: int, barrier: Any) -> tuple[list[int], list[str]]:
+    """Add trials the way processes sharing a study do: each at the number this process
+    believes is next, reading the study again when another process took it."""
+    numbers: list[int] = []
+    errors: list[str] = []
+    try:
+        store = open_store(url)
+        barrier.wait(timeout=60)
+        guess = 0
+        while len(numbers) < count:
+            try:
+                numbers.append(store.add_trial(study_id, {"n": guess}, number=guess).number)
+            except NumberTaken:
+                guess = len(store.get_trials(study_id))
+                continue
+            except Exception as exc:  # counted, the test asserts there is none
+                errors.append(repr(exc))
+                break
+            guess += 1
+        store.close()
+    except Exception as exc:
+        errors.append(repr(exc))
+    return numbers, errors
+
+
 def _claim_all(url: str, study_id: int, owner: str, barrier: Any) -> tuple[list[int], list[str]]:
     claimed: list[int] = []
     errors: list[str] = []
@@ -453,6 +496,74 @@ def test_concurrent_add_trial_from_processes(
     stored = store.get_trials(study_id)
     assert [t.number for t in stored] == list(range(WORKERS * TRIALS_EACH))
     assert store.count_trials(study_id)[Q] == WORKERS * TRIALS_EACH
+
+
+def test_concurrent_numbered_adds_from_processes(
+    store: Store, store_url: str, backend: str, processes: Processes
+) -> None:
+    if backend == "sqlite-memory":
+        pytest.skip("one process only")
+    study_id = _new_study(store)
+    outcomes = processes.run(_add_numbered, [(store_url, study_id, 50)] * WORKERS)
+    assert [e for _, errors in outcomes for e in errors] == []
+    stored = store.get_trials(study_id)
+    assert [t.number for t in stored] == list(range(WORKERS * 50))
+    # Each trial holds the number its adder expected: no add landed on another number.
+    assert all(t.params == {"n": t.number} for t in stored)
+
+
+def _count_in_turns(url: str, study_id: int, path: str, rounds: int, barrier: Any) -> list[str]:
+    """Increment the number in file ``path`` ``rounds`` times, each under the study's
+    suggestion lock (read, pause, write: without the lock, increments get lost)."""
+    errors: list[str] = []
+    try:
+        store = open_store(url)
+        barrier.wait(timeout=60)
+        for _ in range(rounds):
+            with store.suggestion_lock(study_id, timeout=60) as held:
+                if not held:
+                    errors.append("not acquired within 60 s")
+                value = int(Path(path).read_text())
+                time.sleep(0.001)
+                Path(path).write_text(str(value + 1))
+        store.close()
+    except Exception as exc:
+        errors.append(repr(exc))
+    return errors
+
+
+def test_suggestion_lock_takes_turns_across_processes(
+    store: Store, store_url: str, backend: str, processes: Processes, tmp_path: Path
+) -> None:
+    if backend == "sqlite-memory":
+        pytest.skip("one process only")
+    study_id = _new_study(store)
+    counter = tmp_path / "counter"
+    counter.write_text("0")
+    calls = [(store_url, study_id, str(counter), 25)] * WORKERS
+    assert [e for errors in processes.run(_count_in_turns, calls) for e in errors] == []
+    assert counter.read_text() == str(25 * WORKERS)
+
+
+def test_suggestion_lock_times_out_and_is_per_study(store: Store, store_url: str) -> None:
+    a, b = _new_study(store, "a"), _new_study(store, "b")
+    with store.suggestion_lock(a, timeout=1) as held:
+        assert held
+        if store_url != "sqlite://":  # in memory: one process, nobody to take turns with
+            other = open_store(store_url)
+            try:
+                started = time.monotonic()
+                with other.suggestion_lock(a, timeout=0.2) as again:
+                    assert not again
+                assert time.monotonic() - started >= 0.2
+                if store_url.startswith("postgresql"):  # a lock per study (SQLite: per file)
+                    with other.suggestion_lock(b, timeout=0.2) as elsewhere:
+                        assert elsewhere
+            finally:
+                other.close()
+    with store.suggestion_lock(a, timeout=0.2) as after:
+        assert after  # released by the block's end
+        store.add_trial(a, {"x": 1}, number=0)  # the store is usable inside
 
 
 def test_concurrent_claims_from_processes(

@@ -69,17 +69,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     implied = strategy(spec.objective, 0).default_max_trials(spec.space)
     if spec.limits.max_trials is None and implied is None and spec.limits.max_runtime is None:
         raise SpecError("limits.max_trials", "is required (or give limits.max_runtime)")
-    runner = build_runner(spec.trial)
+    # --workers-only: the trial runs on the workers' machines, so it is checked there.
+    runner = None if args.workers_only else build_runner(spec.trial)
     # Where trials run is checked (a Ray cluster reached) before the study is stored.
-    executor = build_executor(spec.executor, spec.limits.max_parallel)
+    executor = None if runner is None else build_executor(spec.executor, spec.limits.max_parallel)
     url = storage_url(args.storage, spec.storage)
     store = open_store(url)
     try:
         spec = open_or_create(store, spec)
+        if runner is None:
+            from tunewise.cli.worker import queue_for_workers
+
+            return queue_for_workers(store, spec, url)
         return _run_to_the_end(store, spec, runner, url, executor)
     finally:
         store.close()
-        executor.close()
+        if executor is not None:
+            executor.close()
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -259,6 +265,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--max-parallel", type=int, help="overrides limits.max_parallel")
     run.add_argument("--seed", type=int, help="overrides the spec's seed")
     run.add_argument("--executor", choices=EXECUTORS, help=executor_help)
+    run.add_argument(
+        "--workers-only",
+        action="store_true",
+        help="store the study and leave the running to `tunewise worker` processes",
+    )
     run.set_defaults(handler=cmd_run)
 
     resume = sub.add_parser(
@@ -292,9 +303,10 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("-o", "--output", required=True, metavar="FILE")
     export.add_argument("--storage", help=storage_help)
     export.set_defaults(handler=cmd_export)
-    from tunewise.cli import plot, report, serve  # (their modules import this one)
+    from tunewise.cli import plot, report, serve, worker  # (their modules import this one)
 
     serve.register(sub)
+    worker.register(sub)
     report.register(sub)
     plot.register(sub)
     from tunewise.cli import sagemaker as sagemaker_commands  # import-sagemaker, describe

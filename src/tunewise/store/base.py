@@ -41,6 +41,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
@@ -111,10 +112,17 @@ class Store(ABC):
         *,
         owner: str | None = None,
         lease_seconds: float | None = None,
+        number: int | None = None,
     ) -> Trial:
         """Add a trial with the next number, QUEUED; or RUNNING leased to ``owner`` when given.
 
+        ``number``: add it only if the next number is this one (the caller suggested ``params``
+        from the study's trials ``0 .. number - 1``; processes sharing a study use it so that no
+        two of them add the same suggestion, nor more trials than a limit allows).
+
         Raises:
+            NumberTaken: ``number`` is given and the study's next number is another one
+                (nothing is added).
             StoreError: no study with that id, or ``owner`` without ``lease_seconds``.
         """
 
@@ -242,6 +250,18 @@ class Store(ABC):
         """End the lease of every RUNNING trial whose deadline is before ``now``, or whose owner
         is in ``owners`` (known dead): the trial is requeued as a new attempt while its attempt
         is below ``max_attempts``, else FAILED with kind ``lost``. Returns the trials changed."""
+
+    @abstractmethod
+    def suggestion_lock(self, study_id: int, timeout: float) -> AbstractContextManager[bool]:
+        """A context manager that takes turns with the other processes suggesting trials for the
+        study: while one holds it, no other process acquires it. It yields whether it was
+        acquired within ``timeout`` seconds; the block runs either way, since the lock spares
+        work but guarantees nothing (:meth:`add_trial` with ``number`` does). Released when the
+        block ends or the process dies.
+
+        Raises:
+            StoreError: the store cannot be reached.
+        """
 
     @abstractmethod
     def close(self) -> None:

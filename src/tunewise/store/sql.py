@@ -21,22 +21,30 @@ timeout failed most of them and legacy implicit transactions duplicated trial nu
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
-from tunewise.errors import IllegalTransition, LeaseLost, StoreError, StudyExists, StudyNotFound
-from tunewise.store import queries
+from tunewise.errors import (
+    IllegalTransition,
+    LeaseLost,
+    NumberTaken,
+    StoreError,
+    StudyExists,
+    StudyNotFound,
+)
+from tunewise.store import locks, queries
 from tunewise.store.base import Store
 from tunewise.store.schema import (
     as_floats,
@@ -70,7 +78,14 @@ from tunewise.trial import (
 T = TypeVar("T")
 
 _WRITE = "tunewise_write"  # execution option read by the SQLite "begin" hook
-_RETRY_SQLSTATES = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
+#: serialization_failure, deadlock_detected, and idle_in_transaction_session_timeout: the
+#: server rolled the transaction back in each case, so running it again is safe.
+_RETRY_SQLSTATES = frozenset({"40001", "40P01", "25P03"})
+#: A PostgreSQL session that sits in a transaction this long is ended by the server, which
+#: releases its row locks. tunewise's transactions never wait on the client (no user code runs
+#: inside one), so only a process frozen mid-transaction (SIGSTOP, a paused VM) meets it — and
+#: without it, the trials and the study row it had locked would stall every other process.
+IDLE_IN_TRANSACTION_MS = 10_000
 _ATTEMPTS = 5
 _QUEUED, _RUNNING = TrialState.QUEUED.value, TrialState.RUNNING.value
 
@@ -234,21 +249,22 @@ class SQLStore(Store):
         *,
         owner: str | None = None,
         lease_seconds: float | None = None,
+        number: int | None = None,
     ) -> Trial:
         if owner is not None and lease_seconds is None:
             raise StoreError("add_trial: a trial leased to an owner needs lease_seconds")
         document = dump_json(params, "trial parameters")
 
         def tx(conn: Connection) -> Trial:
-            bump = (
-                studies.update()
-                .where(studies.c.id == study_id)
-                .values(next_number=studies.c.next_number + 1)
-                .returning(studies.c.next_number)
+            bump = studies.update().where(studies.c.id == study_id)
+            if number is not None:  # PostgreSQL re-checks it after waiting for a row lock
+                bump = bump.where(studies.c.next_number == number)
+            bump = bump.values(next_number=studies.c.next_number + 1).returning(
+                studies.c.next_number
             )
             next_number = conn.execute(bump).scalar_one_or_none()
             if next_number is None:
-                raise StoreError(f"no study with id {study_id}")
+                _raise_number_taken(conn, study_id, number)
             now = time.time()
             values: dict[str, Any] = {
                 "study_id": study_id,
@@ -495,6 +511,26 @@ class SQLStore(Store):
             lambda conn: [attempt_from_row(r) for r in conn.execute(query)], write=False
         )
 
+    @contextlib.contextmanager
+    def suggestion_lock(self, study_id: int, timeout: float) -> Iterator[bool]:
+        if self._closed:
+            raise StoreError(f"the store at {self._label} is closed")
+        if self._memory:  # one process: nobody to take turns with
+            yield True
+            return
+        if self.dialect == "sqlite":
+            with locks.file_lock(f"{self._label}.suggest-lock", timeout) as held:
+                yield held
+            return
+        if self._pid != os.getpid():
+            self._engine.dispose(close=False)  # leave the parent's connections to the parent
+            self._pid = os.getpid()
+        try:  # (the block's own store calls raise StoreError, never SQLAlchemyError)
+            with locks.advisory_lock(self._engine, study_id, timeout) as held:
+                yield held
+        except SQLAlchemyError as exc:
+            raise StoreError(f"storage error at {self._label}: {exc}") from exc
+
     def expire_leases(
         self,
         study_id: int,
@@ -557,7 +593,9 @@ def _make_engine(url: sa.URL, engine_kwargs: Mapping[str, Any] | None) -> Engine
     kwargs = dict(engine_kwargs or {})
     if url.get_backend_name() != "sqlite":
         kwargs.setdefault("pool_pre_ping", True)
-        return sa.create_engine(url, **kwargs)
+        engine = sa.create_engine(url, **kwargs)
+        sa.event.listen(engine, "connect", _postgres_connect)
+        return engine
     connect_args = {"check_same_thread": False, "timeout": 30.0}
     connect_args.update(kwargs.pop("connect_args", {}))
     if url.database in (None, "", ":memory:"):
@@ -566,6 +604,13 @@ def _make_engine(url: sa.URL, engine_kwargs: Mapping[str, Any] | None) -> Engine
     sa.event.listen(engine, "connect", _sqlite_connect)
     sa.event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def _postgres_connect(dbapi_connection: Any, _record: Any) -> None:
+    """Per connection: end this session's transactions left idle (IDLE_IN_TRANSACTION_MS)."""
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute(f"SET idle_in_transaction_session_timeout = {IDLE_IN_TRANSACTION_MS}")
+    dbapi_connection.commit()
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -712,6 +757,18 @@ def _requeue(
         )
     )
     return trial_from_row(conn.execute(update.returning(*trials.c)).one())
+
+
+def _raise_number_taken(conn: Connection, study_id: int, number: int | None) -> NoReturn:
+    """Why a bounded ``add_trial`` added nothing: the number is taken, or there is no study."""
+    query = sa.select(studies.c.next_number).where(studies.c.id == study_id)
+    next_number = conn.execute(query).scalar_one_or_none()
+    if next_number is None:
+        raise StoreError(f"no study with id {study_id}")
+    raise NumberTaken(
+        f"trial number {number} of study {study_id} is taken (the next is {next_number}): "
+        "another process added a trial first"
+    )
 
 
 def _lease(owner: str, lease_seconds: float, now: float) -> dict[str, Any]:
