@@ -172,6 +172,10 @@ class Tuner:
         self._ended: StudyRecord | None = None  # another process ended the study
         self._curves: dict[int, dict[int, float]] = {}  # objective per step, current attempts
         self._stop_reasons: dict[int, str] = {}
+        # Progress tallies, over the trials the history saw end (each read once).
+        self._seen_ended = 0
+        self._failed = 0
+        self._best: Trial | None = None
 
     # The loop --------------------------------------------------------------------------
     def run(self) -> Completion:
@@ -233,8 +237,8 @@ class Tuner:
             if not self.executor.running:
                 if hard_stop is not None:
                     return hard_stop
-                self._trials = dict(self._history.refresh())  # others' trials may have ended
-                if all(t.state.is_finished for t in self._trials.values()):
+                self._trials = self._history.refresh()  # others' trials may have ended
+                if not self._history.unfinished:
                     if self._exhausted and self._below_max_trials():
                         return Completion(
                             "search_exhausted",
@@ -350,7 +354,7 @@ class Tuner:
         free = self.executor.free - len(added)
         if free <= 0 or self._exhausted:
             return True
-        self._trials = dict(self._history.refresh())
+        self._trials = self._history.refresh()
         self._claim_queued()  # queued since the last refresh (requeued by others, enqueued)
         free = self.executor.free - len(added)
         if free <= 0:
@@ -511,7 +515,7 @@ class Tuner:
                 self.executor.cancel(
                     number, "its lease was taken over", FailureKind.LOST, keep_partial=False
                 )
-        self._trials = dict(self._history.refresh())
+        self._trials = self._history.refresh()
         # The refresh re-read every unfinished trial: expire leases only when one is due.
         now = datetime.now(UTC)
         running = [t for t in self._history.pending if t.state == TrialState.RUNNING]
@@ -519,7 +523,7 @@ class Tuner:
         if gone or any(t.lease_deadline and t.lease_deadline < now for t in running):
             max_attempts = self.retries.max_attempts if "lost" in self.retries.on else 1
             self.store.expire_leases(sid, owners=gone, max_attempts=max_attempts)
-            self._trials = dict(self._history.refresh())
+            self._trials = self._history.refresh()
         if self.stopping is not None:  # the curves of every process's trials, as stored
             metric = self.objective.metric
             self._curves = {
@@ -563,15 +567,23 @@ class Tuner:
     def _emit_progress(self) -> None:
         if self.on_progress is None:
             return
-        finished = [t for t in self._trials.values() if t.state.is_finished]
-        best: Trial | None = None
-        for t in finished:
+        ended = self._history.ended_since(self._seen_ended)
+        self._seen_ended += len(ended)
+        for t in ended:
+            self._failed += t.state == TrialState.FAILED
+            best = self._best
             if (
                 t.state == TrialState.COMPLETED
                 and t.value is not None
-                and (best is None or self.objective.is_better(t.value, best.value))
+                and (
+                    best is None
+                    or self.objective.is_better(t.value, best.value)
+                    or (t.value == best.value and t.number < best.number)  # lowest number wins
+                )
             ):
-                best = t
+                self._best = t
+        best = self._best
+        finished = self._history.finished
         elapsed = time.monotonic() - self._started_at
         eta = None
         if self.max_trials is not None and self._done_this_run:
@@ -585,7 +597,7 @@ class Tuner:
                 total=self.max_trials,
                 done=len(finished),
                 running=len(self.executor.running),
-                failed=sum(t.state == TrialState.FAILED for t in finished),
+                failed=self._failed,
                 best=None if best is None else best.value,
                 best_number=None if best is None else best.number,
                 elapsed=elapsed,
