@@ -126,6 +126,8 @@ class PythonRunner:
         if (func is None) == (target is None):
             raise ValueError("give exactly one of func and target")
         self._func = func
+        #: Whether ``func`` takes the trial too, found before trials fork (inspect is slow).
+        self._wants_trial: bool | None = None if func is None else _wants_trial(func)
         self._target = target
 
     @property
@@ -149,11 +151,10 @@ class PythonRunner:
         try:
             with _captured_output(job.trial_dir):
                 func = self.func
-                result = (
-                    func(dict(job.params), context)
-                    if _wants_trial(func)
-                    else func(dict(job.params))
-                )
+                wants = self._wants_trial
+                if wants is None:
+                    wants = _wants_trial(func)
+                result = func(dict(job.params), context) if wants else func(dict(job.params))
         except TrialStopped:
             return Outcome(TrialState.STOPPED, last.get(job.objective), dict(last))
         except Exception as exc:

@@ -256,13 +256,11 @@ class SQLStore(Store):
         document = dump_json(params, "trial parameters")
 
         def tx(conn: Connection) -> Trial:
-            bump = studies.update().where(studies.c.id == study_id)
-            if number is not None:  # PostgreSQL re-checks it after waiting for a row lock
-                bump = bump.where(studies.c.next_number == number)
-            bump = bump.values(next_number=studies.c.next_number + 1).returning(
-                studies.c.next_number
-            )
-            next_number = conn.execute(bump).scalar_one_or_none()
+            # With ``number``, PostgreSQL re-checks it after waiting for the study's row lock.
+            bump = _BUMP if number is None else _BUMP_AT
+            next_number = conn.execute(
+                bump, {"p_study": study_id, "p_number": number}
+            ).scalar_one_or_none()
             if next_number is None:
                 _raise_number_taken(conn, study_id, number)
             now = time.time()
@@ -276,9 +274,7 @@ class SQLStore(Store):
             }
             if owner is not None and lease_seconds is not None:
                 values.update(_lease(owner, lease_seconds, now), state=_RUNNING, started_at=now)
-            return trial_from_row(
-                conn.execute(trials.insert().values(values).returning(*trials.c)).one()
-            )
+            return trial_from_row(conn.execute(_INSERT_TRIAL, values).one())
 
         return self._run(tx)
 
@@ -645,6 +641,15 @@ _P_KEY = sa.and_(
     trials.c.study_id == sa.bindparam("p_study"), trials.c.number == sa.bindparam("p_number")
 )
 _LOCKED = sa.select(trials).where(_P_KEY).with_for_update()
+_BUMP = (
+    studies.update()
+    .where(studies.c.id == sa.bindparam("p_study"))
+    .values(next_number=studies.c.next_number + 1)
+    .returning(studies.c.next_number)
+)
+#: The next number only if it is ``p_number`` (a suggestion made for that number).
+_BUMP_AT = _BUMP.where(studies.c.next_number == sa.bindparam("p_number"))
+_INSERT_TRIAL = trials.insert().returning(*trials.c)  # the columns are the parameters given
 _ATTEMPT = sa.select(trials.c.attempt).where(_P_KEY)
 _REPORTS = (
     sa.select(reports)
