@@ -613,14 +613,44 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     """Per connection: let SQLAlchemy emit BEGIN itself, and the settings of INFRA.md."""
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    for pragma in (
-        "busy_timeout = 30000",
-        "journal_mode = WAL",
-        "synchronous = NORMAL",
-        "foreign_keys = ON",
-    ):
-        cursor.execute(f"PRAGMA {pragma}")
-    cursor.close()
+    try:
+        for pragma in (
+            "busy_timeout = 30000",
+            "journal_mode = WAL",
+            "synchronous = NORMAL",
+            "foreign_keys = ON",
+        ):
+            _sqlite_pragma(cursor, pragma)
+    finally:
+        cursor.close()
+
+
+#: How long a connection retries a pragma that SQLite refused with "database is locked".
+PRAGMA_RETRY_SECONDS = 30.0
+
+
+def _sqlite_pragma(cursor: Any, pragma: str) -> None:
+    """Run one pragma, retrying while the database is locked.
+
+    Switching a new database file to WAL reads its header and then needs the write lock; when
+    several processes open the same new file at once, SQLite refuses that upgrade at once with
+    "database is locked" instead of waiting (busy_timeout is not consulted where waiting could
+    deadlock), so the connection waits here instead (seen once, in a CI run of four processes
+    creating one store: ``tests/store/test_migrations.py``).
+    """
+    import sqlite3
+
+    deadline = time.monotonic() + PRAGMA_RETRY_SECONDS
+    delay = 0.005
+    while True:
+        try:
+            cursor.execute(f"PRAGMA {pragma}")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay * (1 + random.random()))
+        delay = min(delay * 2, 0.2)
 
 
 def _sqlite_begin(conn: Connection) -> None:
