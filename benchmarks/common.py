@@ -1,7 +1,8 @@
-"""What the scale-out benchmarks share: the versions they ran with, their JSON-lines results."""
+"""What the benchmark scripts share: the versions they ran with, their results, their options."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
@@ -26,3 +27,23 @@ def versions() -> dict[str, str]:
 def read_jsonl(path: str) -> list[dict[str, Any]]:
     with open(path) as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+def add_pg_setting_option(parser: argparse.ArgumentParser) -> None:
+    """``--pg-setting NAME=VALUE`` (repeatable): a setting of the throwaway PostgreSQL server."""
+    parser.add_argument(
+        "--pg-setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting of the throwaway PostgreSQL server (e.g. synchronous_commit=off)",
+    )
+
+
+def emit_table(lines: list[str], out: str | None) -> None:
+    """Print a Markdown table and, with ``out``, write it to that file too."""
+    table = "\n".join(lines)
+    print(table)
+    if out:
+        with open(out, "w") as f:
+            f.write(table + "\n")

@@ -47,7 +47,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import read_jsonl, versions
+from benchmarks.common import add_pg_setting_option, read_jsonl, versions
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ROWS = (
@@ -244,13 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="runs of each row")
     parser.add_argument("--out", default="/tmp/tunewise-bench/overhead.jsonl")
     parser.add_argument("--report", action="store_true", help="print the table of --out")
-    parser.add_argument(
-        "--pg-setting",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="a setting of the throwaway PostgreSQL server (e.g. synchronous_commit=off)",
-    )
+    add_pg_setting_option(parser)
     parser.add_argument("--row", nargs=4, metavar=("NAME", "URL", "TRIALS", "FOLDER"))
     args = parser.parse_args(argv)
     if args.row:

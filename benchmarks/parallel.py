@@ -22,6 +22,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+from benchmarks.common import emit_table
+
 PROBLEMS = ("branin", "hartmann6", "rosenbrock5", "mixed")
 
 
@@ -90,11 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"| {problem} | {seq:.3g} | {par:.3g} | {par / seq if seq else math.nan:.2f} "
             f"| {repeats} of {len(mine) * args.budget} |"
         )
-    table = "\n".join(lines)
-    print(table)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(table + "\n")
+    emit_table(lines, args.out)
     return 0
 
 

@@ -39,7 +39,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import read_jsonl, versions
+from benchmarks.common import add_pg_setting_option, read_jsonl, versions
 
 #: ``tunewise``: ask + tell; ``tunewise-optimize``: the driver's loop (``study.optimize``),
 #: asking, starting (a forked process) and finishing each trial.
@@ -272,13 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--ops", type=int, default=300, help="timed ask + tell pairs per cell")
     parser.add_argument("--out", default="/tmp/tunewise-bench/scale.jsonl")
     parser.add_argument("--report", action="store_true", help="print the table of --out")
-    parser.add_argument(
-        "--pg-setting",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="a setting of the throwaway PostgreSQL server (e.g. synchronous_commit=off)",
-    )
+    add_pg_setting_option(parser)
     parser.add_argument("--cell", nargs=5, metavar=("LIB", "STORE", "URL", "SIZE", "OPS"))
     args = parser.parse_args(argv)
     if args.cell:

@@ -20,6 +20,8 @@ import sys
 import time
 from collections.abc import Sequence
 
+from benchmarks.common import emit_table
+
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
@@ -73,11 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         load = " ".join(f"{x:.1f}" for x in os.getloadavg())
         lines.append(f"| {strategy} | {cells} | {load} |")
         print(lines[-1], flush=True)
-    table = "\n".join(lines)
-    print(table)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(table + "\n")
+    emit_table(lines, args.out)
     return 0
 
 

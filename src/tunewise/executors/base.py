@@ -48,6 +48,13 @@ class Executor(ABC):
     def submit(self, job: TrialJob, runner: Runner) -> None:
         """Start the job; its events come from :meth:`poll`."""
 
+    def _check_submit(self, number: int) -> None:
+        """What every ``submit`` refuses: a trial already running here, or no free capacity."""
+        if number in self.running:
+            raise ValueError(f"trial {number} is already running")
+        if self.free == 0:
+            raise RuntimeError("no free capacity")
+
     def acknowledge(self, number: int) -> None:  # noqa: B027 - optional for executors
         """The study decided to let trial ``number`` go on after its last report (a trial
         that waits for decisions resumes; others ignore it)."""

@@ -144,10 +144,7 @@ class LocalExecutor(Executor):
         return list(self._slots)
 
     def submit(self, job: TrialJob, runner: Runner) -> None:
-        if job.number in self._slots:
-            raise ValueError(f"trial {job.number} is already running")
-        if self.free == 0:
-            raise RuntimeError("no free capacity")
+        self._check_submit(job.number)
         job.trial_dir.mkdir(parents=True, exist_ok=True)
         _prctl()  # before the fork: the trial process inherits it
         parent_conn, child_conn = self._context.Pipe()

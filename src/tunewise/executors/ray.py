@@ -122,10 +122,7 @@ class RayExecutor(Executor):
 
     # The contract ---------------------------------------------------------------------
     def submit(self, job: TrialJob, runner: Runner) -> None:
-        if job.number in self._slots:
-            raise ValueError(f"trial {job.number} is already running")
-        if self.free == 0:
-            raise RuntimeError("no free capacity")
+        self._check_submit(job.number)
         job = replace(job, trial_dir=Path(job.trial_dir).absolute())
         key = f"{job.study}#{job.number}.{job.attempt}.{uuid.uuid4().hex[:8]}"
         name = f"tunewise {job.study} trial {job.number}"

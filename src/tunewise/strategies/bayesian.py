@@ -71,23 +71,19 @@ class BayesianStrategy(Strategy):
         n: int,
         rng: np.random.Generator,
     ) -> list[dict[str, Any]]:
-        import numpy as np
-
         from tunewise.strategies.features import Features, single_threaded_blas
 
         features = Features(space)
-        obs = features.observations(history, self.objective)
-        known = [obs.seen, features.rows(pending)]
-        avoid = features.keys(np.vstack(known))
+        obs, pending_rows, avoid = features.known(history, pending, self.objective)
         position = len(history) + len(pending)
         with single_threaded_blas():
-            return self._suggest(features, obs, known, avoid, position, n, rng)
+            return self._suggest(features, obs, pending_rows, avoid, position, n, rng)
 
     def _suggest(
         self,
         features: Features,
         obs: Observation,
-        known: list[np.ndarray],
+        pending_rows: np.ndarray,
         avoid: set[bytes],
         position: int,
         n: int,
@@ -109,7 +105,9 @@ class BayesianStrategy(Strategy):
                 try:
                     if model is None:
                         model = _Model(features, obs.x, obs.y, rng)
-                    fantasies = np.vstack([known[1], *chosen]) if len(known[1]) or chosen else None
+                    fantasies = (
+                        np.vstack([pending_rows, *chosen]) if len(pending_rows) or chosen else None
+                    )
                     pick = model.suggest(fantasies, avoid, rng)
                 except (ArithmeticError, ValueError, np.linalg.LinAlgError) as exc:
                     logger.warning("bayesian: model failed (%s); suggesting a random point", exc)

@@ -205,6 +205,16 @@ class Features:
         failed &= ok
         return Observation(x=rows[usable], y=y[usable], failed=rows[failed], seen=rows[ok])
 
+    def known(
+        self, history: Sequence[Trial], pending: Sequence[Trial], objective: Objective
+    ) -> tuple[Observation, np.ndarray, set[bytes]]:
+        """What a model strategy starts from: the observations of ``history``, the rows of the
+        ``pending`` trials, and the keys of every configuration run or pending (never to be
+        suggested again)."""
+        obs = self.observations(history, objective)
+        pending_rows = self.rows(pending)
+        return obs, pending_rows, self.keys(np.vstack([obs.seen, pending_rows]))
+
     def rows(self, trials: Sequence[Trial]) -> np.ndarray:
         """Rows of trials (e.g. the pending ones), skipping those that do not fit the space."""
         rows, ok = self.encode_many([t.params for t in trials])

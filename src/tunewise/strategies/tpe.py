@@ -73,9 +73,7 @@ class TPEStrategy(Strategy):
         from tunewise.strategies.features import Features
 
         features = Features(space)
-        obs = features.observations(history, self.objective)
-        pending_rows = features.rows(pending)
-        avoid = features.keys(np.vstack([obs.seen, pending_rows]))
+        obs, pending_rows, avoid = features.known(history, pending, self.objective)
         position = len(history) + len(pending)
         liars = [obs.failed, pending_rows]
         out: list[dict[str, Any]] = []
