@@ -46,6 +46,8 @@ def test_default_is_local_and_is_not_stored() -> None:
         ({"type": "ray", "address": "[::1]:6379"}, ExecutorSpec("ray", "[::1]:6379", 1.0, 0.0)),
         ("local", ExecutorSpec()),
         ({"type": "local"}, ExecutorSpec()),
+        ({"type": "local", "reuse_processes": True}, ExecutorSpec()),
+        ({"type": "local", "reuse_processes": False}, ExecutorSpec(reuse_processes=False)),
     ],
 )
 def test_forms_round_trip_through_json(given: Any, expected: ExecutorSpec) -> None:
@@ -61,6 +63,8 @@ def test_forms_round_trip_through_json(given: Any, expected: ExecutorSpec) -> No
         ("dask", "executor.type", "must be one of local, ray, got 'dask'"),
         ({"type": "local", "address": "auto"}, "executor.address", "applies only to type: ray"),
         ({"type": "local", "resources_per_trial": {}}, "executor.resources_per_trial", "only"),
+        ({"type": "local", "reuse_processes": "no"}, "executor.reuse_processes", "true or false"),
+        ({"type": "ray", "reuse_processes": False}, "executor.reuse_processes", "type: local"),
         ({"type": "ray", "address": "head"}, "executor.address", "HOST:PORT"),
         ({"type": "ray", "address": "head:70000"}, "executor.address", "HOST:PORT"),
         ({"type": "ray", "address": ""}, "executor.address", "auto, local"),

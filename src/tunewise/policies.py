@@ -350,6 +350,9 @@ _RESOURCE_KEYS = ("cpu", "gpu")
 class ExecutorSpec:
     """Where trials run: ``local`` processes (the default), or tasks on a Ray cluster.
 
+    ``reuse_processes`` (local only, on by default): a trial process that ended its trial
+    cleanly runs the next one of the study (set it off to give every trial a fresh process:
+    nothing a trial leaves in its interpreter — globals, caches, threads — reaches the next).
     ``address`` (Ray only): ``auto`` (the cluster ``ray start`` made on this machine, or
     ``RAY_ADDRESS``), ``local`` (tunewise starts a private Ray on loopback), ``HOST:PORT`` (a
     cluster's GCS) or ``ray://HOST:PORT`` (Ray Client). ``cpu`` and ``gpu`` are what each trial
@@ -360,6 +363,7 @@ class ExecutorSpec:
     address: str = "auto"
     cpu: float = 1.0
     gpu: float = 0.0
+    reuse_processes: bool = True
 
     def with_type(self, kind: str) -> ExecutorSpec:
         """This spec with another type (``--executor``); the Ray settings are kept."""
@@ -368,8 +372,12 @@ class ExecutorSpec:
         return replace(self, type=kind)
 
     def to_dict(self) -> dict[str, Any]:
-        if self.type != "ray":
-            return {"type": self.type}
+        if self.type != "ray":  # the default left out: specs stored before it read the same
+            return (
+                {"type": self.type}
+                if self.reuse_processes
+                else {"type": self.type, "reuse_processes": False}
+            )
         return {
             "type": self.type,
             "address": self.address,
@@ -378,12 +386,13 @@ class ExecutorSpec:
 
     @classmethod
     def from_dict(cls, data: Any, path: str = "executor") -> ExecutorSpec:
-        """``local``, ``ray``, or ``{type, address, resources_per_trial: {cpu, gpu}}``."""
+        """``local``, ``ray``, ``{type: local, reuse_processes}`` or ``{type: ray, address,
+        resources_per_trial: {cpu, gpu}}``."""
         if data is None:
             return cls()
         if isinstance(data, str):
             data = {"type": data}
-        data = check_keys(data, path, ("type", "address", "resources_per_trial"))
+        data = check_keys(data, path, ("type", "address", "resources_per_trial", "reuse_processes"))
         kind = data.get("type", "local")
         if kind not in EXECUTOR_TYPES:
             raise SpecError(
@@ -393,7 +402,12 @@ class ExecutorSpec:
             for key in ("address", "resources_per_trial"):
                 if key in data:
                     raise SpecError(f"{path}.{key}", "applies only to type: ray")
-            return cls(kind)
+            reuse = data.get("reuse_processes", cls.reuse_processes)
+            if not isinstance(reuse, bool):
+                raise SpecError(f"{path}.reuse_processes", f"must be true or false, got {reuse!r}")
+            return cls(kind, reuse_processes=reuse)
+        if "reuse_processes" in data:
+            raise SpecError(f"{path}.reuse_processes", "applies only to type: local")
         address = _ray_address(data.get("address", cls.address), f"{path}.address")
         where = f"{path}.resources_per_trial"
         resources = check_keys(data.get("resources_per_trial") or {}, where, _RESOURCE_KEYS)

@@ -189,3 +189,100 @@ def test_shutdown_ends_every_running_trial(tmp_path: Path) -> None:
     assert set(results) == {0, 1}
     assert all(e.outcome.failure_kind == FailureKind.INFRASTRUCTURE for e in results.values())
     assert executor.running == []
+
+
+# Reused trial processes ----------------------------------------------------------------------
+def pid_of(params: dict[str, Any]) -> float:
+    return float(os.getpid())
+
+
+def run_one(executor: LocalExecutor, tmp_path: Path, number: int, runner: PythonRunner) -> Any:
+    executor.submit(job(tmp_path, number), runner)
+    return done(run_until_done(executor))[number].outcome
+
+
+def test_a_process_runs_the_next_trial_of_its_runner(tmp_path: Path) -> None:
+    runner = PythonRunner(pid_of)
+    executor = LocalExecutor(capacity=1)
+    pids = {run_one(executor, tmp_path, n, runner).value for n in range(3)}
+    assert len(pids) == 1 and pids != {float(os.getpid())}
+    other = run_one(executor, tmp_path, 3, PythonRunner(pid_of)).value  # another runner
+    assert other not in pids
+    assert alive([int(p) for p in pids]) == []  # the first runner's idle process was ended
+    executor.close()
+    assert alive([int(other)]) == []
+
+
+def test_without_reuse_every_trial_gets_a_fresh_process(tmp_path: Path) -> None:
+    runner = PythonRunner(pid_of)
+    executor = LocalExecutor(capacity=1, reuse_processes=False)
+    pids = [run_one(executor, tmp_path, n, runner).value for n in range(3)]
+    assert len(set(pids)) == 3
+
+
+def test_a_stopped_or_crashed_trials_process_is_not_reused(tmp_path: Path) -> None:
+    def train(params: dict[str, Any], trial: Any) -> float:
+        if params.get("crash"):
+            os._exit(3)
+        while params.get("wait") and not trial.should_stop():
+            trial.report(value=float(os.getpid()))
+            time.sleep(0.05)
+        return float(os.getpid())
+
+    runner = PythonRunner(train)
+    executor = LocalExecutor(capacity=1, grace_seconds=2.0)
+    first = run_one(executor, tmp_path, 0, runner).value
+    executor.submit(TrialJob("s", 1, {"wait": True}, tmp_path / "1", "score"), runner)
+    events: list[Event] = []
+    while not any(isinstance(e, ReportEvent) for e in events):
+        events += executor.poll(0.1)
+    executor.cancel(1, "early stop")
+    stopped = done(events + run_until_done(executor))[1].outcome
+    assert (stopped.state, stopped.value) == (TrialState.STOPPED, first)  # it ran in the same
+    after_stop = run_one(executor, tmp_path, 2, runner).value
+    assert after_stop != first and alive([int(first)]) == []
+    executor.submit(TrialJob("s", 3, {"crash": True}, tmp_path / "3", "score"), runner)
+    crashed = done(run_until_done(executor))[3].outcome
+    assert crashed.failure_kind == FailureKind.CRASHED and "code 3" in (crashed.error or "")
+    after_crash = run_one(executor, tmp_path, 4, runner)
+    assert after_crash.state == TrialState.COMPLETED and after_crash.value not in (first, after_stop)
+    executor.close()
+
+
+def test_a_late_decision_about_an_earlier_trial_is_ignored(tmp_path: Path) -> None:
+    def train(params: dict[str, Any], trial: Any) -> float:
+        time.sleep(0.2)  # the stale message has arrived by now
+        return 0.0 if trial.should_stop() else 1.0
+
+    runner = PythonRunner(train)
+    executor = LocalExecutor(capacity=1)
+    assert run_one(executor, tmp_path, 0, runner).value == 1.0
+    executor._idle[0].conn.send(("stop", 0))  # what a cancel racing the trial's end leaves
+    outcome = run_one(executor, tmp_path, 1, runner)
+    assert (outcome.state, outcome.value) == (TrialState.COMPLETED, 1.0)
+    executor.close()
+
+
+def test_idle_processes_end_when_the_program_ends_without_close(tmp_path: Path) -> None:
+    script = tmp_path / "main.py"
+    script.write_text(
+        "import os, sys\n"
+        "from pathlib import Path\n"
+        "from tunewise.executors.local import LocalExecutor\n"
+        "from tunewise.runners.base import TrialJob\n"
+        "from tunewise.runners.python import PythonRunner\n"
+        "executor = LocalExecutor(capacity=2)\n"
+        "runner = PythonRunner(lambda params: float(os.getpid()))\n"
+        "for n in (0, 1):\n"
+        "    executor.submit(TrialJob('s', n, {}, Path(sys.argv[1]) / str(n), 'v'), runner)\n"
+        "pids = []\n"
+        "while executor.running:\n"
+        "    pids += [int(e.outcome.value) for e in executor.poll(1.0) if hasattr(e, 'outcome')]\n"
+        "print(*pids)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    pids = [int(p) for p in result.stdout.split()]
+    assert len(pids) == 2 and alive(pids) == []

@@ -21,4 +21,4 @@ def build_executor(spec: ExecutorSpec, capacity: int) -> Executor:
         return RayExecutor(capacity, spec.address, spec.cpu, spec.gpu)
     from tunewise.executors.local import LocalExecutor
 
-    return LocalExecutor(capacity)
+    return LocalExecutor(capacity, reuse_processes=spec.reuse_processes)

@@ -1,10 +1,16 @@
-"""The local executor: each trial in its own forked process, up to ``capacity`` at once.
+"""The local executor: trials in forked processes on this machine, up to ``capacity`` at once.
 
 Forking (not spawning) lets a training function defined anywhere — a script's ``__main__``, a
 closure — run without pickling, and shares the modules the driver already imported. The driver
 stays single-threaded, which keeps forking safe. Each trial process becomes a session leader, so
 stopping a trial kills its whole process tree; a command trial's own process group (named in its
 folder's ``pgid`` file by the command runner) is killed too.
+
+A trial process that ended its trial cleanly takes the next trial of the same runner
+(``reuse_processes``, on by default, as Ray Tune reuses actors of function trainables): a fork
+and an interpreter's exit cost more than a trivial trial itself. A process whose trial was
+stopped, timed out, crashed or exited is never reused; with ``reuse_processes=False`` every
+trial gets a fresh process.
 """
 
 from __future__ import annotations
@@ -12,9 +18,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import multiprocessing
+import multiprocessing.util
 import os
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
@@ -57,29 +65,69 @@ def _prctl() -> Any:
         return None
 
 
-def _die_with_parent(trial_dir: Path) -> None:
+def _die_with_parent(trial_dir: Callable[[], Path]) -> None:
     """The trial's process tree ends when the driver dies (Linux: the parent-death signal is
-    SIGTERM, whose handler kills the command's group too — grandchildren included)."""
-    signal.signal(signal.SIGTERM, lambda signum, frame: _end_trial_tree(trial_dir))
+    SIGTERM, whose handler kills the running command's group too — grandchildren included)."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: _end_trial_tree(trial_dir()))
     prctl = _prctl()
     if prctl is not None:
         prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
     if os.getppid() == 1:  # the driver died before the signal was armed
-        _end_trial_tree(trial_dir)
+        _end_trial_tree(trial_dir())
 
 
-def _trial_process_main(runner: Runner, job: TrialJob, conn: Connection) -> None:
-    """Entry point of a trial's process: run the runner, stream events through ``conn``."""
+def _trial_process_main(runner: Runner, job: TrialJob, conn: Connection, reuse: bool) -> None:
+    """Entry point of a trial process: run ``job``, then (``reuse``) each job the driver sends
+    next, until the driver says ``exit`` or goes away."""
     os.setsid()
-    _die_with_parent(job.trial_dir)
+    current = [job]
+    _die_with_parent(lambda: current[0].trial_dir)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # not the driver's handler
+    while True:
+        conn.send(("done", _run_job(runner, job, conn)))
+        if not reuse:
+            break
+        next_job = _next_job(conn)
+        if next_job is None:
+            break
+        job = current[0] = next_job
+    conn.close()
+
+
+def _next_job(conn: Connection) -> TrialJob | None:
+    """The next job the driver sends; None when it says ``exit`` or is gone. Messages about
+    the trial that just ended (a late ``go``) are skipped."""
+    try:
+        while True:
+            message = conn.recv()
+            if message[0] == "job":
+                job: TrialJob = message[1]
+                return job
+            if message[0] == "exit":
+                return None
+    except (EOFError, OSError):
+        return None
+
+
+def _run_job(runner: Runner, job: TrialJob, conn: Connection) -> Outcome:
+    """Run one trial in this process, streaming its reports through ``conn`` and obeying the
+    driver's ``stop`` and ``go`` for it (messages name the trial: a late one about an earlier
+    trial of this process is ignored)."""
     stop_requested = False
+
+    def take(message: tuple[Any, ...]) -> bool:
+        """Apply one message; whether it was a decision (``stop`` or ``go``) for this trial."""
+        nonlocal stop_requested
+        if message[0] in ("stop", "go") and message[1] == job.number:
+            stop_requested = stop_requested or message[0] == "stop"
+            return True
+        return False
 
     def should_stop() -> bool:
         nonlocal stop_requested
         try:
             while not stop_requested and conn.poll():
-                stop_requested = conn.recv() == "stop"
+                take(conn.recv())
         except (EOFError, OSError):
             stop_requested = True  # the driver is gone: nobody will record the result
         return stop_requested
@@ -92,28 +140,59 @@ def _trial_process_main(runner: Runner, job: TrialJob, conn: Connection) -> None
         deadline = time.monotonic() + DECISION_WAIT_SECONDS
         try:
             while (remaining := deadline - time.monotonic()) > 0 and conn.poll(remaining):
-                message = conn.recv()
-                if message == "stop":
-                    stop_requested = True
-                if message in ("stop", "go"):
+                if take(conn.recv()):
                     return
         except (EOFError, OSError):
             stop_requested = True
 
     try:
-        outcome = runner.run(job, report, should_stop)
+        return runner.run(job, report, should_stop)
     except Exception as exc:  # a bug in a runner must still end the trial with a record
-        outcome = Outcome.failed(FailureKind.INFRASTRUCTURE, f"runner error: {exc!r}")
-    conn.send(("done", outcome))
-    conn.close()
+        return Outcome.failed(FailureKind.INFRASTRUCTURE, f"runner error: {exc!r}")
+
+
+@dataclass
+class _Process:
+    """A trial process and the driver's end of its pipe; it serves trials of one runner."""
+
+    runner: Runner
+    process: multiprocessing.process.BaseProcess
+    conn: Connection
+
+    def usable(self) -> bool:
+        """Alive and waiting for a job (not exiting, no unread message)."""
+        return self.process.is_alive() and not wait([self.process.sentinel, self.conn], 0)
+
+    def retire(self) -> None:
+        """Ask an idle process to exit (it is joined later, in :meth:`reap`)."""
+        with contextlib.suppress(OSError, BrokenPipeError):
+            self.conn.send(("exit",))
+        self.conn.close()
+
+    def reap(self, timeout: float) -> None:
+        """Wait for a retired process; killed if it has not exited within ``timeout``."""
+        self.process.join(timeout)
+        if self.process.is_alive() and self.process.pid is not None:
+            signal_group(self.process.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.process.pid, signal.SIGKILL)
+            self.process.join(5)
+
+
+def _retire(idle: list[_Process], timeout: float) -> None:
+    """End every idle process of ``idle`` and empty it (in place: the finalizer holds it)."""
+    workers = list(idle)
+    idle.clear()
+    for worker in workers:
+        worker.retire()
+    for worker in workers:
+        worker.reap(timeout)
 
 
 @dataclass
 class _Slot:
     job: TrialJob
-    runner: Runner
-    process: multiprocessing.process.BaseProcess
-    conn: Connection
+    worker: _Process
     deadline: float | None
     last_step: int = 0
     last_values: dict[str, float] = field(default_factory=dict)
@@ -129,15 +208,25 @@ class _Slot:
 
 
 class LocalExecutor(Executor):
-    """Trials in forked processes on this machine."""
+    """Trials in forked processes on this machine; ``reuse_processes``: a process that ended
+    its trial cleanly runs the next one of the same runner."""
 
-    def __init__(self, capacity: int, grace_seconds: float = 5.0) -> None:
+    def __init__(
+        self, capacity: int, grace_seconds: float = 5.0, reuse_processes: bool = True
+    ) -> None:
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
         self.capacity = capacity
         self.grace_seconds = grace_seconds
+        self.reuse_processes = reuse_processes
         self._context = multiprocessing.get_context("fork")
         self._slots: dict[int, _Slot] = {}
+        self._idle: list[_Process] = []  # processes waiting for their next trial
+        # Idle processes end with the executor, or at the interpreter's exit before
+        # multiprocessing joins its children (an idle one would wait for a job forever).
+        multiprocessing.util.Finalize(
+            self, _retire, args=(self._idle, grace_seconds), exitpriority=10
+        )
 
     @property
     def running(self) -> list[int]:
@@ -146,19 +235,40 @@ class LocalExecutor(Executor):
     def submit(self, job: TrialJob, runner: Runner) -> None:
         self._check_submit(job.number)
         job.trial_dir.mkdir(parents=True, exist_ok=True)
-        _prctl()  # before the fork: the trial process inherits it
-        parent_conn, child_conn = self._context.Pipe()
-        process = self._context.Process(
-            target=_trial_process_main, args=(runner, job, child_conn), daemon=False
-        )
-        process.start()
-        child_conn.close()
+        worker = self._idle_process(runner)
+        if worker is None:
+            worker = self._start_process(runner, job)
+        else:
+            worker.conn.send(("job", job))
         deadline = None
         if job.timeout is not None:
             # A runner that enforces the timeout itself gets the grace period to do it cleanly.
             slack = self.grace_seconds + 2.0 if getattr(runner, "handles_timeout", False) else 0.0
             deadline = time.monotonic() + job.timeout + slack
-        self._slots[job.number] = _Slot(job, runner, process, parent_conn, deadline)
+        self._slots[job.number] = _Slot(job, worker, deadline)
+
+    def _idle_process(self, runner: Runner) -> _Process | None:
+        """An idle process of ``runner`` ready for a job; idle ones of another runner, or
+        that died meanwhile, are retired."""
+        while self._idle:
+            worker = self._idle.pop()
+            if worker.runner is runner and worker.usable():
+                return worker
+            worker.retire()
+            worker.reap(timeout=self.grace_seconds)
+        return None
+
+    def _start_process(self, runner: Runner, job: TrialJob) -> _Process:
+        _prctl()  # before the fork: the trial process inherits it
+        parent_conn, child_conn = self._context.Pipe()
+        process = self._context.Process(
+            target=_trial_process_main,
+            args=(runner, job, child_conn, self.reuse_processes),
+            daemon=False,
+        )
+        process.start()
+        child_conn.close()
+        return _Process(runner, process, parent_conn)
 
     def cancel(
         self,
@@ -173,13 +283,13 @@ class LocalExecutor(Executor):
         slot.stop_requested_at = time.monotonic()
         slot.end_kind, slot.end_reason, slot.keep_partial = kind, reason, keep_partial
         with contextlib.suppress(OSError, BrokenPipeError):
-            slot.conn.send("stop")
+            slot.worker.conn.send(("stop", number))
 
     def acknowledge(self, number: int) -> None:
         slot = self._slots.get(number)
         if slot is not None and slot.job.wait_for_decision and slot.stop_requested_at is None:
             with contextlib.suppress(OSError, BrokenPipeError):
-                slot.conn.send("go")
+                slot.worker.conn.send(("go", number))
 
     def poll(self, timeout: float) -> list[Event]:
         events: list[Event] = []
@@ -190,11 +300,8 @@ class LocalExecutor(Executor):
         waitables: list[Any] = []
         for slot in self._slots.values():
             # Once a trial said how it ended, only its exit is awaited (its pipe reads EOF).
-            waitables += (
-                [slot.process.sentinel]
-                if slot.outcome is not None
-                else [slot.conn, slot.process.sentinel]
-            )
+            sentinel = slot.worker.process.sentinel
+            waitables += [sentinel] if slot.outcome is not None else [slot.worker.conn, sentinel]
         if waitables:
             wait(waitables, timeout=max(0.0, min(wake) - now))
         elif timeout > 0:
@@ -211,9 +318,14 @@ class LocalExecutor(Executor):
             self._kill(slot, signal.SIGKILL)
         for number in list(self._slots):
             slot = self._slots[number]
-            slot.process.join(timeout=5)
+            slot.worker.process.join(timeout=5)
             self._advance(slot, events)
+        _retire(self._idle, self.grace_seconds)
         return events
+
+    def close(self) -> None:
+        """End the idle trial processes (the study's run is over)."""
+        _retire(self._idle, self.grace_seconds)
 
     # Internals ------------------------------------------------------------------------
     def _next_checks(self, slot: _Slot) -> list[float | None]:
@@ -227,8 +339,8 @@ class LocalExecutor(Executor):
 
     def _receive(self, slot: _Slot, events: list[Event]) -> None:
         try:
-            while slot.outcome is None and slot.conn.poll():
-                message = slot.conn.recv()
+            while slot.outcome is None and slot.worker.conn.poll():
+                message = slot.worker.conn.recv()
                 if message[0] == "report":
                     _, step, values = message
                     step = slot.last_step + 1 if step is None else int(step)
@@ -244,7 +356,14 @@ class LocalExecutor(Executor):
         """Read the slot's messages, enforce its deadlines, and finish it when it ended."""
         self._receive(slot, events)
         now = time.monotonic()
-        if slot.outcome is None and slot.process.is_alive():
+        if slot.outcome is not None and self._reusable(slot):
+            self._kill_command_group(slot)  # what a command trial left behind
+            del self._slots[slot.job.number]
+            self._idle.append(slot.worker)
+            events.append(DoneEvent(slot.job.number, slot.outcome))
+            return
+        process = slot.worker.process
+        if slot.outcome is None and process.is_alive():
             if slot.deadline is not None and now >= slot.deadline and slot.end_kind is None:
                 slot.end_kind = FailureKind.TIMEOUT
                 slot.end_reason = f"ran past the {slot.job.timeout:g}s timeout; killed"
@@ -260,25 +379,38 @@ class LocalExecutor(Executor):
             ):
                 self._kill(slot, signal.SIGKILL)
             return
-        if slot.process.is_alive() and not wait([slot.process.sentinel], 0):
+        if process.is_alive() and not wait([process.sentinel], 0):
             # It said how it ended and its interpreter is exiting: await that in poll() rather
             # than block here, so other trials' events are handled meanwhile (a ready sentinel
             # means it closed its files: the join below then takes a moment, not a spin).
             if slot.exit_deadline is None:
+                if self.reuse_processes:  # it waits for a next job that will not come
+                    with contextlib.suppress(OSError, BrokenPipeError):
+                        slot.worker.conn.send(("exit",))
                 slot.exit_deadline = now + self.grace_seconds
                 return
             if now < slot.exit_deadline:
                 return
-            pid = slot.process.pid
-            if pid is not None:
+            if process.pid is not None:
                 with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-        slot.process.join(timeout=5)
+                    os.kill(process.pid, signal.SIGKILL)
+        process.join(timeout=5)
         self._receive(slot, events)
         self._kill_command_group(slot)
-        slot.conn.close()
+        slot.worker.conn.close()
         del self._slots[slot.job.number]
         events.append(DoneEvent(slot.job.number, slot.outcome or self._death_outcome(slot)))
+
+    def _reusable(self, slot: _Slot) -> bool:
+        """Whether the trial's process may take another trial: it said how the trial ended
+        and nobody asked it to stop (a stopped or killed trial's process is never reused)."""
+        return (
+            self.reuse_processes
+            and slot.stop_requested_at is None
+            and slot.terminated_at is None
+            and slot.end_kind is None
+            and slot.worker.process.is_alive()
+        )
 
     def _kill_grace(self, slot: _Slot) -> float:
         """Seconds from SIGTERM to SIGKILL: a trial past its timeout gets at most TIMEOUT_GRACE."""
@@ -289,7 +421,7 @@ class LocalExecutor(Executor):
     def _kill(self, slot: _Slot, sig: int) -> None:
         if slot.terminated_at is None:
             slot.terminated_at = time.monotonic()
-        pid = slot.process.pid
+        pid = slot.worker.process.pid
         if pid is not None:
             signal_group(pid, sig)
             # Also the process itself: it may not have made its own group yet (just forked).
@@ -309,7 +441,7 @@ class LocalExecutor(Executor):
             if slot.keep_partial and objective in slot.last_values:
                 return Outcome(TrialState.STOPPED, slot.last_values[objective], slot.last_values)
             return Outcome.failed(slot.end_kind, slot.end_reason, slot.last_values)
-        code = slot.process.exitcode
+        code = slot.worker.process.exitcode
         tail = "\n".join(log_tail(slot.job.trial_dir / "stderr.log", ERROR_TAIL_LINES))
         if code is not None and code < 0:
             message = f"the trial's process was killed by {signal_description(-code)}"

@@ -108,7 +108,7 @@ def run_trial(
 
     node_id = ray.get_runtime_context().get_node_id()
     last_push = channel.push.remote([("started", key, node_id, socket.gethostname(), os.getpid())])
-    executor = LocalExecutor(capacity=1, grace_seconds=grace)
+    executor = LocalExecutor(capacity=1, grace_seconds=grace, reuse_processes=False)
     sent = 0
     executor.submit(job, runner)
     inbox = channel.receive.remote(key, INBOX_WAIT_SECONDS)
