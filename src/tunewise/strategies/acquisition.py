@@ -65,12 +65,12 @@ def _log1mexp(x: np.ndarray) -> np.ndarray:
 def log_h(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``log(phi(z) + z * Phi(z))`` and its derivative ``Phi(z) / h(z)``, stable for all z."""
     z = np.maximum(np.asarray(z, dtype=float), -1e150)  # keeps z * z finite
+    upper = z > -1.0
+    if upper.all():  # the common case in the acquisition optimiser: no masks needed
+        return _log_h_upper(z)
     out = np.empty_like(z)
     grad = np.empty_like(z)
-    upper = z > -1.0
-    zu = z[upper]
-    out[upper] = np.log(np.exp(-0.5 * zu * zu - _HALF_LOG_2PI) + zu * np.exp(log_ndtr(zu)))
-    grad[upper] = np.exp(log_ndtr(zu) - out[upper])
+    out[upper], grad[upper] = _log_h_upper(z[upper])
     mid = (~upper) & (z > _ASYMPTOTIC)
     zm = z[mid]
     # h(z) = phi(z) * (1 - |z| sqrt(pi/2) erfcx(-z/sqrt2)) and Phi(z) / h(z) =
@@ -84,6 +84,13 @@ def log_h(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     out[low] = -0.5 * zl * zl - _HALF_LOG_2PI - 2.0 * np.log(np.abs(zl))
     grad[low] = np.abs(zl)
     return out, grad
+
+
+def _log_h_upper(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`log_h` for ``z > -1``, where the direct form is accurate."""
+    log_cdf = log_ndtr(z)
+    out = np.log(np.exp(-0.5 * z * z - _HALF_LOG_2PI) + z * np.exp(log_cdf))
+    return out, np.exp(log_cdf - out)
 
 
 def log_ei(model: GaussianProcess, rows: np.ndarray, best: float) -> np.ndarray:
@@ -118,13 +125,19 @@ def _refine(
     if nfree == 0 or count == 0:
         return starts
 
+    every = nfree == starts.shape[1]
+
     def batch(points: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        full = rows.copy()
-        full[:, free] = points
+        if every:  # C order, as a copy would be: the layout decides numpy's summation order
+            full = np.ascontiguousarray(points)
+        else:
+            full = rows.copy()
+            full[:, free] = points
         value, grad = log_ei_with_grad(model, full, best)
         bad = ~np.isfinite(value)
-        value[bad], grad[bad] = -1e10, 0.0
-        return -value, -grad[:, free]
+        if bad.any():
+            value[bad], grad[bad] = -1e10, 0.0
+        return -value, -(grad if every else grad[:, free])
 
     solved = independent_lbfgsb(batch, starts[:, free], starts, maxiter)
     out = starts.copy()
@@ -149,46 +162,60 @@ def independent_lbfgsb(
     k, d = x0.shape
     x = np.clip(np.array(x0, dtype=float), 0.0, 1.0)
     f, g = batch(x, rows)
-    s_mem = np.zeros((k, memory, d))
-    y_mem = np.zeros((k, memory, d))
-    rho = np.zeros((k, memory))
+    # Curvature pairs, oldest first, stored pair-major so that each pair is one contiguous
+    # (k, d) block. Numpy's reductions are called directly (``np.sum`` and ``np.max`` add a
+    # Python layer): on these tiny arrays the call overhead is most of the cost.
+    s_mem = np.zeros((memory, k, d))
+    y_mem = np.zeros((memory, k, d))
+    rho = np.zeros((memory, k))
+    # Views of the pairs, made once (the shifts below write into the arrays in place).
+    pairs = [(s_mem[i], y_mem[i], rho[i]) for i in range(memory)]
+    s_last, y_last, rho_last = pairs[-1]
     active = np.ones(k, dtype=bool)
+    add, largest = np.add.reduce, np.maximum.reduce
     for _ in range(maxiter):
         # Components pushing out of the box at a bound are frozen for this step.
         blocked = ((x <= 0.0) & (g > 0.0)) | ((x >= 1.0) & (g < 0.0))
         free_g = np.where(blocked, 0.0, g)
-        active &= np.max(np.abs(free_g), axis=1) > 1e-9
+        g_max = largest(np.abs(free_g), axis=1)
+        active &= g_max > 1e-9
         if not active.any():
             break
         # Two-loop recursion, vectorised over the starts (empty pairs have rho = 0).
         q = free_g.copy()
-        alphas = np.zeros((k, memory))
-        for i in range(memory - 1, -1, -1):
-            alphas[:, i] = rho[:, i] * np.sum(s_mem[:, i] * q, axis=1)
-            q -= alphas[:, i, None] * y_mem[:, i]
-        sy, yy = np.sum(s_mem[:, -1] * y_mem[:, -1], axis=1), np.sum(y_mem[:, -1] ** 2, axis=1)
-        first = 0.05 / np.maximum(np.max(np.abs(free_g), axis=1), 1e-300)
-        gamma = np.where(rho[:, -1] > 0, sy / np.maximum(yy, 1e-300), first)
+        alphas: list[np.ndarray] = []
+        for s_i, y_i, rho_i in reversed(pairs):
+            alpha = rho_i * add(s_i * q, axis=1)
+            q -= alpha[:, None] * y_i
+            alphas.append(alpha)
+        sy, yy = add(s_last * y_last, axis=1), add(y_last**2, axis=1)
+        first = 0.05 / np.maximum(g_max, 1e-300)
+        gamma = np.where(rho_last > 0, sy / np.maximum(yy, 1e-300), first)
         r = gamma[:, None] * q
-        for i in range(memory):
-            beta = rho[:, i] * np.sum(y_mem[:, i] * r, axis=1)
-            r += s_mem[:, i] * (alphas[:, i] - beta)[:, None]
+        for (s_i, y_i, rho_i), alpha in zip(pairs, reversed(alphas), strict=True):
+            beta = rho_i * add(y_i * r, axis=1)
+            r += s_i * (alpha - beta)[:, None]
         direction = np.where(blocked, 0.0, -r)
-        uphill = np.sum(direction * free_g, axis=1) >= 0.0
-        direction[uphill] = -first[uphill, None] * free_g[uphill]
+        uphill = add(direction * free_g, axis=1) >= 0.0
+        if uphill.any():
+            direction[uphill] = -first[uphill, None] * free_g[uphill]
         # Armijo backtracking, all starts at once, from a step that moves at most MAX_MOVE.
-        step = np.minimum(1.0, MAX_MOVE / np.maximum(np.max(np.abs(direction), axis=1), 1e-300))
+        step = np.minimum(1.0, MAX_MOVE / np.maximum(largest(np.abs(direction), axis=1), 1e-300))
         accepted = ~active
         x_new, f_new, g_new = x.copy(), f.copy(), g.copy()
         for _ in range(10):
-            trying = ~accepted
-            if not trying.any():
+            idx = np.flatnonzero(~accepted)
+            if len(idx) == 0:
                 break
-            cand = np.clip(x[trying] + step[trying, None] * direction[trying], 0.0, 1.0)
-            fc, gc = batch(cand, rows[trying])
-            decrease = np.sum(g[trying] * (cand - x[trying]), axis=1)
-            ok = np.isfinite(fc) & (fc <= f[trying] + 1e-4 * np.minimum(decrease, 0.0))
-            idx = np.flatnonzero(trying)
+            x_try = x[idx]
+            cand = (x_try + step[idx, None] * direction[idx]).clip(0.0, 1.0)
+            fc, gc = batch(cand, rows[idx])
+            decrease = add(g[idx] * (cand - x_try), axis=1)
+            ok = np.isfinite(fc) & (fc <= f[idx] + 1e-4 * np.minimum(decrease, 0.0))
+            if ok.all():  # the usual case: every start takes its step
+                x_new[idx], f_new[idx], g_new[idx] = cand, fc, gc
+                accepted[idx] = True
+                break
             take = idx[ok]
             x_new[take], f_new[take], g_new[take] = cand[ok], fc[ok], gc[ok]
             accepted[take] = True
@@ -196,14 +223,16 @@ def independent_lbfgsb(
         moved = accepted & active
         active &= accepted  # a start whose line search failed is done
         s_new, y_new = x_new - x, g_new - g
-        curv = np.sum(s_new * y_new, axis=1)
-        keep = moved & (curv > 1e-12)
-        s_mem[keep] = np.roll(s_mem[keep], -1, axis=1)
-        y_mem[keep] = np.roll(y_mem[keep], -1, axis=1)
-        rho[keep] = np.roll(rho[keep], -1, axis=1)
-        s_mem[keep, -1], y_mem[keep, -1], rho[keep, -1] = s_new[keep], y_new[keep], 1 / curv[keep]
+        curv = add(s_new * y_new, axis=1)
+        keep = np.flatnonzero(moved & (curv > 1e-12))
+        if len(keep):  # drop the oldest pair of these starts, append the new one
+            s_mem[:-1, keep] = s_mem[1:, keep]
+            y_mem[:-1, keep] = y_mem[1:, keep]
+            rho[:-1, keep] = rho[1:, keep]
+            s_mem[-1, keep], y_mem[-1, keep] = s_new[keep], y_new[keep]
+            rho[-1, keep] = 1 / curv[keep]
         small = np.abs(f - f_new) <= 1e-10 * (1.0 + np.abs(f))
-        still = np.max(np.abs(s_new), axis=1) <= 1e-10
+        still = largest(np.abs(s_new), axis=1) <= 1e-10
         active &= ~(moved & (small | still))
         x, f, g = x_new, f_new, g_new
     return x
@@ -315,13 +344,22 @@ def optimize_log_ei(
 
 def distance_to_data(rows: np.ndarray, data: np.ndarray) -> np.ndarray:
     """L-infinity distance from each row to its nearest data row (in chunks: bounded memory)."""
-    out = np.full(len(rows), np.inf)
     if data.shape[1] == 0:
         return np.zeros(len(rows))
-    for start in range(0, len(data), 64):
-        chunk = data[start : start + 64]
-        gap = np.max(np.abs(rows[:, None, :] - chunk[None, :, :]), axis=2)
-        out = np.minimum(out, np.min(gap, axis=1))
+    out = np.full(len(rows), np.inf)
+    # Column by column (numpy's inner loops then run along the data rows, not along the few
+    # columns); the result is exact whatever the order, as only max and min are taken.
+    columns = np.ascontiguousarray(data.T)
+    gap = np.empty((len(rows), min(len(data), 256)))
+    for start in range(0, len(data), 256):
+        chunk = columns[:, start : start + 256]
+        width = chunk.shape[1]
+        part, tmp = gap[:, :width], np.empty((len(rows), width))
+        np.abs(np.subtract(rows[:, 0, None], chunk[0], out=part), out=part)
+        for j in range(1, len(chunk)):
+            np.abs(np.subtract(rows[:, j, None], chunk[j], out=tmp), out=tmp)
+            np.maximum(part, tmp, out=part)
+        np.minimum(out, np.min(part, axis=1), out=out)
     return out
 
 

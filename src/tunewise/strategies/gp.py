@@ -20,7 +20,9 @@ Numerics: Cholesky with escalating jitter; a fit whose every start fails raises
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.linalg import LinAlgError, cho_solve, cholesky, solve_triangular
@@ -66,19 +68,51 @@ def lengthscale_prior(dim: int) -> tuple[float, float]:
 
 def _pair_terms(xa: np.ndarray, xb: np.ndarray, categorical: np.ndarray) -> np.ndarray:
     """Per-column squared differences (continuous) or mismatches (categorical): ``(a, b, d)``."""
-    diff = xa[:, None, :] - xb[None, :, :]
-    terms = diff * diff
-    if categorical.any():
-        terms[..., categorical] = (diff[..., categorical] != 0.0).astype(float)
+    if len(xa) * len(xb) < 4096:  # a few rows: one broadcast operation is cheapest
+        terms = xa[:, None, :] - xb[None, :, :]
+        mismatch = (terms[..., categorical] != 0.0).astype(float) if categorical.any() else None
+        np.multiply(terms, terms, out=terms)
+        if mismatch is not None:
+            terms[..., categorical] = mismatch
+        return terms
+    # Many rows (candidate sets, the fit's pairs): column by column, so that numpy's inner
+    # loops run along the rows of ``xb`` instead of along the few columns (twice as fast).
+    terms = np.empty((len(xa), len(xb), xa.shape[1]))
+    diff = np.empty((len(xa), len(xb)))
+    columns = np.ascontiguousarray(xb.T)
+    for j, column in enumerate(columns):
+        np.subtract(xa[:, j, None], column, out=diff)
+        if categorical[j]:
+            terms[:, :, j] = diff != 0.0
+        else:
+            np.multiply(diff, diff, out=terms[:, :, j])
     return terms
+
+
+def _matern_parts(r2: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``k``, ``1 + sqrt5 r`` and ``exp(-sqrt5 r)`` of squared scaled distances ``r2``.
+
+    Computed in place, in the operation order of the textbook form
+    ``k = (1 + sqrt5 r + 5/3 r^2) exp(-sqrt5 r)``, so the results are bit for bit those of the
+    plain expression, with three temporaries instead of eight.
+    """
+    t = np.maximum(r2, 0.0)
+    np.sqrt(t, out=t)
+    t *= SQRT5  # sqrt5 r
+    e = np.negative(t)
+    np.exp(e, out=e)
+    t += 1.0  # 1 + sqrt5 r
+    k = r2 * (5.0 / 3.0)
+    k += t
+    k *= e
+    return k, t, e
 
 
 def _matern(r2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Matérn-5/2 correlation of squared scaled distances, and ``A = -(dk/dr) / r``."""
-    r = np.sqrt(np.maximum(r2, 0.0))
-    e = np.exp(-SQRT5 * r)
-    k = (1.0 + SQRT5 * r + (5.0 / 3.0) * r2) * e
-    a = (5.0 / 3.0) * (1.0 + SQRT5 * r) * e
+    k, a, e = _matern_parts(r2)
+    a *= 5.0 / 3.0  # A = 5/3 (1 + sqrt5 r) exp(-sqrt5 r)
+    a *= e
     return k, a
 
 
@@ -99,15 +133,24 @@ class GaussianProcess:
     """A fitted GP on rows ``x`` (see :mod:`tunewise.strategies.features`) and values ``y``."""
 
     def __init__(
-        self, x: np.ndarray, y: np.ndarray, categorical: np.ndarray, hyper: Hyperparameters
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        categorical: np.ndarray,
+        hyper: Hyperparameters,
+        *,
+        terms: np.ndarray | None = None,
     ) -> None:
+        """``terms``: ``_pair_terms(x, x, categorical)`` when the caller has it already."""
         self.x = np.asarray(x, dtype=float)
         self.y = np.asarray(y, dtype=float)
         self.categorical = categorical
         self.continuous = ~categorical
         self.hyper = hyper
         self._inv_l2 = 1.0 / hyper.lengthscales**2
-        corr, _ = _matern(_pair_terms(self.x, self.x, categorical) @ self._inv_l2)
+        if terms is None:
+            terms = _pair_terms(self.x, self.x, categorical)
+        corr = _matern_parts(terms @ self._inv_l2)[0]
         k = hyper.signal * corr + hyper.noise * np.eye(len(self.x))
         self._chol = _cholesky(k)
         self._alpha = cho_solve((self._chol, True), self.y - hyper.mean)
@@ -123,8 +166,12 @@ class GaussianProcess:
         maxiter: int = 200,
     ) -> GaussianProcess:
         """MAP fit of the hyperparameters from deterministic starts; the best start wins."""
-        hyper = fit_hyperparameters(x, y, categorical, restarts=restarts, maxiter=maxiter)
-        return cls(x, y, categorical, hyper)
+        x = np.asarray(x, dtype=float)
+        terms = _pair_terms(x, x, categorical)
+        hyper = fit_hyperparameters(
+            x, y, categorical, restarts=restarts, maxiter=maxiter, terms=terms
+        )
+        return cls(x, y, categorical, hyper, terms=terms)
 
     def with_points(self, x_new: np.ndarray, y_new: np.ndarray) -> GaussianProcess:
         """The same hyperparameters with more data (fantasies for pending trials)."""
@@ -147,7 +194,7 @@ class GaussianProcess:
         out_var = np.empty(len(xq))
         for start in range(0, len(xq), 1024):  # bounded memory for big candidate sets
             chunk = xq[start : start + 1024]
-            _, corr, _ = self._cross(chunk)
+            corr = _matern_parts(_pair_terms(chunk, self.x, self.categorical) @ self._inv_l2)[0]
             ks = self.hyper.signal * corr
             out_mean[start : start + 1024] = self.hyper.mean + ks @ self._alpha
             v = solve_triangular(self._chol, ks.T, lower=True, check_finite=False)
@@ -162,19 +209,26 @@ class GaussianProcess:
         Gradients have shape ``(m, d)`` with zeros in categorical columns.
         """
         xq = np.atleast_2d(xq)
+        if not np.isfinite(xq).all():  # refused, as scipy's checked solve used to
+            raise ValueError("GP query rows contain inf or NaN; pass finite rows")
         diff = xq[:, None, :] - self.x[None, :, :]
         terms = diff * diff
         if self.categorical.any():
             terms[..., self.categorical] = (diff[..., self.categorical] != 0.0).astype(float)
         corr, a = _matern(terms @ self._inv_l2)
         s = self.hyper.signal
-        ks = s * corr
+        corr *= s  # k(xq, x)
+        ks = corr
         mean = self.hyper.mean + ks @ self._alpha
-        w = cho_solve((self._chol, True), ks.T)  # (n, m)
+        w, _ = dpotrs(self._chol, ks.T, lower=1)  # (n, m): K^-1 k(x, xq)
         var = s - np.einsum("mn,nm->m", ks, w)
         # dk/dx_j = -s * A * diff_j / l_j^2 on non-categorical columns.
-        dk = -(s * a)[:, :, None] * diff * self._inv_l2[None, None, :]
-        dk[..., self.categorical] = 0.0
+        a *= s
+        np.negative(a, out=a)
+        dk = np.multiply(a[:, :, None], diff, out=diff)
+        dk *= self._inv_l2
+        if self.categorical.any():
+            dk[..., self.categorical] = 0.0
         dmean = np.einsum("mnj,n->mj", dk, self._alpha)
         dvar = -2.0 * np.einsum("mnj,nm->mj", dk, w)
         floor = 1e-12 * s
@@ -201,22 +255,31 @@ def _neg_log_posterior(
     log_s, log_noise = theta[d], theta[d + 1]
     s, noise = math.exp(log_s), math.exp(log_noise)
     inv_l2 = np.exp(-2.0 * log_l)
-    corr, a = _matern(terms @ inv_l2)
-    k = s * corr
-    k[np.diag_indices(n)] += noise
-    chol, info = dpotrf(k, lower=1, clean=1, overwrite_a=0)
+    sk, a = _matern(terms @ inv_l2)
+    sk *= s  # s * corr
+    # K in Fortran order, so that LAPACK factorises and inverts it in place (no copies).
+    k = np.array(sk, order="F")
+    k.reshape(-1, order="F")[:: n + 1] += noise
+    chol, info = dpotrf(k, lower=1, clean=1, overwrite_a=1)
     if info != 0:
         return 1e25, np.zeros_like(theta)
     resid = y
     alpha, _ = dpotrs(chol, resid, lower=1)
-    k_inv, _ = dpotri(chol, lower=1)  # lower triangle of K^-1
-    k_inv = np.tril(k_inv) + np.tril(k_inv, -1).T
     lml = -0.5 * resid @ alpha - np.sum(np.log(np.diag(chol))) - 0.5 * n * LOG_2PI
-    w = np.outer(alpha, alpha) - k_inv
+    # W = alpha alpha^T - K^-1, from the lower triangle of K^-1 (the upper one is zero:
+    # ``clean=1`` above): subtract it, then its strict part transposed.
+    lower, _ = dpotri(chol, lower=1, overwrite_c=1)
+    w = np.outer(alpha, alpha)
+    w -= lower
+    np.fill_diagonal(lower, 0.0)
+    w -= lower.T
     grad = np.empty_like(theta)
     # dK/dlog l_j = s * A * terms_j / l_j^2 ; dK/dlog s = s * corr ; dK/dlog noise = noise * I
-    grad[:d] = 0.5 * ((w * (s * a)).ravel() @ terms.reshape(n * n, d)) * inv_l2
-    grad[d] = 0.5 * np.sum(w * (s * corr))
+    a *= s
+    a *= w
+    grad[:d] = 0.5 * (a.ravel() @ terms.reshape(n * n, d)) * inv_l2
+    sk *= w
+    grad[d] = 0.5 * np.sum(sk)
     grad[d + 1] = 0.5 * noise * np.trace(w)
     # Log prior. Lengthscales: the log-normal density of l itself, as BoTorch's MAP uses it
     # (its mode sits at exp(mu - sigma^2)); variances: normal in log space.
@@ -234,6 +297,21 @@ def _neg_log_posterior(
     return value, -(grad + glp)
 
 
+def _known_at(
+    theta0: np.ndarray, known: tuple[float, np.ndarray]
+) -> Callable[..., tuple[float, np.ndarray]]:
+    """:func:`_neg_log_posterior`, answering from ``known`` at ``theta0``: L-BFGS-B evaluates
+    its start first, which the choice of starts has evaluated already."""
+    key = theta0.tobytes()
+
+    def objective(theta: np.ndarray, *args: Any) -> tuple[float, np.ndarray]:
+        if theta.tobytes() == key:
+            return known[0], known[1].copy()
+        return _neg_log_posterior(theta, *args)
+
+    return objective
+
+
 def fit_hyperparameters(
     x: np.ndarray,
     y: np.ndarray,
@@ -241,10 +319,15 @@ def fit_hyperparameters(
     *,
     restarts: int = 2,
     maxiter: int = 200,
+    terms: np.ndarray | None = None,
 ) -> Hyperparameters:
-    """MAP hyperparameters for standardised ``y``; raises ``LinAlgError`` if every start fails."""
+    """MAP hyperparameters for standardised ``y``; raises ``LinAlgError`` if every start fails.
+
+    ``terms``: ``_pair_terms(x, x, categorical)`` when the caller has it already.
+    """
     d = x.shape[1]
-    terms = _pair_terms(x, x, categorical)
+    if terms is None:
+        terms = _pair_terms(x, x, categorical)
     mu, sigma = lengthscale_prior(d)
     mode = mu - sigma * sigma  # the prior's mode of log l
     starts = [
@@ -254,11 +337,12 @@ def fit_hyperparameters(
     ]
     bounds = [LOG_LENGTHSCALE_BOUNDS] * d + [LOG_SIGNAL_BOUNDS, LOG_NOISE_BOUNDS]
     # Start from the most promising starts only (one L-BFGS-B run costs tens of evaluations).
-    values = [_neg_log_posterior(start, terms, y, mu, sigma)[0] for start in starts]
+    evaluated = [_neg_log_posterior(start, terms, y, mu, sigma) for start in starts]
+    values = [value for value, _ in evaluated]
     best: tuple[float, np.ndarray] | None = None
     for index in np.argsort(values, kind="stable")[: max(1, restarts)]:
         result = minimize(
-            _neg_log_posterior,
+            _known_at(starts[index], evaluated[index]),
             starts[index],
             args=(terms, y, mu, sigma),
             jac=True,
