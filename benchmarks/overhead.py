@@ -21,8 +21,9 @@ and the load average before and after.
 
 Rows (``NAME``: what runs):
 
-- ``tw-{sqlite,postgresql}-{random,tpe}-p{N}``: tunewise ``study.optimize`` with the local
-  executor, ``max_parallel=N``;
+- ``tw-{sqlite,postgresql}-{random,tpe}-p{N}[-fresh]``: tunewise ``study.optimize`` with the
+  local executor, ``max_parallel=N``; its trial processes reused (the default), or ``-fresh``: a
+  process forked per trial (``executor: {type: local, reuse_processes: false}``);
 - ``tw-ray-random-p{N}``: tunewise with the Ray executor on a local Ray
   (``executor: {type: ray, address: local}``), when ``tunewise.executors.ray`` exists;
 - ``optuna-{tpe,random}-{memory,sqlite,postgresql}``: Optuna ``study.optimize(n_trials=...)``
@@ -53,6 +54,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ROWS = (
     "tw-sqlite-random-p1",
     "tw-sqlite-random-p2",
+    "tw-sqlite-random-p1-fresh",
     "tw-sqlite-tpe-p1",
     "tw-postgresql-random-p1",
     "tw-postgresql-random-p2",
@@ -92,7 +94,9 @@ def objective_value(x: float, y: float) -> float:
 
 
 # tunewise ------------------------------------------------------------------------------
-def tunewise_row(url: str, strategy: str, parallel: int, trials: int, ray: bool) -> dict[str, Any]:
+def tunewise_row(
+    url: str, strategy: str, parallel: int, trials: int, ray: bool, fresh: bool = False
+) -> dict[str, Any]:
     import tunewise as tw
 
     study = tw.create_study(
@@ -112,7 +116,12 @@ def tunewise_row(url: str, strategy: str, parallel: int, trials: int, ray: bool)
     else:
 
         def run() -> None:
-            study.optimize(train, max_trials=trials, max_parallel=parallel)
+            study.optimize(
+                train,
+                max_trials=trials,
+                max_parallel=parallel,
+                executor={"type": "local", "reuse_processes": not fresh},
+            )
 
     result = _clocked(run, trials)
     counts = study.counts()
@@ -202,7 +211,8 @@ def run_row(name: str, url: str | None, trials: int, folder: str) -> dict[str, A
         ray = store == "ray"
         if ray:
             url = f"sqlite:///{folder}/tunewise.db"
-        result = tunewise_row(url or "", strategy, parallel, trials, ray)
+        fresh = parts[4:] == ["fresh"]
+        result = tunewise_row(url or "", strategy, parallel, trials, ray, fresh)
         if ray:
             result["ray_init_s"] = _ray_init_s[0]
     elif parts[0] == "optuna":
