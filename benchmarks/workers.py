@@ -1,16 +1,18 @@
 """Throughput of ``tunewise worker`` processes sharing one study on PostgreSQL (trials/s).
 
     .venv/bin/python -m benchmarks.workers --workers 8 --trials 2000 [--parallel 1]
-        [--trial python|command] [--sleep 0] [--storage postgresql://...] [--out FILE.json]
+        [--trial python|command] [--sleep 0] [--fresh] [--storage postgresql://...]
+        [--out FILE.json]
 
 Starts a throwaway PostgreSQL server (``benchmarks/pgserver.py``, durable defaults) unless
 ``--storage`` names one, queues a random search over one float with ``tunewise run SPEC
 --workers-only``, starts the workers at once and times from their start to the study's
-completion. The trial is trivial, so the figure is tunewise's own cost per trial: a forked
-process per trial, the claim or suggestion, the store writes, the trial's end. ``python``: a
-``module:function`` returning its parameter; ``command``: ``python -c`` printing it (a new
-interpreter per trial, as any command trial has). Prints one JSON line of results; checks that
-the study holds exactly the trials asked for, all completed, no parameters twice.
+completion. The trial is trivial, so the figure is tunewise's own cost per trial: the trial's
+process (reused, or forked per trial with ``--fresh``), the claim or suggestion, the store
+writes, the trial's end. ``python``: a ``module:function`` returning its parameter;
+``command``: ``python -c`` printing it (a new interpreter per trial, as any command trial has).
+Prints one JSON line of results; checks that the study holds exactly the trials asked for, all
+completed, no parameters twice.
 """
 
 from __future__ import annotations
@@ -46,7 +48,9 @@ COMMAND = [
 ]
 
 
-def spec_for(name: str, trials: int, kind: str, sleep: float) -> dict[str, Any]:
+def spec_for(
+    name: str, trials: int, kind: str, sleep: float, fresh: bool = False
+) -> dict[str, Any]:
     trial: dict[str, Any] = {"python": "train:train"}
     if kind == "command":
         trial = {"command": COMMAND, "metrics": [{"name": "score", "regex": r"score=(\S+)"}]}
@@ -59,6 +63,7 @@ def spec_for(name: str, trials: int, kind: str, sleep: float) -> dict[str, Any]:
         "trial": trial,
         "limits": {"max_trials": trials},
         "seed": 1,
+        "executor": {"type": "local", "reuse_processes": not fresh},
     }
 
 
@@ -109,7 +114,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         work = Path(folder)
         (work / "train.py").write_text(TRAIN)
         spec = work / "spec.json"
-        spec.write_text(json.dumps(spec_for("bench", args.trials, args.trial, args.sleep)))
+        spec_data = spec_for("bench", args.trials, args.trial, args.sleep, args.fresh)
+        spec.write_text(json.dumps(spec_data))
         env = {**os.environ, "TUNEWISE_STORAGE": ""}
         subprocess.run(
             [tunewise, "run", str(spec), "--workers-only", "--storage", url],
@@ -151,6 +157,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "trials": args.trials,
         "trial": args.trial,
         "trial_sleep_s": args.sleep,
+        "process_per_trial": args.fresh,
         "seconds": round(seconds, 2),
         "trials_per_s": round(args.trials / seconds, 1),
         # CPU seconds per trial: the workers and their trial processes, and the server's.
@@ -169,6 +176,9 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=2000)
     parser.add_argument("--trial", choices=("python", "command"), default="python")
     parser.add_argument("--sleep", type=float, default=0.0, help="seconds each trial sleeps")
+    parser.add_argument(
+        "--fresh", action="store_true", help="a process forked per trial (no reuse)"
+    )
     parser.add_argument("--storage", help="an existing PostgreSQL URL (default: start one)")
     parser.add_argument("--out", help="also append the JSON line to this file")
     args = parser.parse_args()
