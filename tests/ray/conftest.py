@@ -10,7 +10,8 @@ the test signals the Ray processes by their own pids (never ``ray stop``, which 
 every Ray on the machine) and reads the study's SQLite store directly.
 
 Every Ray process has ``RAY_AUTH_MODE=token`` and the same ``RAY_AUTH_TOKEN_PATH`` (a joining
-node or a driver without them is refused), usage statistics off and its own temporary folder.
+node or a driver without them is refused), usage statistics off, grpcio's fork handlers off
+(see :func:`ray_env`) and its own temporary folder.
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ from tests.reliability.conftest import launcher as launcher  # the fixture, for 
 RAY = Path(sys.executable).with_name("ray")
 PORT = 6379  # free for sure: the namespace is new
 ADDRESS = f"127.0.0.1:{PORT}"
+#: The head's Ray Client server (Ray's default port, below the worker ports 10002-19999 that
+#: Ray keeps for itself: ``ray start`` refuses a client port among them).
+CLIENT_PORT = 10001
+CLIENT_ADDRESS = f"ray://127.0.0.1:{CLIENT_PORT}"
 #: GCS health checks every second, dead after 5 misses: a node is declared dead ~5-8 s after
 #: its raylet died (Ray's default, 3 s x 5, takes 15-20 s).
 HEALTH_CHECKS = {
@@ -44,6 +49,20 @@ HEALTH_CHECKS = {
     "health_check_failure_threshold": 5,
 }
 START_TIMEOUT = 120.0  # two cores shared with other tests: Ray's Python daemons start slowly
+
+#: ``python -c LISTEN_PROBE PORT TIMEOUT``: exits 0 once 127.0.0.1:PORT accepts a connection.
+LISTEN_PROBE = """
+import socket, sys, time
+port, deadline = int(sys.argv[1]), time.monotonic() + float(sys.argv[2])
+while True:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        break
+    except OSError:
+        if time.monotonic() > deadline:
+            sys.exit(f"nothing listens at 127.0.0.1:{port}")
+        time.sleep(0.1)
+"""
 
 #: (test id, figure) pairs measured by the Ray tests, printed at the end of the run.
 FIGURES: list[tuple[str, str]] = []
@@ -77,6 +96,10 @@ def ray_env(folder: Path, temp: Path) -> dict[str, str]:
         RAY_USAGE_STATS_ENABLED="0",
         RAY_TMPDIR=str(temp),
         PYTHONPATH=str(REPO),
+        # The head's Ray Client server forks a server per connection; with grpcio's fork
+        # handlers on, the child sometimes crashes before its exec (a segfault in cygrpc) and
+        # the driver fails ~40 s later with "Initialization failure from server" (README).
+        GRPC_ENABLE_FORK_SUPPORT="false",
     )
     return env
 
@@ -91,7 +114,8 @@ def raylet_of(node: Proc) -> psutil.Process:
 
 
 class RayCluster:
-    """A head and one worker node (``--num-cpus=1`` each) in a namespace with only loopback."""
+    """A head and one worker node (``--num-cpus=1`` each) in a namespace with only loopback;
+    the head serves Ray Client at :data:`CLIENT_ADDRESS`."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -115,10 +139,12 @@ class RayCluster:
         )
         wait_until(lambda: "ready" in self.holder.stdout, 30, "the network namespace is ready")
         self.head = self._node(["--head", f"--port={PORT}", "--include-dashboard=false",
+                                f"--ray-client-server-port={CLIENT_PORT}",
                                 f"--system-config={json.dumps(HEALTH_CHECKS)}"])  # fmt: skip
         self.head_raylet = raylet_of(self.head)
         self.worker = self._node([f"--address={ADDRESS}"])
         self.worker_raylet = raylet_of(self.worker)
+        self._wait_listening(CLIENT_PORT)
 
     def inside(self, *argv: str | Path) -> list[str]:
         """``argv`` run inside the cluster's network namespace."""
@@ -143,6 +169,14 @@ class RayCluster:
         )
         self.nodes.append(node)
         return node
+
+    def _wait_listening(self, port: int) -> None:
+        """Wait until a server of the cluster accepts connections at 127.0.0.1:``port`` (the
+        head starts its Ray Client server without waiting for it to listen)."""
+        probe = self.start(sys.executable, "-c", LISTEN_PROBE, str(port), str(START_TIMEOUT),
+                           cwd=self.folder)  # fmt: skip
+        code = probe.wait(timeout=START_TIMEOUT + 10)
+        assert code == 0, f"nothing listens at 127.0.0.1:{port} in the namespace:\n{probe.stderr}"
 
     def close(self) -> None:
         """SIGTERM the nodes (each ends its own processes), then SIGKILL whatever is left."""

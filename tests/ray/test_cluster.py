@@ -2,6 +2,9 @@
 
 - A study of 12 command trials, run by ``tunewise run SPEC --executor ray``, completes and
   its trials ran on both nodes (each trial finds the raylet above it).
+- A study of Python trials whose spec says ``address: ray://127.0.0.1:10001`` runs through the
+  head's Ray Client server: every trial ends, its learning curve is stored, and the median
+  rule stops the bad ones after their first report (a stop from the driver reaches the trial).
 - R11: SIGKILL the worker node's raylet while a trial runs there: that attempt is FAILED with
   kind ``lost`` within 5 s of Ray reporting the node dead, the retry policy runs it again (on
   the head), the trial's processes on the dead node are gone, and the study completes with
@@ -20,7 +23,7 @@ from typing import Any
 import psutil
 import pytest
 
-from tests.ray.conftest import ADDRESS, RayCluster, figure, gone
+from tests.ray.conftest import ADDRESS, CLIENT_ADDRESS, RayCluster, figure, gone
 from tests.reliability.conftest import ENTRY_POINT, opened, sqlite_url, wait_until
 from tunewise.trial import FailureKind, TrialState
 
@@ -98,6 +101,54 @@ def test_a_study_runs_on_both_nodes(cluster: RayCluster, tmp_path: Path) -> None
     raylets = {where(tmp_path, "both", t.number, 1)["raylet"] for t in trials}
     assert raylets == {cluster.head_raylet.pid, cluster.worker_raylet.pid}
     assert completed_numbers(tmp_path) == list(range(12))
+
+
+def test_a_study_runs_through_ray_client(cluster: RayCluster, tmp_path: Path) -> None:
+    # x = 0.7, 0.8 run first, then 0.9: none can be stopped (fewer than 2 trials completed, or
+    # the best); 0.1 and 0.2 start after two of them completed and are below their median.
+    spec = {
+        "study": "client",
+        "objective": {"metric": "score", "direction": "maximize"},
+        "strategy": "random",
+        "space": {"x": {"type": "float", "low": 0.0, "high": 1.0}},
+        "trial": {"python": "tests.ray._curve:curve"},
+        "limits": {"max_trials": 5, "max_parallel": 2},
+        "enqueue": [{"x": x} for x in (0.7, 0.8, 0.9, 0.1, 0.2)],
+        "early_stopping": {"rule": "median", "min_trials": 2},
+        "lease": {"heartbeat": "1s", "grace": "5s"},
+        "runs_dir": str(tmp_path / "runs"),
+        "executor": {
+            "type": "ray",
+            "address": CLIENT_ADDRESS,
+            "resources_per_trial": {"cpu": 1, "gpu": 0},
+        },
+    }
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(spec))
+    url = sqlite_url(tmp_path / "client.db")
+    logs = cluster.temp / "session_latest" / "logs"
+    served_before = set(logs.glob("ray_client_server_*.err"))
+    started = time.monotonic()
+    driver = cluster.start(ENTRY_POINT, "run", path, "--storage", url, cwd=tmp_path)
+    code = driver.wait(timeout=120)
+    assert code == 0, driver.stderr[-3000:]
+    figure("ray client", f"5 trials through Ray Client in {time.monotonic() - started:.1f}s")
+    # The head's Ray Client proxy started a server of its own for this driver.
+    assert set(logs.glob("ray_client_server_*.err")) - served_before
+    with opened(url) as store:
+        sid = store.get_study("client").id
+        trials = store.get_trials(sid)
+        reports = store.get_study_reports(sid)
+    assert [(t.params["x"], t.state) for t in trials] == [
+        (0.7, TrialState.COMPLETED),
+        (0.8, TrialState.COMPLETED),
+        (0.9, TrialState.COMPLETED),
+        (0.1, TrialState.STOPPED),
+        (0.2, TrialState.STOPPED),
+    ]
+    assert [t.value for t in trials] == pytest.approx([2.1, 2.4, 2.7, 0.1, 0.2])
+    steps = {t.number: [r.step for r in reports[t.number]] for t in trials}
+    assert steps == {0: [1, 2, 3], 1: [1, 2, 3], 2: [1, 2, 3], 3: [1], 4: [1]}
 
 
 def test_r11_killed_raylet_loses_its_trials_which_run_again(

@@ -17,7 +17,8 @@ Trial folders are made on the node that runs the trial, at the driver's absolute
 machine, or with ``runs_dir`` on a shared file system, the driver sees the logs; elsewhere they
 stay on the node (the error of a failed trial carries its stderr tail either way). A Python
 trial's function travels by cloudpickle: a function of an importable module must be importable
-on the nodes too (the driver's working folder is on the workers' path on its own machine).
+on the nodes too (the driver's working folder is on the workers' path on its own machine, but
+not through Ray Client, ``ray://``, whose driver-side server runs on the head).
 """
 
 from __future__ import annotations

@@ -77,11 +77,15 @@ def connect(address: str) -> bool:
     ) as exc:
         text = str(exc).strip()
         first = text.splitlines()[0].split(". ")[0].rstrip(".") if text else type(exc).__name__
-        hint = (
-            "start one with `ray start --head`, set RAY_ADDRESS, or use address: local"
-            if address == "auto"
-            else "check the address, that the cluster runs, and its token (RAY_AUTH_TOKEN_PATH)"
-        )
+        if address == "auto":
+            hint = "start one with `ray start --head`, set RAY_ADDRESS, or use address: local"
+        elif address.startswith("ray://"):  # the Ray Client server's crash: see the README
+            hint = (
+                "check the address, the cluster's token (RAY_AUTH_TOKEN_PATH), and that its "
+                "head runs with GRPC_ENABLE_FORK_SUPPORT=false"
+            )
+        else:
+            hint = "check the address, that the cluster runs, and its token (RAY_AUTH_TOKEN_PATH)"
         raise SpecError(
             "executor.address",
             f"no Ray cluster could be used at {address!r} ({first}); {hint}",
