@@ -245,7 +245,10 @@ def test_a_stopped_or_crashed_trials_process_is_not_reused(tmp_path: Path) -> No
     crashed = done(run_until_done(executor))[3].outcome
     assert crashed.failure_kind == FailureKind.CRASHED and "code 3" in (crashed.error or "")
     after_crash = run_one(executor, tmp_path, 4, runner)
-    assert after_crash.state == TrialState.COMPLETED and after_crash.value not in (first, after_stop)
+    assert after_crash.state == TrialState.COMPLETED and after_crash.value not in (
+        first,
+        after_stop,
+    )
     executor.close()
 
 
