@@ -36,6 +36,10 @@ MAX_ENUMERATION = 4_096
 KEY_DECIMALS = 10
 
 
+#: States whose value is a result: an early-stopped trial's value at its last step still is.
+_RESULT_STATES = frozenset({TrialState.COMPLETED, TrialState.STOPPED})
+
+
 @dataclass(frozen=True)
 class Observation:
     """Finished trials a model learns from: ``x`` rows and ``y`` values to *minimise*."""
@@ -166,6 +170,11 @@ class Features:
         ok = np.ones(count, dtype=bool)
         for j, (name, param) in enumerate(self.space.params.items()):
             column = [a.get(name) for a in assignments]
+            if isinstance(param, Float) and param.scale == "linear":
+                units = _linear_units(param, column)
+                if units is not None:
+                    rows[:, j] = units
+                    continue
             if isinstance(param, Categorical):
                 memo: dict[tuple[type, Any], float] = {}
                 convert = _memo_index(param, memo)
@@ -190,20 +199,18 @@ class Features:
         rows of every trial that fits, whatever its state.
         """
         rows, ok = self.encode_many([t.params for t in history])
-        usable = np.zeros(len(history), dtype=bool)
-        failed = np.zeros(len(history), dtype=bool)
-        y = np.zeros(len(history))
-        for i, trial in enumerate(history):
-            value = trial.value
-            if trial.state in (TrialState.COMPLETED, TrialState.STOPPED):
-                if value is not None and math.isfinite(value):
-                    usable[i] = True
-                    y[i] = -objective.sign * float(value)
-            elif trial.state == TrialState.FAILED:
-                failed[i] = True
-        usable &= ok
-        failed &= ok
-        return Observation(x=rows[usable], y=y[usable], failed=rows[failed], seen=rows[ok])
+        # Column-wise too: the whole history is read again at every suggestion.
+        values = np.array(
+            [
+                t.value if t.value is not None and t.state in _RESULT_STATES else math.nan
+                for t in history
+            ],
+            dtype=float,
+        )
+        usable = np.isfinite(values) & ok
+        failed = np.array([t.state == TrialState.FAILED for t in history], dtype=bool) & ok
+        y = -objective.sign * values[usable]
+        return Observation(x=rows[usable], y=y, failed=rows[failed], seen=rows[ok])
 
     def known(
         self, history: Sequence[Trial], pending: Sequence[Trial], objective: Objective
@@ -351,3 +358,20 @@ def single_threaded_blas() -> Iterator[None]:
         return
     with _BLAS_CONTROLLER.limit(limits=1, user_api="blas"):
         yield
+
+
+def _linear_units(param: Float, column: list[Any]) -> np.ndarray | None:
+    """:meth:`Float.to_unit` of a whole column of a linear float in one numpy pass (the same
+    subtraction, division and clip, so the same bits; a long history is re-encoded at every
+    suggestion) — or None when a value is not a finite
+    number (the caller then encodes value by value and flags the bad ones)."""
+    try:
+        values = np.asarray(column, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    if values.ndim != 1 or not np.all(np.isfinite(values)):
+        return None
+    low, high = float(param.low), float(param.high)  # type: ignore[arg-type]
+    if high == low:
+        return np.full(len(values), 0.5)
+    return np.clip((values - low) / (high - low), 0.0, 1.0) + 0.0  # -0.0 as min() gives 0.0
