@@ -236,10 +236,15 @@ class LocalExecutor(Executor):
         self._check_submit(job.number)
         job.trial_dir.mkdir(parents=True, exist_ok=True)
         worker = self._idle_process(runner)
+        if worker is not None:
+            try:
+                worker.conn.send(("job", job))
+            except OSError:  # it died after the check: the trial gets a new process
+                worker.retire()
+                worker.reap(timeout=self.grace_seconds)
+                worker = None
         if worker is None:
             worker = self._start_process(runner, job)
-        else:
-            worker.conn.send(("job", job))
         deadline = None
         if job.timeout is not None:
             # A runner that enforces the timeout itself gets the grace period to do it cleanly.
