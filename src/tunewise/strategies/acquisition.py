@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Protocol
 
 import numpy as np
 from scipy.special import erfcx, log_ndtr
@@ -113,10 +114,32 @@ def log_ei_with_grad(
     return lh + np.log(sd), dsd / sd[:, None] + dlh[:, None] * dz
 
 
+class Acquisition(Protocol):
+    """What :func:`optimize_log_ei` maximises, on a log scale, at rows of the space."""
+
+    def value(self, rows: np.ndarray) -> np.ndarray: ...
+
+    def value_with_grad(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+class LogEI:
+    """log EI of a model below ``best``: the acquisition of every suggestion with nothing
+    pending (:mod:`.pending` has the one for suggestions made while trials run)."""
+
+    def __init__(self, model: GaussianProcess, best: float) -> None:
+        self.model, self.best = model, best
+
+    def value(self, rows: np.ndarray) -> np.ndarray:
+        return log_ei(self.model, rows, self.best)
+
+    def value_with_grad(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return log_ei_with_grad(self.model, rows, self.best)
+
+
 def _refine(
-    model: GaussianProcess, starts: np.ndarray, best: float, free: np.ndarray, maxiter: int
+    acquisition: Acquisition, starts: np.ndarray, free: np.ndarray, maxiter: int
 ) -> np.ndarray:
-    """Climb log EI from every start over the free columns, each start on its own.
+    """Climb the acquisition from every start over the free columns, each start on its own.
 
     Every start is optimised on its own, all of them scored together
     (:func:`independent_lbfgsb`).
@@ -133,7 +156,7 @@ def _refine(
         else:
             full = rows.copy()
             full[:, free] = points
-        value, grad = log_ei_with_grad(model, full, best)
+        value, grad = acquisition.value_with_grad(full)
         bad = ~np.isfinite(value)
         if bad.any():
             value[bad], grad[bad] = -1e10, 0.0
@@ -286,12 +309,16 @@ def optimize_log_ei(
     n_raw: int = 1024,
     n_starts: int = 6,
     maxiter: int = 50,
+    acquisition: Acquisition | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Candidate rows ranked by log EI (best first), with their values.
 
     The list is long (refined optima first, then the raw candidates), so the caller can skip
-    configurations that were already run or are pending.
+    configurations that were already run or are pending. ``acquisition`` replaces log EI
+    (the trust region stays around ``model.x``).
     """
+    if acquisition is None:
+        acquisition = LogEI(model, best)
 
     data = model.x
     continuous = ~features.categorical
@@ -301,12 +328,12 @@ def optimize_log_ei(
         return distance_to_data(rows[:, continuous], data[:, continuous]) <= TRUST_RADIUS
 
     def score(rows: np.ndarray) -> np.ndarray:
-        values = log_ei(model, rows, best)
+        values = acquisition.value(rows)
         return np.where(inside(rows), values, values - OUTSIDE_PENALTY)
 
     enumerated = features.enumerate()
     if enumerated is not None:  # a small finite space: score every configuration
-        values = log_ei(model, enumerated, best)
+        values = acquisition.value(enumerated)
         order = np.argsort(-values, kind="stable")
         return enumerated[order], values[order]
 
@@ -329,7 +356,7 @@ def optimize_log_ei(
         cand_values = np.concatenate([global_values, local_values])
     starts = np.vstack(start_sets)
     # Optima that walked out of the trust region rank last; their starts stay in the running.
-    refined = features.snap(_refine(model, starts, best, continuous, maxiter))
+    refined = features.snap(_refine(acquisition, starts, continuous, maxiter))
     refined_values = score(refined)
     order = np.argsort(-refined_values, kind="stable")[:3]
     polished = []

@@ -16,9 +16,10 @@ One suggestion, derived from the history alone (the strategy keeps no state):
    the best posterior mean at the data, maximised from many starts with local refinement,
    within a trust region around the observations (after OSS Vizier), on snapped (runnable)
    configurations.
-4. **Parallel.** Pending trials and the suggestions already made in this batch are added to the
-   GP as "kriging believer" fantasies (observed at their posterior mean, Ginsbourger et al.
-   2010): their uncertainty collapses, so the next pick goes elsewhere.
+4. **Parallel.** With trials pending (running, or suggested earlier in this batch) the
+   acquisition is the expected improvement beyond both the best value and what the pending
+   trials may return, averaged over joint draws of their values (:mod:`.pending`, q-EI's
+   marginal gain): the next pick is worth running beside them, near them when that still pays.
 5. **Never twice, never crash.** A configuration already run or pending is not suggested again;
    a finite space that is used up gives fewer suggestions; a numerical failure of the model
    gives a uniformly random new configuration instead (logged as a warning), never an exception.
@@ -153,10 +154,20 @@ class _Model:
     ) -> tuple[np.ndarray, dict[str, Any]] | None:
         from tunewise.strategies.acquisition import optimize_log_ei
 
-        gp = self.gp
-        if fantasies is not None and len(fantasies):
-            gp = gp.with_points(fantasies, gp.predict(fantasies)[0])
-        rows, _ = optimize_log_ei(gp, self.features, self.best, self.incumbents, rng)
+        if fantasies is None or not len(fantasies):
+            rows, _ = optimize_log_ei(self.gp, self.features, self.best, self.incumbents, rng)
+            return self.features.first_new(rows, avoid)
+        from tunewise.strategies.pending import PendingLogEI
+
+        acquisition = PendingLogEI(self.gp, fantasies, self.best, rng)
+        rows, _ = optimize_log_ei(
+            acquisition.model,
+            self.features,
+            self.best,
+            self.incumbents,
+            rng,
+            acquisition=acquisition,
+        )
         return self.features.first_new(rows, avoid)
 
 

@@ -241,6 +241,50 @@ class GaussianProcess:
         """Posterior mean at the training rows (``y - noise * alpha``)."""
         return self.y - self.hyper.noise * self._alpha
 
+    # Pending trials (:mod:`.pending`) -------------------------------------------------------
+    def covariance(self, xa: np.ndarray, xb: np.ndarray) -> np.ndarray:
+        """Posterior covariance of the latent function between rows ``xa`` and ``xb``."""
+        s = self.hyper.signal
+
+        def kernel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            return s * _matern_parts(_pair_terms(a, b, self.categorical) @ self._inv_l2)[0]
+
+        va, vb = (
+            solve_triangular(self._chol, kernel(rows, self.x).T, lower=True, check_finite=False)
+            for rows in (xa, xb)
+        )
+        return kernel(xa, xb) - va.T @ vb
+
+    def weights(self, xq: np.ndarray, index: np.ndarray) -> np.ndarray:
+        """Kriging weights of the training rows ``index`` at rows ``xq``, ``(m, r)``.
+
+        The posterior mean is linear in the observed values: moving the value of row
+        ``index[j]`` by ``delta`` moves the mean at ``xq[i]`` by ``weights[i, j] * delta``.
+        """
+        terms = _pair_terms(np.atleast_2d(xq), self.x, self.categorical)
+        return (self.hyper.signal * _matern_parts(terms @ self._inv_l2)[0]) @ self._inverse(index)
+
+    def weights_with_grad(self, xq: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`weights` and their gradients along the non-categorical columns, ``(m, r, d)``."""
+        xq = np.atleast_2d(xq)
+        diff = xq[:, None, :] - self.x[None, :, :]
+        terms = diff * diff
+        if self.categorical.any():
+            terms[..., self.categorical] = (diff[..., self.categorical] != 0.0).astype(float)
+        corr, a = _matern(terms @ self._inv_l2)
+        inverse = self._inverse(index)
+        s = self.hyper.signal
+        dk = (-s * a)[:, :, None] * diff * self._inv_l2  # dk(xq, x) / dxq
+        if self.categorical.any():
+            dk[..., self.categorical] = 0.0
+        return (s * corr) @ inverse, np.einsum("mnj,nr->mrj", dk, inverse)
+
+    def _inverse(self, index: np.ndarray) -> np.ndarray:
+        """The columns ``index`` of ``K^-1``."""
+        unit = np.zeros((len(self.x), len(index)))
+        unit[index, np.arange(len(index))] = 1.0
+        return cho_solve((self._chol, True), unit)
+
 
 def _neg_log_posterior(
     theta: np.ndarray,
