@@ -178,6 +178,11 @@ class _Process:
                 os.kill(self.process.pid, signal.SIGKILL)
             self.process.join(5)
 
+    def end(self, timeout: float) -> None:
+        """Retire and reap: an idle process that will serve no more trials."""
+        self.retire()
+        self.reap(timeout)
+
 
 def _retire(idle: list[_Process], timeout: float) -> None:
     """End every idle process of ``idle`` and empty it (in place: the finalizer holds it)."""
@@ -240,8 +245,7 @@ class LocalExecutor(Executor):
             try:
                 worker.conn.send(("job", job))
             except OSError:  # it died after the check: the trial gets a new process
-                worker.retire()
-                worker.reap(timeout=self.grace_seconds)
+                worker.end(self.grace_seconds)
                 worker = None
         if worker is None:
             worker = self._start_process(runner, job)
@@ -259,8 +263,7 @@ class LocalExecutor(Executor):
             worker = self._idle.pop()
             if worker.runner is runner and worker.usable():
                 return worker
-            worker.retire()
-            worker.reap(timeout=self.grace_seconds)
+            worker.end(self.grace_seconds)
         return None
 
     def _start_process(self, runner: Runner, job: TrialJob) -> _Process:
@@ -408,14 +411,9 @@ class LocalExecutor(Executor):
 
     def _reusable(self, slot: _Slot) -> bool:
         """Whether the trial's process may take another trial: it said how the trial ended
-        and nobody asked it to stop (a stopped or killed trial's process is never reused)."""
-        return (
-            self.reuse_processes
-            and slot.stop_requested_at is None
-            and slot.terminated_at is None
-            and slot.end_kind is None
-            and slot.worker.process.is_alive()
-        )
+        and nobody ended it (a cancel, a timeout or a shutdown sets ``end_kind`` before any
+        signal: a stopped or killed trial's process is never reused)."""
+        return self.reuse_processes and slot.end_kind is None and slot.worker.process.is_alive()
 
     def _kill_grace(self, slot: _Slot) -> float:
         """Seconds from SIGTERM to SIGKILL: a trial past its timeout gets at most TIMEOUT_GRACE."""
