@@ -226,3 +226,26 @@ def test_repeated_configurations_with_different_values_are_fine(
         out = get_strategy(name)(MINIMIZE, 0).suggest(space, history, [], 3, strategy_rng(0, 15))
     assert len(out) == 3 and all(space.validate(p) == p for p in out)
     assert not [r for r in caplog.records if "model failed" in r.getMessage()]
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_the_model_reaches_every_choice_of_a_categorical(name: str) -> None:
+    """The best choice is the last of five: past the initial design the model must propose it
+    (a bulk rounding that clipped choice indices to 0..1 once hid every choice past the second
+    from the acquisition's candidates)."""
+    space = Space(
+        {
+            "x": tw.Float(0.0, 1.0),
+            "y": tw.Float(0.0, 1.0),
+            "optimizer": tw.Categorical(["sgd", "momentum", "adam", "rmsprop", "adagrad"]),
+        }
+    )
+    penalty = {"sgd": 4.0, "momentum": 3.0, "adam": 2.0, "rmsprop": 1.0, "adagrad": 0.0}
+
+    def loss(p: dict[str, Any]) -> float:
+        return penalty[p["optimizer"]] + (p["x"] - 0.3) ** 2 + (p["y"] - 0.6) ** 2
+
+    history = run(name, space, loss, 40, seed=0)
+    model_phase = [t.params["optimizer"] for t in history[20:]]
+    assert model_phase.count("adagrad") >= 10, model_phase
+    assert min(t.value for t in history if t.value is not None) < 0.05

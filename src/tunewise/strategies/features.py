@@ -108,7 +108,9 @@ class Features:
         :meth:`exact` (identical but at the rare value boundaries of log-scaled ints) and cheap
         enough for thousands of candidates; the final choice still goes through :meth:`exact`.
         """
-        out = np.clip(np.asarray(rows, dtype=float), 0.0, 1.0)
+        out = np.array(rows, dtype=float, copy=True)
+        cont = self.continuous
+        out[..., cont] = np.clip(out[..., cont], 0.0, 1.0)
         for j in np.flatnonzero(self.discrete):
             grid = self.grids[j]
             assert grid is not None
