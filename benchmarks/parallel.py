@@ -68,9 +68,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--budget", type=int, default=100)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default=None)
+    parser.add_argument(
+        "--problems", default=",".join(PROBLEMS), help="comma-separated subset of: %(default)s"
+    )
     args = parser.parse_args(argv)
+    problems = [p for p in args.problems.split(",") if p]
+    unknown = sorted(set(problems) - set(PROBLEMS))
+    if unknown:
+        parser.error(f"--problems: unknown {', '.join(unknown)}; choose from {', '.join(PROBLEMS)}")
 
-    tasks = [(p, s, args.budget) for p in PROBLEMS for s in range(args.seeds)]
+    tasks = [(p, s, args.budget) for p in problems for s in range(args.seeds)]
     results: list[dict[str, Any]] = []
     ctx = mp.get_context("spawn")
     with cf.ProcessPoolExecutor(max_workers=args.workers, mp_context=ctx) as pool:
@@ -83,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "| repeated suggestions |",
         "|---|---:|---:|---:|---:|",
     ]
-    for problem in PROBLEMS:
+    for problem in problems:
         mine = [r["regret"] for r in results if r["problem"] == problem]
         repeats = sum(r["repeats"] for r in results if r["problem"] == problem)
         seq = statistics.median(sequential[problem]) if sequential.get(problem) else math.nan
