@@ -194,6 +194,22 @@ def _retire(idle: list[_Process], timeout: float) -> None:
         worker.reap(timeout)
 
 
+def _end_all(idle: list[_Process], started: list[_Process], timeout: float) -> None:
+    """The executor's end (collected, or the interpreter exiting): the idle processes, then
+    any other trial process it started that is still alive.
+
+    The second part is for a process that the bookkeeping lost: a Ctrl-C that lands between
+    taking a process out of ``_slots`` or ``_idle`` and putting it in the other (or between
+    emptying ``_idle`` and telling its processes to exit) leaves a live process waiting for a
+    job nobody will send, and multiprocessing joins its children at exit: the program would
+    hang there for good. Asked to exit, such a process does; a busy one is killed after
+    ``timeout``.
+    """
+    _retire(idle, timeout)
+    _retire([worker for worker in started if worker.process.is_alive()], timeout)
+    started.clear()
+
+
 @dataclass
 class _Slot:
     job: TrialJob
@@ -227,10 +243,11 @@ class LocalExecutor(Executor):
         self._context = multiprocessing.get_context("fork")
         self._slots: dict[int, _Slot] = {}
         self._idle: list[_Process] = []  # processes waiting for their next trial
+        self._started: list[_Process] = []  # every process started, pruned of ended ones
         # Idle processes end with the executor, or at the interpreter's exit before
         # multiprocessing joins its children (an idle one would wait for a job forever).
         multiprocessing.util.Finalize(
-            self, _retire, args=(self._idle, grace_seconds), exitpriority=10
+            self, _end_all, args=(self._idle, self._started, grace_seconds), exitpriority=10
         )
 
     @property
@@ -276,7 +293,10 @@ class LocalExecutor(Executor):
         )
         process.start()
         child_conn.close()
-        return _Process(runner, process, parent_conn)
+        started = _Process(runner, process, parent_conn)
+        # In place: the finalizer holds this list.
+        self._started[:] = [w for w in self._started if w.process.is_alive()] + [started]
+        return started
 
     def cancel(
         self,
