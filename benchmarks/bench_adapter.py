@@ -160,7 +160,7 @@ class ConcurrentOptimizer(TunewiseOptimizer):
 
 
 class ConcurrentBayesianOptimizer(ConcurrentOptimizer):
-    """``bayesian`` with 4 trials running at once (pending trials as kriging-believer fantasies)."""
+    """``bayesian`` with 4 trials running at once (pending trials through q-EI, ``pending.py``)."""
 
     strategy = "bayesian"
 
