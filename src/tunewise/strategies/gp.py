@@ -182,11 +182,6 @@ class GaussianProcess:
             self.hyper,
         )
 
-    def _cross(self, xq: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        terms = _pair_terms(xq, self.x, self.categorical)
-        corr, a = _matern(terms @ self._inv_l2)
-        return terms, corr, a
-
     def predict(self, xq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and variance of the latent function at rows ``xq``."""
         xq = np.atleast_2d(xq)
@@ -208,6 +203,22 @@ class GaussianProcess:
 
         Gradients have shape ``(m, d)`` with zeros in categorical columns.
         """
+        return self._predict_with_grad(*self._kernel_with_grad(xq))
+
+    def predict_and_weights_with_grad(
+        self, xq: np.ndarray, index: np.ndarray
+    ) -> tuple[np.ndarray, ...]:
+        """:meth:`predict_with_grad`, then the kriging weights of the training rows ``index``
+        at ``xq`` (see :meth:`weights`) and their gradients ``(m, r, d)``: one evaluation of
+        the kernel for both (:mod:`.pending` needs both at every step of its optimiser)."""
+        ks, dk = self._kernel_with_grad(xq)
+        inverse = self._inverse(index)
+        weights = (ks @ inverse, np.einsum("mnj,nr->mrj", dk, inverse))
+        return (*self._predict_with_grad(ks, dk), *weights)
+
+    def _kernel_with_grad(self, xq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``k(xq, x)`` ``(m, n)`` and its gradient in ``xq`` ``(m, n, d)``, zero along
+        categorical columns."""
         xq = np.atleast_2d(xq)
         if not np.isfinite(xq).all():  # refused, as scipy's checked solve used to
             raise ValueError("GP query rows contain inf or NaN; pass finite rows")
@@ -218,10 +229,6 @@ class GaussianProcess:
         corr, a = _matern(terms @ self._inv_l2)
         s = self.hyper.signal
         corr *= s  # k(xq, x)
-        ks = corr
-        mean = self.hyper.mean + ks @ self._alpha
-        w, _ = dpotrs(self._chol, ks.T, lower=1)  # (n, m): K^-1 k(x, xq)
-        var = s - np.einsum("mn,nm->m", ks, w)
         # dk/dx_j = -s * A * diff_j / l_j^2 on non-categorical columns.
         a *= s
         np.negative(a, out=a)
@@ -229,6 +236,15 @@ class GaussianProcess:
         dk *= self._inv_l2
         if self.categorical.any():
             dk[..., self.categorical] = 0.0
+        return corr, dk
+
+    def _predict_with_grad(
+        self, ks: np.ndarray, dk: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        s = self.hyper.signal
+        mean = self.hyper.mean + ks @ self._alpha
+        w, _ = dpotrs(self._chol, ks.T, lower=1)  # (n, m): K^-1 k(x, xq)
+        var = s - np.einsum("mn,nm->m", ks, w)
         dmean = np.einsum("mnj,n->mj", dk, self._alpha)
         dvar = -2.0 * np.einsum("mnj,nm->mj", dk, w)
         floor = 1e-12 * s
@@ -263,21 +279,6 @@ class GaussianProcess:
         """
         terms = _pair_terms(np.atleast_2d(xq), self.x, self.categorical)
         return (self.hyper.signal * _matern_parts(terms @ self._inv_l2)[0]) @ self._inverse(index)
-
-    def weights_with_grad(self, xq: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`weights` and their gradients along the non-categorical columns, ``(m, r, d)``."""
-        xq = np.atleast_2d(xq)
-        diff = xq[:, None, :] - self.x[None, :, :]
-        terms = diff * diff
-        if self.categorical.any():
-            terms[..., self.categorical] = (diff[..., self.categorical] != 0.0).astype(float)
-        corr, a = _matern(terms @ self._inv_l2)
-        inverse = self._inverse(index)
-        s = self.hyper.signal
-        dk = (-s * a)[:, :, None] * diff * self._inv_l2  # dk(xq, x) / dxq
-        if self.categorical.any():
-            dk[..., self.categorical] = 0.0
-        return (s * corr) @ inverse, np.einsum("mnj,nr->mrj", dk, inverse)
 
     def _inverse(self, index: np.ndarray) -> np.ndarray:
         """The columns ``index`` of ``K^-1``."""

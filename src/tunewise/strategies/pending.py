@@ -10,8 +10,8 @@ expected to improve on both the best observation and whatever the pending trials
 averaged over ``SAMPLES`` joint draws of the pending trials' latent values (antithetic pairs,
 from the suggestion's generator). Given one draw, the GP conditioned on it has the kriging
 believer's variance (which does not depend on the values) and a mean moved linearly by the draw
-(:meth:`GaussianProcess.weights_with_grad`), so every draw's EI and its gradient come from one
-pass over the candidates.
+(:meth:`GaussianProcess.predict_and_weights_with_grad`), so every draw's EI and its gradient
+come from one pass over the candidates.
 
 Why not the kriging believer alone (the pending trials observed at their posterior mean, as
 before): its EI still counts improvements the pending trials may bring themselves, and it has
@@ -82,8 +82,9 @@ class PendingLogEI:
     def value_with_grad(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         from tunewise.strategies.acquisition import log_h
 
-        mean, var, dmean, dvar = self.model.predict_with_grad(rows)
-        weights, dweights = self.model.weights_with_grad(rows, self.index)
+        mean, var, dmean, dvar, weights, dweights = self.model.predict_and_weights_with_grad(
+            rows, self.index
+        )
         z = self._z(mean, var, weights)
         lh, dlh = log_h(z)
         value, share = _log_mean_exp(lh)
