@@ -266,7 +266,9 @@ def test_a_late_decision_about_an_earlier_trial_is_ignored(tmp_path: Path) -> No
     executor.close()
 
 
-def test_idle_processes_end_when_the_program_ends_without_close(tmp_path: Path) -> None:
+def _pids_of_a_program_that_ends(tmp_path: Path, trials: int, before_exit: str = "") -> list[int]:
+    """Run a program that runs ``trials`` trials, reuse on, runs ``before_exit`` and ends
+    without ending the executor's processes itself; the pids of its trial processes."""
     script = tmp_path / "main.py"
     script.write_text(
         "import os, sys\n"
@@ -274,46 +276,31 @@ def test_idle_processes_end_when_the_program_ends_without_close(tmp_path: Path) 
         "from tunewise.executors.local import LocalExecutor\n"
         "from tunewise.runners.base import TrialJob\n"
         "from tunewise.runners.python import PythonRunner\n"
-        "executor = LocalExecutor(capacity=2)\n"
+        f"executor = LocalExecutor(capacity={trials})\n"
         "runner = PythonRunner(lambda params: float(os.getpid()))\n"
-        "for n in (0, 1):\n"
+        f"for n in range({trials}):\n"
         "    executor.submit(TrialJob('s', n, {}, Path(sys.argv[1]) / str(n), 'v'), runner)\n"
         "pids = []\n"
         "while executor.running:\n"
         "    pids += [int(e.outcome.value) for e in executor.poll(1.0) if hasattr(e, 'outcome')]\n"
+        f"{before_exit}"
         "print(*pids)\n"
     )
     result = subprocess.run(
         [sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
-    pids = [int(p) for p in result.stdout.split()]
+    return [int(p) for p in result.stdout.split()]
+
+
+def test_idle_processes_end_when_the_program_ends_without_close(tmp_path: Path) -> None:
+    pids = _pids_of_a_program_that_ends(tmp_path, trials=2)
     assert len(pids) == 2 and alive(pids) == []
 
 
 def test_a_process_the_bookkeeping_lost_does_not_hang_the_exit(tmp_path: Path) -> None:
     """A Ctrl-C between taking an idle process out of the executor's lists and telling it to
     exit (simulated: taken out by hand) must not leave the program waiting for it at exit."""
-    script = tmp_path / "main.py"
-    script.write_text(
-        "import os, sys\n"
-        "from pathlib import Path\n"
-        "from tunewise.executors.local import LocalExecutor\n"
-        "from tunewise.runners.base import TrialJob\n"
-        "from tunewise.runners.python import PythonRunner\n"
-        "executor = LocalExecutor(capacity=1)\n"
-        "runner = PythonRunner(lambda params: float(os.getpid()))\n"
-        "executor.submit(TrialJob('s', 0, {}, Path(sys.argv[1]) / '0', 'v'), runner)\n"
-        "pids = []\n"
-        "while executor.running:\n"
-        "    pids += [int(e.outcome.value) for e in executor.poll(1.0) if hasattr(e, 'outcome')]\n"
-        "lost = executor._idle.pop()  # idle, and in no list any more\n"
-        "executor.close()\n"
-        "print(*pids)\n"
-    )
-    result = subprocess.run(
-        [sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 0, result.stderr
-    pids = [int(p) for p in result.stdout.split()]
+    lose_it = "lost = executor._idle.pop()  # idle, and in no list any more\nexecutor.close()\n"
+    pids = _pids_of_a_program_that_ends(tmp_path, trials=1, before_exit=lose_it)
     assert len(pids) == 1 and alive(pids) == []
