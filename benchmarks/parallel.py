@@ -6,7 +6,8 @@
 Each run drives :class:`benchmarks.bench_adapter.ConcurrentBayesianOptimizer` (every suggestion
 made while 3 other trials are still running) on a public synthetic problem, counts repeated
 configurations among everything it suggested, and reports the median simple regret at the
-budget beside the sequential ``tw_bayesian`` runs of ``bench.run`` (same problems and seeds).
+budget beside the sequential ``tw_bayesian`` runs of ``bench.run`` (same problems and seeds),
+with a bootstrap interval of their ratio.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import concurrent.futures as cf
 import json
 import math
 import multiprocessing as mp
+import random
 import statistics
 import sys
 from collections import defaultdict
@@ -61,6 +63,23 @@ def sequential_regrets(path: str, budget: int) -> dict[str, list[float]]:
     return out
 
 
+def ratio_interval(
+    concurrent: Sequence[float], sequential: Sequence[float], reps: int = 2000
+) -> tuple[float, float]:
+    """90% bootstrap interval of the ratio of the two medians (seeds resampled on each side).
+
+    With regrets that spread over orders of magnitude from seed to seed, a ratio of two
+    30-seed medians is itself uncertain by a large factor; the interval says how large.
+    """
+    rng = random.Random(0)
+    ratios = sorted(
+        statistics.median(rng.choices(concurrent, k=len(concurrent)))
+        / statistics.median(rng.choices(sequential, k=len(sequential)))
+        for _ in range(reps)
+    )
+    return ratios[int(0.05 * reps)], ratios[int(0.95 * reps) - 1]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sequential", required=True, help="bench.run JSONL with tw_bayesian")
@@ -87,17 +106,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     sequential = sequential_regrets(args.sequential, args.budget)
     lines = [
         f"| problem | sequential median regret @{args.budget} | 4 concurrent | ratio "
-        "| repeated suggestions |",
-        "|---|---:|---:|---:|---:|",
+        "| 90% interval | repeated suggestions |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for problem in problems:
         mine = [r["regret"] for r in results if r["problem"] == problem]
         repeats = sum(r["repeats"] for r in results if r["problem"] == problem)
-        seq = statistics.median(sequential[problem]) if sequential.get(problem) else math.nan
+        theirs = sequential.get(problem, [])
+        seq = statistics.median(theirs) if theirs else math.nan
         par = statistics.median(mine)
+        low, high = ratio_interval(mine, theirs) if theirs and seq > 0 else (math.nan, math.nan)
         lines.append(
             f"| {problem} | {seq:.3g} | {par:.3g} | {par / seq if seq else math.nan:.2f} "
-            f"| {repeats} of {len(mine) * args.budget} |"
+            f"| {low:.2f}-{high:.2f} | {repeats} of {len(mine) * args.budget} |"
         )
     emit_table(lines, args.out)
     return 0

@@ -94,3 +94,20 @@ def test_only_suggestions_beside_pending_trials_use_the_pending_acquisition(
     assert len(_suggest(history, [], 1)) == 1  # sequential: plain log EI, as before
     with pytest.raises(Refused):
         _suggest(history, _running([_suggest(history, [], 1)[0]]), 1)
+
+
+def test_the_pending_values_are_drawn_with_the_tempered_posterior_spread(
+    history: list[Trial],
+) -> None:
+    features = Features(BRANIN_SPACE)
+    obs = features.observations(history, MINIMIZE)
+    gp = GaussianProcess.fit(obs.x, warp(obs.y), features.categorical)
+    waiting = np.array([[0.1, 0.2], [0.5, 0.5], [0.9, 0.7]])
+    draws = 20_000
+    acquisition = pending.PendingLogEI(gp, waiting, 0.0, np.random.default_rng(0), draws)
+    posterior_sd = np.sqrt(np.diag(gp.covariance(waiting, waiting)))
+    # 20,000 draws: a sample sd's standard error is 0.5%, so 2% is 4 of them (and the
+    # generator is seeded: the same draws every run).
+    spread = np.std(acquisition.delta, axis=0) / posterior_sd
+    np.testing.assert_allclose(spread, pending.DRAW_SCALE, rtol=0.02)
+    assert np.allclose(np.mean(acquisition.delta, axis=0), 0.0)  # antithetic pairs
