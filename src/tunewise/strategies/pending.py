@@ -8,9 +8,9 @@ expected to improve on both the best observation and whatever the pending trials
     E over f(P) of  EI(x | f(P)) below min(best, min f(P)),
 
 averaged over ``SAMPLES`` joint draws of the pending trials' latent values (antithetic pairs,
-from the suggestion's generator) with **half the posterior's spread** (``DRAW_SCALE``). Given
-one draw, the GP conditioned on it has the kriging
-believer's variance (which does not depend on the values) and a mean moved linearly by the draw
+from the suggestion's generator) with **half the posterior's spread** (``DRAW_SCALE``, below).
+Given one draw, the GP conditioned on it has the kriging believer's variance (which does not
+depend on the values) and a mean moved linearly by the draw
 (:meth:`GaussianProcess.predict_and_weights_with_grad`), so every draw's EI and its gradient
 come from one pass over the candidates.
 
