@@ -26,6 +26,15 @@ def history() -> list[Trial]:
     return run("bayesian", BRANIN_SPACE, branin, 25, SEED)
 
 
+@pytest.fixture(scope="module")
+def fitted(history: list[Trial]) -> tuple[GaussianProcess, np.ndarray, np.ndarray]:
+    """The GP fitted to the history's warped values, with its rows and those values."""
+    features = Features(BRANIN_SPACE)
+    obs = features.observations(history, MINIMIZE)
+    y = warp(obs.y)
+    return GaussianProcess.fit(obs.x, y, features.categorical), obs.x, y
+
+
 def _running(params: list[dict[str, Any]], start: int = 100) -> list[Trial]:
     return [Trial(1, start + i, TrialState.RUNNING, p) for i, p in enumerate(params)]
 
@@ -39,13 +48,12 @@ def _suggest(history: list[Trial], running: list[Trial], n: int) -> list[dict[st
     return strategy.suggest(BRANIN_SPACE, history, running, n, strategy_rng(SEED, len(history)))
 
 
-def test_pending_acquisition_gradient_matches_finite_differences(history: list[Trial]) -> None:
-    features = Features(BRANIN_SPACE)
-    obs = features.observations(history, MINIMIZE)
-    y = warp(obs.y)
-    gp = GaussianProcess.fit(obs.x, y, features.categorical)
+def test_pending_acquisition_gradient_matches_finite_differences(
+    fitted: tuple[GaussianProcess, np.ndarray, np.ndarray],
+) -> None:
+    gp, x, y = fitted
     best = float(np.min(gp.mean_at_data()))
-    incumbent = obs.x[np.argmin(y)]
+    incumbent = x[np.argmin(y)]
     waiting = np.clip(incumbent + np.array([[0.02, -0.01], [-0.03, 0.02], [0.3, 0.4]]), 0, 1)
     acquisition = pending.PendingLogEI(gp, waiting, best, np.random.default_rng(0))
     rows = np.clip(incumbent + np.array([[0.01, 0.01], [-0.05, 0.04], [0.2, -0.1]]), 0, 1)
@@ -97,11 +105,9 @@ def test_only_suggestions_beside_pending_trials_use_the_pending_acquisition(
 
 
 def test_the_pending_values_are_drawn_with_the_tempered_posterior_spread(
-    history: list[Trial],
+    fitted: tuple[GaussianProcess, np.ndarray, np.ndarray],
 ) -> None:
-    features = Features(BRANIN_SPACE)
-    obs = features.observations(history, MINIMIZE)
-    gp = GaussianProcess.fit(obs.x, warp(obs.y), features.categorical)
+    gp = fitted[0]
     waiting = np.array([[0.1, 0.2], [0.5, 0.5], [0.9, 0.7]])
     draws = 20_000
     acquisition = pending.PendingLogEI(gp, waiting, 0.0, np.random.default_rng(0), draws)
