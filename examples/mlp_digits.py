@@ -214,6 +214,7 @@ def load_best(
 
     study = tw.load_study(study_name, storage=storage)
     best = study.best_trial
+    assert best.value is not None  # best_trial is a completed trial: it has a value
     return dict(best.params), dict(study.static), float(best.value), dict(best.metrics)
 
 
