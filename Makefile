@@ -62,8 +62,8 @@ netns-tools:
 	fi
 
 lint: $(STAMP_DEV)
-	$(BIN)/ruff check src tests examples
-	$(BIN)/ruff format --check src tests examples
+	$(BIN)/ruff check src tests examples benchmarks
+	$(BIN)/ruff format --check src tests examples benchmarks
 
 typecheck: $(STAMP_DEV)
 	$(BIN)/mypy

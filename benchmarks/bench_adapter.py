@@ -131,9 +131,14 @@ class ConcurrentOptimizer(TunewiseOptimizer):
     tuner's suggestions do with ``max_parallel=workers``) and hands out the oldest running
     trial, whose value the next ``tell`` records. Every suggestion but the first few is thus
     made while ``workers - 1`` other trials are still running.
+
+    With ``batch = True`` the set is refilled only once all of it has been told (synchronous
+    batches: ask ``workers``, run them, tell them all, as a user who waits for a whole batch
+    does): the suggestions of a batch see 0, 1, ... ``workers - 1`` pending trials.
     """
 
     workers: ClassVar[int] = 4
+    batch: ClassVar[bool] = False
 
     def __init__(self, space: Sequence[BenchParam], seed: int, budget: int) -> None:
         super().__init__(space, seed, budget)
@@ -143,7 +148,8 @@ class ConcurrentOptimizer(TunewiseOptimizer):
     def ask(self) -> dict[str, Any]:
         if self._pending is not None:
             raise RuntimeError("ask() called twice without tell()")
-        while len(self._running) < self.workers and self._started < self.budget:
+        refill = not self._running or not self.batch
+        while refill and len(self._running) < self.workers and self._started < self.budget:
             self._running.append(self.study.ask())
             self._started += 1
         trial = self._running.pop(0)

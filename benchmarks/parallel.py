@@ -4,7 +4,8 @@
         --sequential /tmp/tunewise-bench/tunewise.jsonl --out /tmp/tunewise-bench/parallel.md
 
 Each run drives :class:`benchmarks.bench_adapter.ConcurrentBayesianOptimizer` (every suggestion
-made while 3 other trials are still running) on a public synthetic problem, counts repeated
+made while 3 other trials are still running; ``--at-once N`` for N, ``--mode batch`` for
+batches asked and told together) on a public synthetic problem, counts repeated
 configurations among everything it suggested, and reports the median simple regret at the
 budget beside the sequential ``tw_bayesian`` runs of ``bench.run`` (same problems and seeds),
 with a bootstrap interval of their ratio.
@@ -29,14 +30,26 @@ from benchmarks.common import emit_table
 PROBLEMS = ("branin", "hartmann6", "rosenbrock5", "mixed")
 
 
-def run_one(problem: str, seed: int, budget: int) -> dict[str, Any]:
-    """One concurrent run: best value after ``budget`` evaluations and repeated suggestions."""
+def run_one(
+    problem: str, seed: int, budget: int, mode: str = "async", at_once: int = 4
+) -> dict[str, Any]:
+    """One concurrent run: best value after ``budget`` evaluations and repeated suggestions.
+
+    ``mode``: ``async`` keeps ``at_once`` trials running (each suggestion beside
+    ``at_once - 1`` pending ones); ``batch`` asks ``at_once``, then tells them all (beside 0 to
+    ``at_once - 1`` pending ones).
+    """
     from bench import problems
 
     from benchmarks.bench_adapter import ConcurrentBayesianOptimizer
 
     prob = problems.get_problem(problem)
-    opt = ConcurrentBayesianOptimizer(prob.space, seed, budget)
+    adapter = type(
+        "Adapter",
+        (ConcurrentBayesianOptimizer,),
+        {"workers": at_once, "batch": mode == "batch"},
+    )
+    opt = adapter(prob.space, seed, budget)
     seen: set[str] = set()
     repeats = 0
     best = math.inf
@@ -90,6 +103,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default=None)
     parser.add_argument(
+        "--mode",
+        choices=("async", "batch"),
+        default="async",
+        help="async: N trials always running; batch: ask N, tell N (default %(default)s)",
+    )
+    parser.add_argument(
+        "--at-once", type=int, default=4, metavar="N", help="trials at once (default 4)"
+    )
+    parser.add_argument(
         "--problems", default=",".join(PROBLEMS), help="comma-separated subset of: %(default)s"
     )
     args = parser.parse_args(argv)
@@ -98,8 +120,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         parser.error(f"--problems: unknown {', '.join(unknown)}; choose from {', '.join(PROBLEMS)}")
 
+    if args.at_once < 2:
+        parser.error("--at-once: give 2 or more trials at once (1 is the sequential run)")
     seeds = range(args.first_seed, args.first_seed + args.seeds)
-    tasks = [(p, s, args.budget) for p in problems for s in seeds]
+    tasks = [(p, s, args.budget, args.mode, args.at_once) for p in problems for s in seeds]
     results: list[dict[str, Any]] = []
     ctx = mp.get_context("spawn")
     with cf.ProcessPoolExecutor(max_workers=args.workers, mp_context=ctx) as pool:
@@ -108,7 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(json.dumps(result), flush=True)
     sequential = sequential_regrets(args.sequential, args.budget, seeds)
     lines = [
-        f"| problem | sequential median regret @{args.budget} | 4 concurrent | ratio "
+        f"| problem | sequential median regret @{args.budget} | {args.at_once} at once "
+        f"({args.mode}) | ratio "
         "| 90% interval | repeated suggestions |",
         "|---|---:|---:|---:|---:|---:|",
     ]
