@@ -26,7 +26,7 @@ worse on branin and hartmann6; local penalisation (González et al. 2016) worse 
 rosenbrock5; a slot for the posterior mean's minimiser, or EI without the pending trials when
 they hardly lower it, no better. On rosenbrock5 over 60 seeds (ratio 1.30 as landed), none better:
 pending rows observed with noise (so they take less variance away: 1.38-1.61), the sequential
-suggestion whenever the pending trials leave it most of its variance (1.39-1.53), and a step
+suggestion whenever the pending trials leave it most of its variance (1.39-1.53), a step
 within 0.03 of the incumbent whenever no pending trial is there (1.48), and only the 2 newest
 pending trials in the acquisition (1.63).
 
