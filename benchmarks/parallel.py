@@ -8,7 +8,8 @@ made while 3 other trials are still running; ``--at-once N`` for N, ``--mode bat
 batches asked and told together) on a public synthetic problem, counts repeated
 configurations among everything it suggested, and reports the median simple regret at the
 budget beside the sequential ``tw_bayesian`` runs of ``bench.run`` (same problems and seeds),
-with a bootstrap interval of their ratio.
+with a bootstrap interval of their ratio and the trial at which the sequential median got
+there (the cost of running trials at once, in trials).
 """
 
 from __future__ import annotations
@@ -65,16 +66,30 @@ def run_one(
     return {"problem": problem, "seed": seed, "regret": regret, "repeats": repeats}
 
 
-def sequential_regrets(path: str, budget: int, seeds: range) -> dict[str, list[float]]:
-    """Per problem, the regrets at ``budget`` of the file's ``tw_bayesian`` runs on ``seeds``."""
-    out: dict[str, list[float]] = defaultdict(list)
+def sequential_traces(path: str, budget: int, seeds: range) -> dict[str, list[list[float]]]:
+    """Per problem, the regret after each of the first ``budget`` trials of the file's
+    ``tw_bayesian`` runs on ``seeds``."""
+    out: dict[str, list[list[float]]] = defaultdict(list)
     with open(path) as f:
         for line in f:
             r = json.loads(line)
             ours = r.get("optimizer") == "tw_bayesian" and r["problem"] in PROBLEMS
             if ours and r["seed"] in seeds and not r["error"] and len(r["best"]) >= budget:
-                out[r["problem"]].append(r["best"][budget - 1] - (r["optimum"] or 0.0))
+                optimum = r["optimum"] or 0.0
+                out[r["problem"]].append([v - optimum for v in r["best"][:budget]])
     return out
+
+
+def trials_to_reach(traces: Sequence[Sequence[float]], regret: float) -> int | None:
+    """The first trial at which the median of ``traces`` is down to ``regret`` (None: never).
+
+    It turns a concurrent run's regret into trials of the sequential run: reaching at trial 89
+    what 4 at once reaches at 100 means running 4 at once costs 11 trials of 100.
+    """
+    for trial in range(min(len(t) for t in traces)):
+        if statistics.median(t[trial] for t in traces) <= regret:
+            return trial + 1
+    return None
 
 
 def ratio_interval(
@@ -130,23 +145,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         for result in pool.map(run_one, *zip(*tasks, strict=True)):
             results.append(result)
             print(json.dumps(result), flush=True)
-    sequential = sequential_regrets(args.sequential, args.budget, seeds)
+    sequential = sequential_traces(args.sequential, args.budget, seeds)
     lines = [
         f"| problem | sequential median regret @{args.budget} | {args.at_once} at once "
-        f"({args.mode}) | ratio "
-        "| 90% interval | repeated suggestions |",
-        "|---|---:|---:|---:|---:|---:|",
+        f"({args.mode}) | ratio | 90% interval | sequential trials to the same regret "
+        "| repeated suggestions |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for problem in problems:
         mine = [r["regret"] for r in results if r["problem"] == problem]
         repeats = sum(r["repeats"] for r in results if r["problem"] == problem)
-        theirs = sequential.get(problem, [])
+        traces = sequential.get(problem, [])
+        theirs = [t[-1] for t in traces]
         seq = statistics.median(theirs) if theirs else math.nan
         par = statistics.median(mine)
         low, high = ratio_interval(mine, theirs) if theirs and seq > 0 else (math.nan, math.nan)
+        reach = trials_to_reach(traces, par) if traces else None
+        reached = "-" if not traces else str(reach) if reach else f"over {args.budget}"
         lines.append(
             f"| {problem} | {seq:.3g} | {par:.3g} | {par / seq if seq else math.nan:.2f} "
-            f"| {low:.2f}-{high:.2f} | {repeats} of {len(mine) * args.budget} |"
+            f"| {low:.2f}-{high:.2f} | {reached} "
+            f"| {repeats} of {len(mine) * args.budget} |"
         )
     emit_table(lines, args.out)
     return 0
