@@ -160,8 +160,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         seq = statistics.median(theirs) if theirs else math.nan
         par = statistics.median(mine)
         low, high = ratio_interval(mine, theirs) if theirs and seq > 0 else (math.nan, math.nan)
-        reach = trials_to_reach(traces, par) if traces else None
-        reached = "-" if not traces else str(reach) if reach else f"over {args.budget}"
+        reached = "-"
+        if traces:
+            reach = trials_to_reach(traces, par)
+            reached = str(reach) if reach else f"over {args.budget}"
         lines.append(
             f"| {problem} | {seq:.3g} | {par:.3g} | {par / seq if seq else math.nan:.2f} "
             f"| {low:.2f}-{high:.2f} | {reached} "
