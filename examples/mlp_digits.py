@@ -34,6 +34,9 @@ from threadpoolctl import threadpool_limits
 SEED = 0
 TEST_SIZE = 0.25
 CV_FOLDS = 3
+#: Initial weights per configuration in ``compare``'s held-out figure (see
+#: :func:`held_out_accuracies`).
+HELD_OUT_INITS = 5
 #: BLAS threads per fit: the demo runs two trials at once on two cores, and these small
 #: matrices gain nothing from more threads anyway.
 THREADS_PER_TRIAL = 1
@@ -203,6 +206,18 @@ def held_out_accuracy(params: Mapping[str, Any]) -> float:
     return float(model.score(X_test, y_test))
 
 
+def held_out_accuracies(params: Mapping[str, Any], inits: int) -> list[float]:
+    """:func:`held_out_accuracy` for initial weights ``random_state`` 0 .. ``inits - 1``.
+
+    With the initial weights alone, one fit's test accuracy spans 0.973-0.982 (four of the 450
+    digits; a tuned configuration of the demo and the defaults alike, 8 starts each), more than
+    tuning gains on this data set. One pair of fits (tuned, default) then shows which got the
+    luckier start about as often as which configuration is better; the mean over a few starts
+    compares the configurations.
+    """
+    return [held_out_accuracy({**params, "random_state": seed}) for seed in range(inits)]
+
+
 def load_best(
     study_name: str, storage: str
 ) -> tuple[dict[str, Any], dict[str, Any], float, dict[str, float]]:
@@ -225,7 +240,11 @@ def _format_value(value: Any) -> str:
 
 
 def compare(study_name: str, storage: str) -> None:
-    """Print the best configuration and its held-out accuracy beside scikit-learn's defaults."""
+    """Print the best configuration and how it compares with scikit-learn's defaults.
+
+    Two comparisons: the search's own measure (the same CV folds), and the held-out test split
+    the search never saw, averaged over :data:`HELD_OUT_INITS` initial weights.
+    """
     params, static, cv_value, metrics = load_best(study_name, storage)
     cv_line = f"{cv_value:.4f}"
     if "accuracy_std" in metrics:
@@ -239,11 +258,20 @@ def compare(study_name: str, storage: str) -> None:
         fixed = ", ".join(f"{k}={_format_value(v)}" for k, v in sorted(static.items()))
         print(f"  fixed: {fixed}")
 
-    tuned = held_out_accuracy({**static, **params})
-    default = held_out_accuracy({})
-    print(f"held-out test accuracy ({len(y_test)} digits):")
-    print(f"  tuned    {tuned:.4f}   (the best hyperparameters above)")
-    print(f"  default  {default:.4f}   (MLPClassifier())")
+    print(f"  scikit-learn's defaults on the same folds: {train({})['accuracy']:.4f}")
+
+    tuned = held_out_accuracies({**static, **params}, HELD_OUT_INITS)
+    default = held_out_accuracies({}, HELD_OUT_INITS)
+    print(
+        f"held-out test accuracy ({len(y_test)} digits), "
+        f"mean [min, max] over {len(tuned)} initial weights:"
+    )
+    print(f"  tuned    {_spread(tuned)}   (the best hyperparameters above)")
+    print(f"  default  {_spread(default)}   (MLPClassifier())")
+
+
+def _spread(values: Sequence[float]) -> str:
+    return f"{np.mean(values):.4f} [{min(values):.4f}, {max(values):.4f}]"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -169,6 +169,21 @@ def test_mlp_splits_are_fixed_and_disjoint() -> None:
     assert len(mlp.y_test) == 450
 
 
+def test_mlp_held_out_accuracies_start_from_different_weights(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    mlp = load_example("mlp_digits.py")
+    seen: list[dict[str, Any]] = []
+
+    def fake_held_out_accuracy(params: dict[str, Any]) -> float:
+        seen.append(dict(params))
+        return 0.9 + 0.01 * len(seen)
+
+    monkeypatch.setattr(mlp, "held_out_accuracy", fake_held_out_accuracy)
+    assert mlp.held_out_accuracies({"alpha": 0.1}, 3) == pytest.approx([0.91, 0.92, 0.93])
+    assert seen == [{"alpha": 0.1, "random_state": seed} for seed in range(3)]
+
+
 def test_mlp_compare_prints_tuned_beside_default(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -182,15 +197,21 @@ def test_mlp_compare_prints_tuned_beside_default(
         return best
 
     monkeypatch.setattr(mlp, "load_best", fake_load_best)
+    monkeypatch.setattr(mlp, "HELD_OUT_INITS", 2)
     assert mlp.main(["compare", "--storage", "sqlite:///x.db", "--study", "s1"]) == 0
     assert seen == [("s1", "sqlite:///x.db")]
     out = capsys.readouterr().out
-    assert "held-out test accuracy (450 digits):" in out
+    assert "held-out test accuracy (450 digits), mean [min, max] over 2 initial weights:" in out
     assert re.search(r"^    learning_rate_init  0\.05$", out, re.M), out
-    tuned = re.search(r"^  tuned    (0\.\d{4})   \(", out, re.M)
-    default = re.search(r"^  default  (0\.\d{4})   \(MLPClassifier\(\)\)", out, re.M)
+    default_cv = re.search(r"^  scikit-learn's defaults on the same folds: (0\.\d{4})$", out, re.M)
+    assert default_cv and 0.9 < float(default_cv.group(1)) <= 1, out
+    spread = r"(0\.\d{4}) \[(0\.\d{4}), (0\.\d{4})\]"
+    tuned = re.search(rf"^  tuned    {spread}   \(", out, re.M)
+    default = re.search(rf"^  default  {spread}   \(MLPClassifier\(\)\)", out, re.M)
     assert tuned and default, out
-    assert 0.5 < float(tuned.group(1)) <= 1 and 0.9 < float(default.group(1)) <= 1
+    for found, floor in ((tuned, 0.5), (default, 0.9)):
+        mean, low, high = (float(v) for v in found.groups())
+        assert floor < low <= mean <= high <= 1, out
     assert "0.9300 +/- 0.0100" in out
 
 
