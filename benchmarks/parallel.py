@@ -10,6 +10,10 @@ configurations among everything it suggested, and reports the median simple regr
 budget beside the sequential ``tw_bayesian`` runs of ``bench.run`` (same problems and seeds),
 with a bootstrap interval of their ratio and the trial at which the sequential median got
 there (the cost of running trials at once, in trials).
+
+``--optimizer gp`` measures the same for the strongest peer, Optuna's ``GPSampler``, whose
+suggestions beside running trials maximise q-batch log EI (:class:`ConcurrentOptunaGP`),
+against its own sequential runs (``bench.run --optimizers gp``).
 """
 
 from __future__ import annotations
@@ -29,10 +33,56 @@ from typing import Any
 from benchmarks.common import emit_table
 
 PROBLEMS = ("branin", "hartmann6", "rosenbrock5", "mixed")
+#: ``--optimizer`` choices: tunewise's default strategy, or Optuna's GPSampler (the peer).
+OPTIMIZERS = ("tw_bayesian", "gp")
+
+
+def concurrent_optuna_gp() -> type:
+    """:class:`ConcurrentOptunaGP`, built on first use (``bench`` and Optuna are imported then).
+
+    Torch runs single-threaded, as in ``bench.run``'s processes: its threads would change the
+    sums' order and so, from run to run, the suggestions.
+    """
+    import torch
+    from bench.adapters import OptunaGP
+
+    torch.set_num_threads(1)
+
+    class ConcurrentOptunaGP(OptunaGP):
+        """The harness's Optuna GPSampler adapter with ``workers`` trials running at once.
+
+        Like :class:`benchmarks.bench_adapter.ConcurrentOptimizer`: ``ask`` keeps ``workers``
+        trials started (each new one asked while the others are RUNNING, which GPSampler
+        takes into account with q-batch log EI) and hands out the oldest, whose value the next
+        ``tell`` records; ``batch`` refills only once all of them are told.
+        """
+
+        workers = 4
+        batch = False
+
+        def __init__(self, space: Any, seed: int, budget: int) -> None:
+            super().__init__(space, seed, budget)
+            self._running: list[Any] = []
+            self._started = 0
+
+        def ask(self) -> dict[str, Any]:
+            refill = not self._running or not self.batch
+            while refill and len(self._running) < self.workers and self._started < self.budget:
+                self._running.append(self.study.ask(fixed_distributions=self._dists))
+                self._started += 1
+            self._trial = self._running.pop(0)
+            return dict(self._trial.params)
+
+    return ConcurrentOptunaGP
 
 
 def run_one(
-    problem: str, seed: int, budget: int, mode: str = "async", at_once: int = 4
+    problem: str,
+    seed: int,
+    budget: int,
+    mode: str = "async",
+    at_once: int = 4,
+    optimizer: str = "tw_bayesian",
 ) -> dict[str, Any]:
     """One concurrent run: best value after ``budget`` evaluations and repeated suggestions.
 
@@ -45,11 +95,8 @@ def run_one(
     from benchmarks.bench_adapter import ConcurrentBayesianOptimizer
 
     prob = problems.get_problem(problem)
-    adapter = type(
-        "Adapter",
-        (ConcurrentBayesianOptimizer,),
-        {"workers": at_once, "batch": mode == "batch"},
-    )
+    base = ConcurrentBayesianOptimizer if optimizer == "tw_bayesian" else concurrent_optuna_gp()
+    adapter = type("Adapter", (base,), {"workers": at_once, "batch": mode == "batch"})
     opt = adapter(prob.space, seed, budget)
     seen: set[str] = set()
     repeats = 0
@@ -66,14 +113,16 @@ def run_one(
     return {"problem": problem, "seed": seed, "regret": regret, "repeats": repeats}
 
 
-def sequential_traces(path: str, budget: int, seeds: range) -> dict[str, list[list[float]]]:
+def sequential_traces(
+    path: str, budget: int, seeds: range, optimizer: str = "tw_bayesian"
+) -> dict[str, list[list[float]]]:
     """Per problem, the regret after each of the first ``budget`` trials of the file's
-    ``tw_bayesian`` runs on ``seeds``."""
+    ``optimizer`` runs on ``seeds``."""
     out: dict[str, list[list[float]]] = defaultdict(list)
     with open(path) as f:
         for line in f:
             r = json.loads(line)
-            ours = r.get("optimizer") == "tw_bayesian" and r["problem"] in PROBLEMS
+            ours = r.get("optimizer") == optimizer and r["problem"] in PROBLEMS
             if ours and r["seed"] in seeds and not r["error"] and len(r["best"]) >= budget:
                 optimum = r["optimum"] or 0.0
                 out[r["problem"]].append([v - optimum for v in r["best"][:budget]])
@@ -111,7 +160,15 @@ def ratio_interval(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sequential", required=True, help="bench.run JSONL with tw_bayesian")
+    parser.add_argument(
+        "--sequential", required=True, help="bench.run JSONL with the optimizer's runs"
+    )
+    parser.add_argument(
+        "--optimizer",
+        choices=OPTIMIZERS,
+        default="tw_bayesian",
+        help="tunewise's bayesian or Optuna's GPSampler (default %(default)s)",
+    )
     parser.add_argument("--seeds", type=int, default=10, help="how many seeds")
     parser.add_argument("--first-seed", type=int, default=0, help="seeds start here")
     parser.add_argument("--budget", type=int, default=100)
@@ -138,16 +195,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.at_once < 2:
         parser.error("--at-once: give 2 or more trials at once (1 is the sequential run)")
     seeds = range(args.first_seed, args.first_seed + args.seeds)
-    tasks = [(p, s, args.budget, args.mode, args.at_once) for p in problems for s in seeds]
+    tasks = [
+        (p, s, args.budget, args.mode, args.at_once, args.optimizer)
+        for p in problems
+        for s in seeds
+    ]
     results: list[dict[str, Any]] = []
     ctx = mp.get_context("spawn")
     with cf.ProcessPoolExecutor(max_workers=args.workers, mp_context=ctx) as pool:
         for result in pool.map(run_one, *zip(*tasks, strict=True)):
             results.append(result)
             print(json.dumps(result), flush=True)
-    sequential = sequential_traces(args.sequential, args.budget, seeds)
+    sequential = sequential_traces(args.sequential, args.budget, seeds, args.optimizer)
     lines = [
-        f"| problem | sequential median regret @{args.budget} | {args.at_once} at once "
+        f"| problem | {args.optimizer}: sequential median regret @{args.budget} "
+        f"| {args.at_once} at once "
         f"({args.mode}) | ratio | 90% interval | sequential trials to the same regret "
         "| repeated suggestions |",
         "|---|---:|---:|---:|---:|---:|---:|",

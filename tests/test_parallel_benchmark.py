@@ -17,7 +17,7 @@ def test_the_cost_is_the_first_trial_where_the_sequential_median_is_down_to_the_
     assert trials_to_reach(traces, 0.5) is None  # never reached within the traces
 
 
-def test_sequential_traces_are_regrets_of_tunewise_bayesian_runs_on_the_seeds(
+def test_sequential_traces_are_regrets_of_the_optimizers_runs_on_the_seeds(
     tmp_path: Path,
 ) -> None:
     def line(**fields: object) -> str:
@@ -36,3 +36,5 @@ def test_sequential_traces_are_regrets_of_tunewise_bayesian_runs_on_the_seeds(
     ]
     path.write_text("\n".join(lines) + "\n")
     assert sequential_traces(str(path), 2, range(2)) == {"branin": [[2.5, 1.5], [4.0, 4.0]]}
+    # --optimizer gp: the peer's runs instead, read the same way
+    assert sequential_traces(str(path), 2, range(2), "gp") == {"branin": [[2.5, 1.5]]}
