@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from bench.space import Categorical, Float, Int
@@ -123,7 +123,32 @@ class TPEOptimizer(TunewiseOptimizer):
     strategy = "tpe"
 
 
-class ConcurrentOptimizer(TunewiseOptimizer):
+class KeepsTrialsRunning:
+    """``workers`` trials started at once, handed out oldest first (asynchronous parallelism).
+
+    Shared by the tunewise adapter below and ``benchmarks.parallel``'s Optuna one, so that both
+    run trials at once in exactly the same order.
+    """
+
+    workers: ClassVar[int] = 4
+    batch: ClassVar[bool] = False
+    budget: int
+
+    def _start_running(self) -> None:
+        self._running: list[Any] = []
+        self._started = 0
+
+    def _next_running(self, start: Callable[[], Any]) -> Any:
+        """Top the running set up with ``start()`` (unless ``batch`` and some are still out),
+        then hand out its oldest trial."""
+        refill = not self._running or not self.batch
+        while refill and len(self._running) < self.workers and self._started < self.budget:
+            self._running.append(start())
+            self._started += 1
+        return self._running.pop(0)
+
+
+class ConcurrentOptimizer(KeepsTrialsRunning, TunewiseOptimizer):
     """A tunewise study with ``workers`` trials running at once (asynchronous parallelism).
 
     The harness alternates ``ask`` and ``tell``; this adapter keeps ``workers`` trials started:
@@ -137,22 +162,14 @@ class ConcurrentOptimizer(TunewiseOptimizer):
     does): the suggestions of a batch see 0, 1, ... ``workers - 1`` pending trials.
     """
 
-    workers: ClassVar[int] = 4
-    batch: ClassVar[bool] = False
-
     def __init__(self, space: Sequence[BenchParam], seed: int, budget: int) -> None:
         super().__init__(space, seed, budget)
-        self._running: list[tw.Trial] = []
-        self._started = 0
+        self._start_running()
 
     def ask(self) -> dict[str, Any]:
         if self._pending is not None:
             raise RuntimeError("ask() called twice without tell()")
-        refill = not self._running or not self.batch
-        while refill and len(self._running) < self.workers and self._started < self.budget:
-            self._running.append(self.study.ask())
-            self._started += 1
-        trial = self._running.pop(0)
+        trial: tw.Trial = self._next_running(self.study.ask)
         out: dict[str, Any] = {}
         for p in self.space:
             value = trial.params[p.name]

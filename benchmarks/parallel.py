@@ -46,31 +46,26 @@ def concurrent_optuna_gp() -> type:
     import torch
     from bench.adapters import OptunaGP
 
+    from benchmarks.bench_adapter import KeepsTrialsRunning
+
     torch.set_num_threads(1)
 
-    class ConcurrentOptunaGP(OptunaGP):
+    class ConcurrentOptunaGP(KeepsTrialsRunning, OptunaGP):
         """The harness's Optuna GPSampler adapter with ``workers`` trials running at once.
 
-        Like :class:`benchmarks.bench_adapter.ConcurrentOptimizer`: ``ask`` keeps ``workers``
-        trials started (each new one asked while the others are RUNNING, which GPSampler
-        takes into account with q-batch log EI) and hands out the oldest, whose value the next
-        ``tell`` records; ``batch`` refills only once all of them are told.
+        As :class:`benchmarks.bench_adapter.ConcurrentOptimizer` runs tunewise: each new trial
+        is asked while the others are RUNNING (GPSampler takes them into account with q-batch
+        log EI), and the oldest is handed out, whose value the next ``tell`` records.
         """
-
-        workers = 4
-        batch = False
 
         def __init__(self, space: Any, seed: int, budget: int) -> None:
             super().__init__(space, seed, budget)
-            self._running: list[Any] = []
-            self._started = 0
+            self._start_running()
 
         def ask(self) -> dict[str, Any]:
-            refill = not self._running or not self.batch
-            while refill and len(self._running) < self.workers and self._started < self.budget:
-                self._running.append(self.study.ask(fixed_distributions=self._dists))
-                self._started += 1
-            self._trial = self._running.pop(0)
+            self._trial = self._next_running(
+                lambda: self.study.ask(fixed_distributions=self._dists)
+            )
             return dict(self._trial.params)
 
     return ConcurrentOptunaGP
