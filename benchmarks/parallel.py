@@ -9,7 +9,8 @@ batches asked and told together) on a public synthetic problem, counts repeated
 configurations among everything it suggested, and reports the median simple regret at the
 budget beside the sequential ``tw_bayesian`` runs of ``bench.run`` (same problems and seeds),
 with a bootstrap interval of their ratio and the trial at which the sequential median got
-there (the cost of running trials at once, in trials).
+there (the cost of running trials at once, in trials). ``--problems hgb_breast_cancer`` adds
+the ML task (minutes per run; its "regret" is the CV log loss itself).
 
 ``--optimizer gp`` measures the same for the strongest peer, Optuna's ``GPSampler``, whose
 suggestions beside running trials maximise q-batch log EI (:class:`ConcurrentOptunaGP`),
@@ -23,6 +24,7 @@ import concurrent.futures as cf
 import json
 import math
 import multiprocessing as mp
+import os
 import random
 import statistics
 import sys
@@ -32,7 +34,20 @@ from typing import Any
 
 from benchmarks.common import emit_table
 
-PROBLEMS = ("branin", "hartmann6", "rosenbrock5", "mixed")
+#: The public synthetic problems, run by default (seconds per run).
+SYNTHETIC = ("branin", "hartmann6", "rosenbrock5", "mixed")
+#: Every problem ``--problems`` takes: the ML task's runs take minutes (about 1 s per trial),
+#: and its regret is the CV log loss itself (no optimum known).
+PROBLEMS = (*SYNTHETIC, "hgb_breast_cancer")
+#: Thread pools every run keeps to one thread, as ``bench.run`` does: fair to the sequential
+#: runs, and two runs share the 2 cores (scikit-learn's OpenMP threads, oversubscribed, made
+#: one ML run take over ten minutes instead of half of one).
+SINGLE_THREADED = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
 #: ``--optimizer`` choices: tunewise's default strategy, or Optuna's GPSampler (the peer).
 OPTIMIZERS = ("tw_bayesian", "gp")
 
@@ -179,7 +194,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--at-once", type=int, default=4, metavar="N", help="trials at once (default 4)"
     )
     parser.add_argument(
-        "--problems", default=",".join(PROBLEMS), help="comma-separated subset of: %(default)s"
+        "--problems",
+        default=",".join(SYNTHETIC),
+        help=f"comma-separated subset of: {', '.join(PROBLEMS)} (default %(default)s)",
     )
     args = parser.parse_args(argv)
     problems = [p for p in args.problems.split(",") if p]
@@ -196,6 +213,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for s in seeds
     ]
     results: list[dict[str, Any]] = []
+    for variable in SINGLE_THREADED:  # the spawned workers inherit them
+        os.environ.setdefault(variable, "1")
     ctx = mp.get_context("spawn")
     with cf.ProcessPoolExecutor(max_workers=args.workers, mp_context=ctx) as pool:
         for result in pool.map(run_one, *zip(*tasks, strict=True)):
