@@ -59,12 +59,19 @@ class TunewiseOptimizer:
         with contextlib.suppress(OSError):
             os.rmdir(self.study.runs_dir.parent)
         self._pending: tw.Trial | None = None
+        self._asked = 0
+
+    def _ask_study(self) -> tw.Trial:
+        """The study's next trial, told how many the budget leaves (its last ones refine)."""
+        trial = self.study.ask(remaining=max(1, self.budget - self._asked))
+        self._asked += 1
+        return trial
 
     def ask(self) -> dict[str, Any]:
         """Start a trial and return its values with bench's types (categoricals as given)."""
         if self._pending is not None:
             raise RuntimeError("ask() called twice without tell()")
-        self._pending = self.study.ask()
+        self._pending = self._ask_study()
         out: dict[str, Any] = {}
         for p in self.space:
             value = self._pending.params[p.name]
@@ -169,7 +176,7 @@ class ConcurrentOptimizer(KeepsTrialsRunning, TunewiseOptimizer):
     def ask(self) -> dict[str, Any]:
         if self._pending is not None:
             raise RuntimeError("ask() called twice without tell()")
-        trial: tw.Trial = self._next_running(self.study.ask)
+        trial: tw.Trial = self._next_running(self._ask_study)
         out: dict[str, Any] = {}
         for p in self.space:
             value = trial.params[p.name]

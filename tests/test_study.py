@@ -173,3 +173,36 @@ def test_minimize_picks_the_lowest() -> None:
     study = tw.create_study("min", objective=tw.Objective("loss", "minimize"), space=SPACE)
     study.optimize(lambda p: p["lr"], max_trials=6)
     assert study.best_value == min(t.value for t in study.trials if t.value is not None)
+
+
+def _spy_on_remaining(monkeypatch: pytest.MonkeyPatch) -> list[int | None]:
+    """What the random strategy is told of the trials left, call by call."""
+    from tunewise.strategies.random import RandomStrategy
+
+    seen: list[int | None] = []
+    original = RandomStrategy.suggest
+
+    def spy(self: RandomStrategy, *args: Any, remaining: int | None = None) -> Any:
+        seen.append(remaining)
+        return original(self, *args, remaining=remaining)
+
+    monkeypatch.setattr(RandomStrategy, "suggest", spy)
+    return seen
+
+
+def test_strategies_are_told_how_many_trials_the_budget_leaves(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen = _spy_on_remaining(monkeypatch)
+    study = tw.create_study("left", objective=OBJECTIVE, space=SPACE, strategy="random", seed=0)
+    study.optimize(train, max_trials=3)
+    assert seen == [3, 2, 1]
+    seen.clear()
+    study.optimize(train, max_trials=5)  # max_trials counts the earlier runs' trials
+    assert seen == [2, 1]
+    seen.clear()
+    study.tell(study.ask(remaining=4), 0.5)
+    study.tell(study.ask(), 0.5)  # ask and tell: no budget unless told
+    assert seen == [4, None]
+    with pytest.raises(ValueError, match="remaining: got 0"):
+        study.ask(remaining=0)

@@ -331,13 +331,21 @@ class Study:
             self._owner = process_owner()
         return self._owner
 
-    def ask(self) -> Trial:
+    def ask(self, *, remaining: int | None = None) -> Trial:
         """A new RUNNING trial leased to this caller: a queued one, else a fresh suggestion.
 
         A background thread renews the lease until :meth:`tell`; if this process dies, the
         trial is lost after the lease's grace period and requeued by the retry policy.
+
+        ``remaining``: how many trials you will still ask for, this one included, when you
+        work to a fixed budget (default: what the spec's ``limits.max_trials`` leaves, if it
+        has one). The default strategy spends a budget's last rounds refining around the best
+        trials, as ``optimize(max_trials=...)`` and ``tunewise run`` do.
         """
         from tunewise.strategies import get_strategy, strategy_rng
+
+        if remaining is not None and (isinstance(remaining, bool) or remaining < 1):
+            raise ValueError(f"remaining: got {remaining!r}; give the trials left, 1 or more")
 
         lease = self._lease_seconds
         max_attempts = self.spec.retries.max_attempts if "lost" in self.spec.retries.on else 1
@@ -349,12 +357,16 @@ class Study:
             self._history = TrialHistory(self._store, self._id)
         self._history.refresh()  # reads only what changed: the cost stays flat as trials add up
         strategy = get_strategy(self.spec.strategy)(self.objective, self.seed)
+        budget = self.spec.limits.max_trials
+        if remaining is None and budget is not None:
+            remaining = max(1, budget - len(self._history))
         suggestions = strategy.suggest(
             self.space,
             self._history.finished,
             self._history.pending,
             1,
             strategy_rng(self.seed, len(self._history)),
+            remaining=remaining,
         )
         if not suggestions:
             raise ValueError(f"the {strategy.name} strategy has no configuration left to try")

@@ -360,8 +360,9 @@ class Tuner:
         if free <= 0:
             return True
         budget = free
-        if self.max_trials is not None:
-            budget = min(budget, self.max_trials - len(self._trials))
+        remaining = None if self.max_trials is None else self.max_trials - len(self._trials)
+        if remaining is not None:
+            budget = min(budget, remaining)
         if budget <= 0:
             return True
         # The history's own lists, kept in number order as trials end: no pass over the study
@@ -371,7 +372,9 @@ class Tuner:
         pending = self._history.pending
         number = len(self._trials)  # the history holds every trial: numbers are contiguous
         rng = strategy_rng(self.strategy.seed, number)
-        suggestions = self.strategy.suggest(self.space, history, pending, budget, rng)
+        suggestions = self.strategy.suggest(
+            self.space, history, pending, budget, rng, remaining=remaining
+        )
         self._exhausted = not suggestions
         for params in suggestions:
             try:

@@ -182,3 +182,46 @@ def test_bayesian_beats_random_search_on_branin() -> None:
         wins += gp_best < random_best
         assert math.isfinite(gp_best) and gp_best >= BRANIN_MIN - 1e-9
     assert wins >= WINS
+
+
+def test_the_trust_region_narrows_in_the_budgets_last_rounds() -> None:
+    wide, narrow = bayesian.trust_radius(None, 1), bayesian.LATE_TRUST_RADIUS
+    assert narrow < wide
+    assert bayesian.trust_radius(None, 4) == wide  # no budget: never narrows
+    last = bayesian.LATE_ROUNDS
+    assert bayesian.trust_radius(last + 1, 1) == wide
+    assert bayesian.trust_radius(last, 1) == bayesian.trust_radius(1, 1) == narrow
+    # 4 at once: the rounds run out 4 times as fast, counted in trials
+    assert bayesian.trust_radius(4 * last + 1, 4) == wide
+    assert bayesian.trust_radius(4 * last, 4) == narrow
+
+
+def _distance_to_data(space: Space, history: list[Trial], params: dict[str, object]) -> float:
+    """L-infinity distance, in the unit cube, from ``params`` to the nearest trial's."""
+    point = np.array(space.encode(params))
+    data = np.array([space.encode(t.params) for t in history])
+    return float(np.min(np.max(np.abs(data - point), axis=1)))
+
+
+def test_the_last_suggestions_of_a_budget_stay_near_the_trials() -> None:
+    """Trials in one corner, the loss falling away from it: without a budget the pick goes as
+    far as the trust region lets it; with the budget's last trial to suggest (alone, or as one
+    of 4 at once with fewer than LATE_ROUNDS rounds left) it stays within the narrow region."""
+    space = Space({"a": tw.Float(0.0, 1.0), "b": tw.Float(0.0, 1.0)})
+    corner = [(a, b) for a in (0.0, 0.1, 0.2, 0.3) for b in (0.0, 0.15, 0.3)]
+    history = [
+        Trial(1, i, TrialState.COMPLETED, {"a": a, "b": b}, value=-(a + b))
+        for i, (a, b) in enumerate(corner)
+    ]
+    strategy = get_strategy("bayesian")(MINIMIZE, 0)
+    for seed in range(3):
+        (free,) = strategy.suggest(space, history, [], 1, strategy_rng(seed, 12))
+        (last,) = strategy.suggest(space, history, [], 1, strategy_rng(seed, 12), remaining=1)
+        assert _distance_to_data(space, history, free) > 0.2
+        assert _distance_to_data(space, history, last) <= bayesian.LATE_TRUST_RADIUS
+    pending = [Trial(1, 12 + i, TrialState.RUNNING, {"a": 0.05, "b": 0.05 * i}) for i in range(3)]
+    late = bayesian.LATE_ROUNDS * 4
+    (early,) = strategy.suggest(space, history, pending, 1, strategy_rng(0, 15), remaining=late + 1)
+    (near,) = strategy.suggest(space, history, pending, 1, strategy_rng(0, 15), remaining=late)
+    assert _distance_to_data(space, history + pending, early) > 0.2
+    assert _distance_to_data(space, history + pending, near) <= bayesian.LATE_TRUST_RADIUS

@@ -310,12 +310,14 @@ def optimize_log_ei(
     n_starts: int = 6,
     maxiter: int = 50,
     acquisition: Acquisition | None = None,
+    trust_radius: float = TRUST_RADIUS,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Candidate rows ranked by log EI (best first), with their values.
 
     The list is long (refined optima first, then the raw candidates), so the caller can skip
     configurations that were already run or are pending. ``acquisition`` replaces log EI
-    (the trust region stays around ``model.x``).
+    (the trust region stays around ``model.x``); ``trust_radius`` narrows the region (the
+    strategy's last trials, :func:`tunewise.strategies.bayesian.trust_radius`).
     """
     if acquisition is None:
         acquisition = LogEI(model, best)
@@ -324,8 +326,8 @@ def optimize_log_ei(
     continuous = ~features.categorical
 
     def inside(rows: np.ndarray) -> np.ndarray:
-        """Whether rows lie in the trust region: within TRUST_RADIUS of some observation."""
-        return distance_to_data(rows[:, continuous], data[:, continuous]) <= TRUST_RADIUS
+        """Whether rows lie in the trust region: within ``trust_radius`` of some observation."""
+        return distance_to_data(rows[:, continuous], data[:, continuous]) <= trust_radius
 
     def score(rows: np.ndarray) -> np.ndarray:
         values = acquisition.value(rows)

@@ -49,11 +49,15 @@ class Strategy(ABC):
         pending: Sequence[Trial],
         n: int,
         rng: np.random.Generator,
+        *,
+        remaining: int | None = None,
     ) -> list[dict[str, Any]]:
         """Up to ``n`` new assignments of the searched parameters (fewer when the strategy has
         nothing left, e.g. an exhausted grid).
 
         ``history``: finished trials (any state); ``pending``: queued and running ones.
+        ``remaining``: the trials the study's budget still allows, these ``n`` included (None:
+        no trial budget); a strategy may spend the last ones differently (``bayesian`` refines).
         Returned values must be valid for ``space`` (decoded from the unit encoding).
         """
 

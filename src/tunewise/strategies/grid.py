@@ -36,6 +36,8 @@ class GridStrategy(Strategy):
         pending: Sequence[Trial],
         n: int,
         rng: np.random.Generator,
+        *,
+        remaining: int | None = None,
     ) -> list[dict[str, Any]]:
         import numpy as np
 

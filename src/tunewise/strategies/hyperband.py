@@ -54,6 +54,8 @@ class HyperbandStrategy(Strategy):
         pending: Sequence[Trial],
         n: int,
         rng: np.random.Generator,
+        *,
+        remaining: int | None = None,
     ) -> list[dict[str, Any]]:
         sampler = self.options.get("sampler", "random")
         if sampler == "bayesian":

@@ -40,10 +40,12 @@ gave branin 2.66, hartmann6 6.26, rosenbrock5 1.55, mixed 1.19; half of it gives
 3.23, 0.25 1.33 / 2.47, 0.75 1.69 / 9.95, 1.5 1990 / 65. On seeds 30-59, half beat the full
 spread in 63% (branin) and 77% (hartmann6) of the seeds at 100 trials.
 
-Not done here: a narrower trust region beside pending trials (0.1 or 0.15 instead of 0.25) made
-4-at-once runs better on rosenbrock5 and hartmann6, but the same region makes the sequential
-run better by as much at 100 trials (and worse at 50): it is about exploitation, not waiting,
-so it belongs to the sequential strategy if anywhere (numbers in docs/benchmarks.md).
+Not done here: a narrower trust region. Beside pending trials throughout a run (0.1 or 0.15
+instead of 0.25) it made 4-at-once runs better at 100 trials and worse at 50, and it made the
+sequential run better by as much: it is about exploiting, not waiting. It is now the
+strategy's, for the last rounds of a trial budget, sequential or not
+(:func:`tunewise.strategies.bayesian.trust_radius`); counted in rounds, it starts earlier in
+trials when trials run at once (numbers in docs/benchmarks.md).
 
 Sequential suggestions (nothing pending) never come here: their acquisition is plain log EI.
 """

@@ -32,6 +32,8 @@ class RandomStrategy(Strategy):
         pending: Sequence[Trial],
         n: int,
         rng: np.random.Generator,
+        *,
+        remaining: int | None = None,
     ) -> list[dict[str, Any]]:
         first = len(history) + len(pending)
         return [

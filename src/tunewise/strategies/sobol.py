@@ -29,6 +29,8 @@ class SobolStrategy(Strategy):
         pending: Sequence[Trial],
         n: int,
         rng: np.random.Generator,
+        *,
+        remaining: int | None = None,
     ) -> list[dict[str, Any]]:
         from scipy.stats import qmc
 

@@ -67,6 +67,8 @@ class TPEStrategy(Strategy):
         pending: Sequence[Trial],
         n: int,
         rng: np.random.Generator,
+        *,
+        remaining: int | None = None,
     ) -> list[dict[str, Any]]:
         import numpy as np
 
