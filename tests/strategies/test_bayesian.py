@@ -24,7 +24,7 @@ from tests.strategies.strategy_helpers import (
 )
 from tunewise.space import Space
 from tunewise.strategies import bayesian, get_strategy, strategy_rng
-from tunewise.strategies.acquisition import log_ei, log_ei_with_grad, log_h
+from tunewise.strategies.acquisition import distance_to_data, log_ei, log_ei_with_grad, log_h
 from tunewise.strategies.gp import (
     GaussianProcess,
     _neg_log_posterior,
@@ -197,10 +197,11 @@ def test_the_trust_region_narrows_in_the_budgets_last_rounds() -> None:
 
 
 def _distance_to_data(space: Space, history: list[Trial], params: dict[str, object]) -> float:
-    """L-infinity distance, in the unit cube, from ``params`` to the nearest trial's."""
-    point = np.array(space.encode(params))
+    """L-infinity distance, in the unit cube, from ``params`` to the nearest trial's (as the
+    trust region measures it)."""
+    point = np.array([space.encode(params)])
     data = np.array([space.encode(t.params) for t in history])
-    return float(np.min(np.max(np.abs(data - point), axis=1)))
+    return float(distance_to_data(point, data)[0])
 
 
 def test_the_last_suggestions_of_a_budget_stay_near_the_trials() -> None:
