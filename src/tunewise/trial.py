@@ -147,6 +147,8 @@ class Trial:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     last_step: int | None = None
+    #: JSON values the user attached (``trial.set_user_attr``), as Optuna's ``user_attrs``.
+    user_attrs: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def duration(self) -> float | None:
@@ -184,3 +186,8 @@ class StudyRecord:
     evidence: Mapping[str, Any] | None = None  # what the criterion that ended it compared
     created_at: datetime | None = None
     finished_at: datetime | None = None
+    #: A uuid4 hex given at creation: the study's identity where a name is not enough (a name
+    #: can be deleted and made again); trial folders and outside identifiers use it.
+    uuid: str = ""
+    #: JSON values the user attached (``study.set_user_attr``).
+    user_attrs: Mapping[str, Any] = field(default_factory=dict)

@@ -160,6 +160,8 @@ def test_a_database_written_by_schema_0001_is_upgraded_with_its_data(tmp_path: P
         ]
         assert all(set(t.params) == {"x", "k"} for t in trials)
         assert [r.step for r in store.get_reports(study.id, 0)] == [1]
+        assert len(study.uuid) == 32 and study.user_attrs == {}  # 0005 gave it an identity
+        assert all(t.user_attrs == {} for t in trials)
         assert store.get_attempts(study.id, 4) == []
         requeued = store.requeue_trial(study.id, 4, failure_kind=FailureKind.LOST)
         assert requeued.attempt == 2
@@ -181,3 +183,48 @@ def test_upgrade_from_each_earlier_revision(store_url: str, engine: sa.Engine) -
     assert "attempts" in _tables(engine)
     columns = {c["name"] for c in sa.inspect(engine).get_columns("studies")}
     assert "evidence" in columns
+
+
+@reopenable
+def test_upgrade_to_0005_gives_each_existing_study_its_own_uuid(
+    store_url: str, engine: sa.Engine
+) -> None:
+    config = schema._alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0004")
+        for number, name in enumerate(("a", "b", "c")):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO studies (name, definition, state, next_number, created_at) "
+                    "VALUES (:name, '{}', 'running', 1, 0)"
+                ),
+                {"name": name},
+            )
+            study_id = conn.execute(
+                sa.text("SELECT id FROM studies WHERE name = :name"), {"name": name}
+            ).scalar_one()
+            conn.execute(
+                sa.text(
+                    "INSERT INTO trials (study_id, number, state, params, metrics, created_at) "
+                    "VALUES (:study, 0, 'queued', '{}', '{}', :number)"
+                ),
+                {"study": study_id, "number": number},
+            )
+    store = open_store(store_url)
+    try:
+        records = store.list_studies()
+        assert len({r.uuid for r in records}) == 3 and all(len(r.uuid) == 32 for r in records)
+        assert all(r.user_attrs == {} for r in records)
+        assert store.get_trials(records[0].id)[0].user_attrs == {}
+        assert store.create_study("d", {}).uuid not in {r.uuid for r in records}
+    finally:
+        store.close()
+    with engine.connect() as conn, pytest.raises(sa.exc.IntegrityError):
+        same = "UPDATE studies SET uuid = (SELECT uuid FROM studies WHERE name = 'a')"
+        conn.execute(sa.text(same))
+    with engine.begin() as conn:  # and back down, keeping every trial
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0004")
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM trials")).scalar_one() == 3

@@ -32,6 +32,10 @@ Values
     store never changes an object already returned. Objective values and metrics keep +inf,
     -inf and NaN as they were given.
 
+User attributes
+    ``user_attrs`` of studies and trials are annotations (JSON values set by the user): they
+    may be set in any state, finished trials included, and never change a result.
+
 Errors
     Driver errors are mapped to :class:`StoreError`; a missing study raises
     :class:`StudyNotFound`; a missing trial raises :class:`StoreError`.
@@ -42,6 +46,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -55,6 +60,19 @@ from tunewise.trial import (
     Trial,
     TrialState,
 )
+
+
+@dataclass(frozen=True)
+class StudyRows:
+    """A study's rows in every table as the columns hold them, without the database's own
+    keys (row ids, the study id, the uuid): what :meth:`Store.export_study` reads and
+    :meth:`Store.import_study` writes. Both stores are at the same schema (each is upgraded on
+    open), so the rows travel as they are and the copy is exact (NaN, times, JSON text)."""
+
+    study: dict[str, Any]
+    trials: list[dict[str, Any]]
+    attempts: list[dict[str, Any]]
+    reports: list[dict[str, Any]]
 
 
 class Store(ABC):
@@ -103,6 +121,39 @@ class Store(ABC):
             StoreError: no study with that id.
         """
 
+    @abstractmethod
+    def set_study_user_attr(self, study_id: int, key: str, value: Any) -> None:
+        """Set one user attribute of the study (a JSON value), keeping the others.
+
+        Raises:
+            StoreError: no study with that id, or ``value`` is not JSON-serialisable.
+        """
+
+    @abstractmethod
+    def delete_study(self, study_id: int) -> None:
+        """Remove the study with its trials, attempts and reports, in one transaction.
+
+        Raises:
+            StoreError: no study with that id.
+        """
+
+    @abstractmethod
+    def export_study(self, name: str) -> StudyRows:
+        """Every row of the study, read in one transaction (for :meth:`import_study`).
+
+        Raises:
+            StudyNotFound: no study of that name.
+        """
+
+    @abstractmethod
+    def import_study(self, rows: StudyRows, name: str) -> StudyRecord:
+        """Write a study exported from another store, as ``name``, with a new uuid: its
+        definition, state, trials with all their attempts, reports and user attributes.
+
+        Raises:
+            StudyExists: a study of that name exists (nothing is written).
+        """
+
     # Trials ----------------------------------------------------------------------------
     @abstractmethod
     def add_trial(
@@ -113,6 +164,7 @@ class Store(ABC):
         owner: str | None = None,
         lease_seconds: float | None = None,
         number: int | None = None,
+        user_attrs: Mapping[str, Any] | None = None,
     ) -> Trial:
         """Add a trial with the next number, QUEUED; or RUNNING leased to ``owner`` when given.
 
@@ -124,6 +176,36 @@ class Store(ABC):
             NumberTaken: ``number`` is given and the study's next number is another one
                 (nothing is added).
             StoreError: no study with that id, or ``owner`` without ``lease_seconds``.
+        """
+
+    @abstractmethod
+    def record_trial(
+        self,
+        study_id: int,
+        params: Mapping[str, Any],
+        state: TrialState,
+        *,
+        value: float | None = None,
+        metrics: Mapping[str, float] | None = None,
+        failure_kind: FailureKind | None = None,
+        error: str | None = None,
+        user_attrs: Mapping[str, Any] | None = None,
+    ) -> Trial:
+        """Add an already finished trial with the next number, in one transaction: a result
+        obtained elsewhere (``study.add_trial``). Started and finished now.
+
+        Raises:
+            IllegalTransition: ``state`` is not a finished state.
+            StoreError: no study with that id, or ``failure_kind`` given for, and only for,
+                a FAILED trial is not respected.
+        """
+
+    @abstractmethod
+    def set_trial_user_attr(self, study_id: int, number: int, key: str, value: Any) -> None:
+        """Set one user attribute of a trial (a JSON value), in any state.
+
+        Raises:
+            StoreError: no such trial, or ``value`` is not JSON-serialisable.
         """
 
     @abstractmethod

@@ -40,7 +40,7 @@ from tunewise.trial import Attempt, FailureKind, StudyRecord, StudyState, Trial,
 
 #: The Alembic revision this code was written for; ``SQLStore`` compares the database's
 #: revision with it to skip loading the migration scripts on every open.
-SCHEMA_REVISION = "0004"
+SCHEMA_REVISION = "0005"
 
 #: Alembic's bookkeeping table; named after the package so that a PostgreSQL database shared
 #: with another Alembic-managed application does not mix their revisions.
@@ -68,7 +68,14 @@ studies = sa.Table(
     sa.Column("next_number", sa.Integer, nullable=False, server_default=sa.text("0")),
     sa.Column("created_at", sa.Double, nullable=False),
     sa.Column("finished_at", sa.Double, nullable=True),
+    # A uuid4 hex given at creation (migration 0005): the study's identity where its name is
+    # not enough (trial folders, outside identifiers), since a name can be deleted and reused.
+    # The '' default only lets SQLite add the column to existing rows; the store always gives
+    # a uuid, and the unique index would refuse a second ''.
+    sa.Column("uuid", sa.String(32), nullable=False, server_default=sa.text("''")),
+    sa.Column("user_attrs", sa.Text, nullable=False, server_default=sa.text("'{}'")),
     sa.UniqueConstraint("name"),
+    sa.Index(None, "uuid", unique=True),
 )
 
 trials = sa.Table(
@@ -94,6 +101,7 @@ trials = sa.Table(
     sa.Column("started_at", sa.Double, nullable=True),
     sa.Column("finished_at", sa.Double, nullable=True),
     sa.Column("last_step", sa.Integer, nullable=True),
+    sa.Column("user_attrs", sa.Text, nullable=False, server_default=sa.text("'{}'")),
     sa.UniqueConstraint("study_id", "number"),
     # Equality on study and state, in number order: the next queued trial and the running
     # ones are found without walking the study (migration 0004).
@@ -276,6 +284,8 @@ def study_from_row(row: Row[Any]) -> StudyRecord:
         evidence=None if m["evidence"] is None else json.loads(m["evidence"]),
         created_at=to_datetime(m["created_at"]),
         finished_at=to_datetime(m["finished_at"]),
+        uuid=m["uuid"],
+        user_attrs=json.loads(m["user_attrs"]),
     )
 
 
@@ -312,4 +322,5 @@ def trial_from_row(row: Row[Any]) -> Trial:
         started_at=to_datetime(m["started_at"]),
         finished_at=to_datetime(m["finished_at"]),
         last_step=m["last_step"],
+        user_attrs=json.loads(m["user_attrs"]),
     )

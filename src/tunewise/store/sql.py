@@ -27,6 +27,7 @@ import json
 import os
 import random
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, NoReturn, TypeVar
@@ -44,8 +45,8 @@ from tunewise.errors import (
     StudyExists,
     StudyNotFound,
 )
-from tunewise.store import locks, queries
-from tunewise.store.base import Store
+from tunewise.store import locks, queries, transfer
+from tunewise.store.base import Store, StudyRows
 from tunewise.store.schema import (
     as_floats,
     attempt_from_row,
@@ -191,6 +192,7 @@ class SQLStore(Store):
                 definition=document,
                 state=StudyState.RUNNING.value,
                 created_at=time.time(),
+                uuid=uuid.uuid4().hex,
             )
             try:
                 return study_from_row(conn.execute(insert.returning(*studies.c)).one())
@@ -233,6 +235,39 @@ class SQLStore(Store):
     def update_study_definition(self, study_id: int, definition: Mapping[str, Any]) -> None:
         self._update_study(study_id, definition=dump_json(definition, "study definition"))
 
+    def set_study_user_attr(self, study_id: int, key: str, value: Any) -> None:
+        def tx(conn: Connection) -> None:
+            query = sa.select(studies.c.user_attrs).where(studies.c.id == study_id)
+            stored = conn.execute(query.with_for_update()).scalar_one_or_none()
+            if stored is None:
+                raise StoreError(f"no study with id {study_id}")
+            attrs = {**json.loads(stored), key: value}
+            update = studies.update().where(studies.c.id == study_id)
+            conn.execute(update.values(user_attrs=dump_json(attrs, f"user attribute {key!r}")))
+
+        self._run(tx)
+
+    def delete_study(self, study_id: int) -> None:
+        def tx(conn: Connection) -> None:
+            if conn.execute(sa.select(studies.c.id).where(studies.c.id == study_id)).first():
+                transfer.delete_study(conn, study_id)
+            else:
+                raise StoreError(f"no study with id {study_id}")
+
+        self._run(tx)
+
+    def export_study(self, name: str) -> StudyRows:
+        return self._run(lambda conn: transfer.read_study(conn, name), write=False)
+
+    def import_study(self, rows: StudyRows, name: str) -> StudyRecord:
+        def tx(conn: Connection) -> StudyRecord:
+            try:
+                return transfer.write_study(conn, rows, name)
+            except IntegrityError:  # a concurrent creator won (PostgreSQL)
+                raise StudyExists(name) from None
+
+        return self._run(tx)
+
     def _update_study(self, study_id: int, **values: Any) -> None:
         def tx(conn: Connection) -> None:
             update = studies.update().where(studies.c.id == study_id).values(**values)
@@ -250,10 +285,12 @@ class SQLStore(Store):
         owner: str | None = None,
         lease_seconds: float | None = None,
         number: int | None = None,
+        user_attrs: Mapping[str, Any] | None = None,
     ) -> Trial:
         if owner is not None and lease_seconds is None:
             raise StoreError("add_trial: a trial leased to an owner needs lease_seconds")
         document = dump_json(params, "trial parameters")
+        attrs = dump_json(dict(user_attrs or {}), "user attributes")
 
         def tx(conn: Connection) -> Trial:
             # With ``number``, PostgreSQL re-checks it after waiting for the study's row lock.
@@ -271,12 +308,70 @@ class SQLStore(Store):
                 "params": document,
                 "metrics": "{}",
                 "created_at": now,
+                "user_attrs": attrs,
             }
             if owner is not None and lease_seconds is not None:
                 values.update(_lease(owner, lease_seconds, now), state=_RUNNING, started_at=now)
             return trial_from_row(conn.execute(_INSERT_TRIAL, values).one())
 
         return self._run(tx)
+
+    def record_trial(
+        self,
+        study_id: int,
+        params: Mapping[str, Any],
+        state: TrialState,
+        *,
+        value: float | None = None,
+        metrics: Mapping[str, float] | None = None,
+        failure_kind: FailureKind | None = None,
+        error: str | None = None,
+        user_attrs: Mapping[str, Any] | None = None,
+    ) -> Trial:
+        state = TrialState(state)
+        if not state.is_finished:
+            raise IllegalTransition(f"record_trial needs a finished state, not {state}")
+        if (state is TrialState.FAILED) != (failure_kind is not None):
+            raise StoreError("a failure_kind is required for, and only for, a FAILED trial")
+        stored_value, special = encode_value(value)
+        values: dict[str, Any] = {
+            "study_id": study_id,
+            "state": state.value,
+            "params": dump_json(params, "trial parameters"),
+            "value": stored_value,
+            "value_special": special,
+            "metrics": dump_json(as_floats(metrics or {}, "metrics"), "metrics"),
+            "failure_kind": None if failure_kind is None else FailureKind(failure_kind).value,
+            "error": error,
+            "user_attrs": dump_json(dict(user_attrs or {}), "user attributes"),
+        }
+
+        def tx(conn: Connection) -> Trial:
+            next_number = conn.execute(
+                _BUMP, {"p_study": study_id, "p_number": None}
+            ).scalar_one_or_none()
+            if next_number is None:
+                raise StoreError(f"no study with id {study_id}")
+            now = time.time()
+            row = {
+                **values,
+                "number": next_number - 1,
+                "created_at": now,
+                "started_at": now,
+                "finished_at": now,
+            }
+            return trial_from_row(conn.execute(_INSERT_TRIAL, row).one())
+
+        return self._run(tx)
+
+    def set_trial_user_attr(self, study_id: int, number: int, key: str, value: Any) -> None:
+        def tx(conn: Connection) -> None:
+            row = _locked_trial(conn, study_id, number)
+            attrs = {**json.loads(row.user_attrs), key: value}
+            update = trials.update().where(trials.c.id == row.id)
+            conn.execute(update.values(user_attrs=dump_json(attrs, f"user attribute {key!r}")))
+
+        self._run(tx)
 
     def claim_trial(
         self, study_id: int, owner: str, lease_seconds: float, number: int | None = None
@@ -599,6 +694,10 @@ def _make_engine(url: sa.URL, engine_kwargs: Mapping[str, Any] | None) -> Engine
     engine = sa.create_engine(url, connect_args=connect_args, **kwargs)
     sa.event.listen(engine, "connect", _sqlite_connect)
     sa.event.listen(engine, "begin", _sqlite_begin)
+    if url.database not in (None, "", ":memory:"):
+        from tunewise.store import sqlite_guard
+
+        sqlite_guard.watch(engine, url.database)  # a file removed or replaced mid-run fails
     return engine
 
 

@@ -41,6 +41,7 @@ COLUMNS = (
     "started_at",
     "finished_at",
     "last_step",
+    "user_attrs",
 )
 
 _STATES = {state.value: state for state in TrialState}
@@ -165,6 +166,7 @@ def _enum(members: Mapping[str, Any]) -> Callable[[TrialTable, str], list[Any]]:
 _DECODERS: dict[str, Callable[[TrialTable, str], list[Any]]] = {
     "params": _json,
     "metrics": _json,
+    "user_attrs": _json,
     "value": _value,
     "state": _enum(_STATES),
     "failure_kind": _enum(_KINDS),
