@@ -16,7 +16,6 @@ see that in the store and wind down.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import signal
 import socket
@@ -103,6 +102,16 @@ class Progress:
 
 
 ProgressCallback = Callable[[Progress], None]
+
+
+def rate_eta(elapsed: float, finished: int, left: int | None) -> float | None:
+    """Seconds until ``left`` more trials finish at this run's rate (``finished`` trials in
+    ``elapsed`` seconds); ``None`` before the first one ends or when no trial count bounds the
+    study. Never read from ``max_runtime``: a time limit says when a study must end, not when
+    its trials will."""
+    if left is None or finished <= 0:
+        return None
+    return elapsed / finished * left
 
 
 class Tuner:
@@ -588,13 +597,8 @@ class Tuner:
         best = self._best
         finished = self._history.finished
         elapsed = time.monotonic() - self._started_at
-        eta = None
-        if self.max_trials is not None and self._done_this_run:
-            remaining = max(0, self.max_trials - len(finished))
-            eta = elapsed / self._done_this_run * remaining
-        if self.limits.max_runtime is not None:
-            left = max(0.0, self.limits.max_runtime - elapsed)
-            eta = left if eta is None or math.isnan(eta) else min(eta, left)
+        left = None if self.max_trials is None else max(0, self.max_trials - len(finished))
+        eta = rate_eta(elapsed, self._done_this_run, left)
         self.on_progress(
             Progress(
                 total=self.max_trials,

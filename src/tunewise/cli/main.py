@@ -1,7 +1,11 @@
 """``tunewise``: run a study from a spec file and look at what is stored.
 
-Exit codes: 0 success, 2 bad input (the spec, an argument, an unknown study), 1 a runtime
-failure (the study aborted, the store failed). Errors are one sentence, never a traceback.
+Exit codes: 0 success, 2 bad input (the spec, an argument, an unknown study or store), 1 a
+runtime failure (the study aborted, the store failed), 130 interrupted, 141 the reader of its
+output went away (``| head``). Errors are one sentence, never a traceback.
+
+The subcommands of other modules register themselves here; they import
+:mod:`tunewise.cli.common`, never this module.
 """
 
 from __future__ import annotations
@@ -13,6 +17,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tunewise import __version__
+from tunewise.cli.common import (
+    DEFAULT_STORAGE,
+    EXIT_BROKEN_PIPE,
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    shown_url,
+    storage_url,
+    writable_url,
+)
 from tunewise.errors import SpecError, StoreError, StudyAborted, StudyNotFound
 from tunewise.study import DEFAULT_RUNS_DIR, Study
 
@@ -22,20 +38,21 @@ if TYPE_CHECKING:
     from tunewise.spec import StudySpec
     from tunewise.store.base import Store
 
-DEFAULT_STORAGE = "sqlite:///tunewise.db"
 EXECUTORS = ("local", "ray")
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-
-
-def storage_url(flag: str | None, spec_storage: str | None = None) -> str:
-    """``--storage``, else ``TUNEWISE_STORAGE``, else the spec's ``storage``, else the default."""
-    return flag or os.environ.get("TUNEWISE_STORAGE") or spec_storage or DEFAULT_STORAGE
+__all__ = ["DEFAULT_STORAGE", "EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
 
 
 def _open_study(args: argparse.Namespace) -> Study:
-    from tunewise.study import load_study
+    """The study ``args.study`` of a store that must exist (read-only commands create none)."""
+    from tunewise.store import open_store
 
-    return load_study(args.study, storage=storage_url(args.storage))
+    url = storage_url(args.storage)
+    store = open_store(url, create=False)
+    try:
+        return Study(store, args.study, storage=url)
+    except BaseException:
+        store.close()
+        raise
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -73,7 +90,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     runner = None if args.workers_only else build_runner(spec.trial)
     # Where trials run is checked (a Ray cluster reached) before the study is stored.
     executor = None if runner is None else build_executor(spec.executor, spec.limits.max_parallel)
-    url = storage_url(args.storage, spec.storage)
+    url = writable_url(storage_url(args.storage, spec.storage))
+    args.storage = url  # the store that messages name
     store = open_store(url)
     try:
         spec = open_or_create(store, spec)
@@ -95,8 +113,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from tunewise.spec import StudySpec
     from tunewise.store import open_store
 
-    url = storage_url(args.storage)
-    store = open_store(url)
+    url = writable_url(storage_url(args.storage))
+    store = open_store(url, create=False)  # a study to resume is in a store that exists
     try:
         spec = StudySpec.from_dict(dict(store.get_study(args.study).definition))
         if spec.trial is None:
@@ -118,7 +136,7 @@ def _run_to_the_end(
 ) -> int:
     """Run a stored study with a progress bar, then print why it ended and its best trial;
     trials run on ``executor``, else where the spec says."""
-    from tunewise.cli.progress import ProgressBar
+    from tunewise.progress import ProgressDisplay
 
     study = Study(store, spec.name, runs_dir=spec.runs_dir or DEFAULT_RUNS_DIR, storage=url)
     print(
@@ -126,7 +144,7 @@ def _run_to_the_end(
         f"{spec.objective.metric}, trial logs in {study.runs_dir}/",
         file=sys.stderr,
     )
-    bar = ProgressBar()
+    bar = ProgressDisplay()
     timeout = spec.trial.timeout if spec.trial is not None else None
     try:
         completion = study.run(
@@ -164,10 +182,11 @@ def _print_best(study: Study) -> None:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from tunewise.cli.views import STATUS_HEADER, render_table, study_summary
+    from tunewise.cli.views import STATUS_HEADER, render_table, status_document, study_summary
+    from tunewise.documents import dumps
     from tunewise.store import open_store
 
-    store = open_store(storage_url(args.storage))
+    store = open_store(storage_url(args.storage), create=False)
     try:
         records = [store.get_study(args.study)] if args.study else store.list_studies()
         rows = []
@@ -178,7 +197,9 @@ def cmd_status(args: argparse.Namespace) -> int:
             except ValueError:
                 best = None
             rows.append(study_summary(record, study.trials, best))
-        if not rows:
+        if args.format == "json":
+            print(dumps([status_document(row) for row in rows]))
+        elif not rows:
             print("no studies in this storage")
         else:
             print(render_table(STATUS_HEADER, rows, max_width=80))
@@ -188,25 +209,32 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_trials(args: argparse.Namespace) -> int:
-    from tunewise.cli.views import dumps, render_csv, render_table, trial_document, trials_table
+    from tunewise.cli.views import render_csv, render_table, trial_folder, trials_table
+    from tunewise.documents import dumps, trial_document
 
     study = _open_study(args)
     try:
         trials = study.trials
         if args.format == "json":
             curves = study.curves()
-            print(dumps([trial_document(t, curves.get(t.number, [])) for t in trials]))
+            documents = []
+            for t in trials:
+                document = trial_document(t, curves.get(t.number, []))
+                document["folder"] = str(trial_folder(study, t))
+                documents.append(document)
+            print(dumps(documents))
         elif args.format == "csv":
             sys.stdout.write(render_csv(*trials_table(study, trials)))
         else:
             print(render_table(*trials_table(study, trials), max_width=120))
+            print(f"trial folders (logs, hyperparameters.json): {study.runs_dir}/NNNNN")
         return EXIT_OK
     finally:
         study.close()
 
 
 def cmd_best(args: argparse.Namespace) -> int:
-    from tunewise.cli.views import best_document, dumps
+    from tunewise.documents import best_document, dumps
 
     study = _open_study(args)
     try:
@@ -226,28 +254,47 @@ def cmd_best(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from tunewise.cli.views import dumps, export_document, render_csv, trials_table
+    from tunewise.cli.views import render_csv, trials_table
+    from tunewise.documents import dumps, export_document
 
+    target = None if args.output == "-" else _output_file(args.output)
     study = _open_study(args)
     try:
         if args.format == "json":
             text = dumps(export_document(study)) + "\n"
         else:
             text = render_csv(*trials_table(study, study.trials))
-        target = Path(args.output)
-        if not target.parent.is_dir():
-            raise SpecError("--output", f"folder {str(target.parent)!r} does not exist")
-        target.write_text(text)
+        if target is None:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+            return EXIT_OK
+        try:
+            target.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise SpecError(
+                "--output", f"cannot write {str(target)!r} ({exc.strerror}); choose another file"
+            ) from None
         print(f"wrote {len(study.trials)} trials to {target}", file=sys.stderr)
         return EXIT_OK
     finally:
         study.close()
 
 
+def _output_file(value: str) -> Path:
+    """``export -o FILE`` checked before any work: a file (not a folder) in an existing folder."""
+    target = Path(value)
+    if target.is_dir() or value.endswith(("/", os.sep)):
+        raise SpecError("--output", f"{value!r} is a folder; give a file name (or - for stdout)")
+    if not target.parent.is_dir():
+        raise SpecError("--output", f"folder {str(target.parent)!r} does not exist")
+    return target
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tunewise", description="Automatic model tuning: run studies, read their results."
     )
+    parser.add_argument("--version", action="version", version=f"tunewise {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     storage_help = (
         "store URL (default: $TUNEWISE_STORAGE, the spec's storage, sqlite:///tunewise.db)"
@@ -282,6 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = sub.add_parser("status", help="state and trial counts of the studies")
     status.add_argument("study", metavar="STUDY", nargs="?")
+    status.add_argument("--format", choices=("table", "json"), default="table")
     status.add_argument("--storage", help=storage_help)
     status.set_defaults(handler=cmd_status)
 
@@ -300,7 +348,9 @@ def build_parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="write a study's trials to a file")
     export.add_argument("study", metavar="STUDY")
     export.add_argument("--format", choices=("csv", "json"), required=True)
-    export.add_argument("-o", "--output", required=True, metavar="FILE")
+    export.add_argument(
+        "-o", "--output", required=True, metavar="FILE", help="the file to write, or - for stdout"
+    )
     export.add_argument("--storage", help=storage_help)
     export.set_defaults(handler=cmd_export)
     from tunewise.cli import plot, report, serve, worker  # (their modules import this one)
@@ -316,6 +366,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The ``tunewise`` command; returns its exit code."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # here, so that a closed pipe is met while it can still be handled
+        return code
+    except BrokenPipeError:
+        # The reader went away (``tunewise trials STUDY | head``): end quietly, as Unix tools
+        # do, and keep Python from complaining when it flushes stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_BROKEN_PIPE
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     for flag in ("max_trials", "max_parallel"):
         value = getattr(args, flag, None)
@@ -325,7 +390,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.handler(args)
         return code
-    except (SpecError, StudyNotFound) as exc:
+    except StudyNotFound as exc:
+        searched = shown_url(storage_url(getattr(args, "storage", None)))
+        print(
+            f"tunewise: no study named {exc.name!r} in {searched}; `tunewise status` lists the "
+            "studies of a store, --storage URL or TUNEWISE_STORAGE points at another one",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    except SpecError as exc:
         print(f"tunewise: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except StudyAborted as exc:
