@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from tunewise.executors.base import DoneEvent, Event, Executor, ReportEvent
+from tunewise.runners import process, trialdir
 from tunewise.runners.base import ERROR_TAIL_LINES, Outcome, Runner, TrialJob
 from tunewise.runners.process import (
     TIMEOUT_GRACE,
@@ -45,12 +46,25 @@ DECISION_WAIT_SECONDS = 30.0
 
 
 def _end_trial_tree(trial_dir: Path) -> None:
-    """Kill a command trial's own process group, then this trial's group (itself included)."""
+    """Kill every descendant of this trial process (it is their subreaper, so those that left
+    their group are found too), a command trial's own process group, then this trial's group
+    (itself included)."""
+    with contextlib.suppress(Exception):  # a signal handler: end the process whatever happens
+        process.kill_descendants(os.getpid())
     pgid = read_pgid_file(trial_dir)
     if pgid is not None:
         signal_group(pgid, signal.SIGKILL)
     signal_group(os.getpid(), signal.SIGKILL)
     os._exit(1)  # pragma: no cover - only if the signal could not be sent
+
+
+def _kill_tree(pid: int) -> None:
+    """SIGKILL every descendant of the trial process ``pid``, frozen meanwhile (SIGSTOP), so
+    that none it starts and no orphan of those killed escapes to PID 1; ``pid`` itself is
+    left to the caller."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGSTOP)
+    process.kill_descendants(pid)
 
 
 @functools.cache
@@ -80,11 +94,17 @@ def _trial_process_main(runner: Runner, job: TrialJob, conn: Connection, reuse: 
     """Entry point of a trial process: run ``job``, then (``reuse``) each job the driver sends
     next, until the driver says ``exit`` or goes away."""
     os.setsid()
+    # Orphans of the trial (a double fork, a child in a session of its own) come back to this
+    # process rather than to PID 1, so that they end with the trial.
+    process.become_subreaper()
     current = [job]
     _die_with_parent(lambda: current[0].trial_dir)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # not the driver's handler
     while True:
-        conn.send(("done", _run_job(runner, job, conn)))
+        outcome = _run_job(runner, job, conn)
+        if process.has_children():  # what the trial started ends with it
+            process.kill_descendants(os.getpid())
+        conn.send(("done", outcome))
         if not reuse:
             break
         next_job = _next_job(conn)
@@ -114,6 +134,16 @@ def _run_job(runner: Runner, job: TrialJob, conn: Connection) -> Outcome:
     driver's ``stop`` and ``go`` for it (messages name the trial: a late one about an earlier
     trial of this process is ignored)."""
     stop_requested = False
+
+    class StopCheck:
+        """``should_stop()``; its ``fileno()`` (the driver's pipe) becomes readable when a
+        stop may have come, so a runner waits on it instead of polling."""
+
+        def __call__(self) -> bool:
+            return should_stop()
+
+        def fileno(self) -> int:
+            return conn.fileno()
 
     def take(message: tuple[Any, ...]) -> bool:
         """Apply one message; whether it was a decision (``stop`` or ``go``) for this trial."""
@@ -146,7 +176,7 @@ def _run_job(runner: Runner, job: TrialJob, conn: Connection) -> Outcome:
             stop_requested = True
 
     try:
-        return runner.run(job, report, should_stop)
+        return runner.run(job, report, StopCheck())
     except Exception as exc:  # a bug in a runner must still end the trial with a record
         return Outcome.failed(FailureKind.INFRASTRUCTURE, f"runner error: {exc!r}")
 
@@ -173,6 +203,7 @@ class _Process:
         """Wait for a retired process; killed if it has not exited within ``timeout``."""
         self.process.join(timeout)
         if self.process.is_alive() and self.process.pid is not None:
+            _kill_tree(self.process.pid)
             signal_group(self.process.pid, signal.SIGKILL)
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.process.pid, signal.SIGKILL)
@@ -256,7 +287,7 @@ class LocalExecutor(Executor):
 
     def submit(self, job: TrialJob, runner: Runner) -> None:
         self._check_submit(job.number)
-        job.trial_dir.mkdir(parents=True, exist_ok=True)
+        trialdir.prepare(job.trial_dir)
         worker = self._idle_process(runner)
         if worker is not None:
             try:
@@ -446,6 +477,8 @@ class LocalExecutor(Executor):
             slot.terminated_at = time.monotonic()
         pid = slot.worker.process.pid
         if pid is not None:
+            if sig == signal.SIGKILL:  # first what left its group: the trial process is their
+                _kill_tree(pid)  # subreaper only while it lives
             signal_group(pid, sig)
             # Also the process itself: it may not have made its own group yet (just forked).
             with contextlib.suppress(ProcessLookupError):

@@ -2,15 +2,23 @@
 
 The argv is built as a list from a template (``["python", "train.py", "--lr", "{lr}"]``),
 never through a shell, so a value such as ``$(rm -rf ~)`` reaches the program as one literal
-argument. The hyperparameters also travel as ``TUNEWISE_PARAMS`` (JSON, with the other
-``TUNEWISE_*`` variables) and as ``hyperparameters.json`` in the trial's folder.
+argument. The hyperparameters also travel as ``hyperparameters.json`` in the trial's folder
+(named by ``TUNEWISE_PARAMS_FILE``) and as ``TUNEWISE_PARAMS`` (JSON, with the other
+``TUNEWISE_*`` variables) — except when that JSON is over Linux's limit on one environment
+string (128 KiB, e.g. a large ``static`` value): then ``TUNEWISE_PARAMS`` is left out and the
+file is the way to read them.
 
 Metrics are read from stdout and stderr line by line while the command runs: tagged JSON lines
 (:func:`tunewise.report`, or printed by hand in any language) and SageMaker-style regular
 expressions (:class:`~tunewise.spec.MetricDefinition`). Output is kept in ``stdout.log`` and
-``stderr.log``. The command runs in its own process group, ended as a whole on stop or timeout
-(SIGTERM, then SIGKILL after ``grace_seconds``); see :mod:`tunewise.runners.process` for the
-``pgid`` file that lets an executor end it too, and for the parent-death signal.
+``stderr.log`` (an earlier attempt's are kept as ``stdout.N.log``; the folder and its files are
+made without following links, see :mod:`tunewise.runners.trialdir`). The command runs in its own
+process group, ended as a whole on stop or timeout (SIGTERM, then SIGKILL after
+``grace_seconds``), with the children that left the group when the runner's process is a
+subreaper (the executor's trial process is). A report line that makes the study stop the trial
+is acted on at once: later lines are not read as reports and the tree gets SIGTERM. See
+:mod:`tunewise.runners.process` for the ``pgid`` file that lets an executor end it too, and
+for the parent-death signal.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ from typing import Any
 
 from tunewise.errors import SpecError
 from tunewise.reporting import parse_report_line
-from tunewise.runners import process
+from tunewise.runners import process, trialdir
 from tunewise.runners.base import (
     ERROR_TAIL_LINES,
     Outcome,
@@ -41,6 +49,8 @@ from tunewise.spec import MetricDefinition
 from tunewise.trial import FailureKind, TrialState
 
 _TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
+#: Linux's limit on one argument or environment string, its NUL included (MAX_ARG_STRLEN).
+MAX_ARG_STRLEN = 131072
 _MAX_LINE = 1 << 20  # a longer line without newline is scanned as it is
 _NEWLINE = re.compile(rb"\r\n|\r|\n")
 
@@ -128,14 +138,33 @@ class CommandRunner:
         except SpecError as exc:
             return Outcome.failed(FailureKind.USER_ERROR, str(exc))
         trial_dir = Path(job.trial_dir)
-        trial_dir.mkdir(parents=True, exist_ok=True)
         params_json = json.dumps(dict(job.params), default=_json_default)
-        with open(trial_dir / "hyperparameters.json", "w") as file:
-            json.dump(dict(job.params), file, indent=2, default=_json_default)
-        scanner = _Scanner(self.metrics, report)
+        too_long = _too_long(argv)
+        if too_long is not None:
+            return Outcome.failed(FailureKind.USER_ERROR, too_long)
+        try:
+            dir_fd = trialdir.open_dir(trial_dir)
+        except OSError as exc:
+            error = f"cannot make the trial's folder {str(trial_dir)!r}: {exc.strerror or exc}"
+            return Outcome.failed(FailureKind.INFRASTRUCTURE, error)
+        try:
+            trialdir.keep_earlier_logs(dir_fd, job.attempt)
+            text = json.dumps(dict(job.params), indent=2, default=_json_default)
+            trialdir.write_text(dir_fd, "hyperparameters.json", text)
+            out_fd = trialdir.create(dir_fd, "stdout.log")
+            err_fd = trialdir.create(dir_fd, "stderr.log")
+        finally:
+            os.close(dir_fd)
+        halted = [False]  # the study decided to stop the trial: later lines are not reports
+
+        def report_and_check(step: int | None, values: Mapping[str, float]) -> None:
+            report(step, values)
+            halted[0] = halted[0] or should_stop()
+
+        scanner = _Scanner(self.metrics, report_and_check, halted)
         with (
-            open(trial_dir / "stdout.log", "wb", buffering=0) as out_log,
-            open(trial_dir / "stderr.log", "wb", buffering=0) as err_log,
+            open(out_fd, "wb", buffering=0) as out_log,
+            open(err_fd, "wb", buffering=0) as err_log,
         ):
             try:
                 proc = subprocess.Popen(
@@ -168,6 +197,8 @@ class CommandRunner:
                 )
             finally:  # whatever happened (even a failing callback), leave nothing behind
                 process.signal_group(proc.pid, signal.SIGKILL)
+                if process.is_subreaper():  # children that left the group, too
+                    process.kill_descendants(os.getpid(), exclude={proc.pid})
                 proc.wait()
                 for pipe in (proc.stdout, proc.stderr):
                     if pipe is not None:
@@ -179,9 +210,13 @@ class CommandRunner:
         env = dict(os.environ)
         env["PYTHONUNBUFFERED"] = "1"  # Python scripts stream their prints (overridable)
         env.update(self.env)
+        trial_dir = Path(job.trial_dir).absolute()
+        env.pop("TUNEWISE_PARAMS", None)
+        if _fits_one_string("TUNEWISE_PARAMS", params_json):
+            env["TUNEWISE_PARAMS"] = params_json
         env.update(
-            TUNEWISE_PARAMS=params_json,
-            TUNEWISE_TRIAL_DIR=str(Path(job.trial_dir).absolute()),
+            TUNEWISE_PARAMS_FILE=str(trial_dir / "hyperparameters.json"),
+            TUNEWISE_TRIAL_DIR=str(trial_dir),
             TUNEWISE_TRIAL_NUMBER=str(job.number),
             TUNEWISE_STUDY=job.study,
             TUNEWISE_ATTEMPT=str(job.attempt),
@@ -235,8 +270,16 @@ class _Scanner:
     step gets the next step of its metric: the count of that metric's values so far, plus one.
     """
 
-    def __init__(self, definitions: Sequence[MetricDefinition], report: ReportCallback) -> None:
+    def __init__(
+        self,
+        definitions: Sequence[MetricDefinition],
+        report: ReportCallback,
+        halted: list[bool] | None = None,
+    ) -> None:
         self._report = report
+        #: ``[True]`` once the study stopped the trial: lines read after that are not scanned
+        #: (a stopped trial ends at the step of the decision).
+        self._halted = halted if halted is not None else [False]
         self._rules = [(d.name, d.pattern, _value_group(d.pattern)) for d in definitions]
         self._counts: dict[str, int] = {}
         self.last: dict[str, float] = {}  # the last value of every metric seen
@@ -252,6 +295,8 @@ class _Scanner:
             rest = b""
         buffer[:] = rest
         for line in lines:
+            if self._halted[0]:
+                return
             if line:
                 self.scan(line.decode("utf-8", "replace"))
 
@@ -292,6 +337,23 @@ def _match_step(match: re.Match[str]) -> int | None:
     """The ``step`` group as a number, or None (no such group, or not a whole number)."""
     text = match.group("step") if "step" in match.re.groupindex else None
     return int(text) if text is not None and text.strip().isdecimal() else None
+
+
+def _fits_one_string(name: str, value: str) -> bool:
+    """Whether ``NAME=value`` fits Linux's limit on one argument or environment string."""
+    return len(name.encode()) + len(value.encode()) + 2 <= MAX_ARG_STRLEN
+
+
+def _too_long(argv: Sequence[str]) -> str | None:
+    """Why the command cannot be started with this argv (an argument over the limit), if so."""
+    for i, arg in enumerate(argv):
+        if len(arg.encode()) + 1 > MAX_ARG_STRLEN:
+            return (
+                f"argument {i} of the command is {len(arg.encode()):,} bytes, over the system's "
+                f"limit of {MAX_ARG_STRLEN - 1:,} for one argument; read large values from the "
+                "file named by TUNEWISE_PARAMS_FILE (hyperparameters.json) instead"
+            )
+    return None
 
 
 def _start_error(program: str, exc: OSError) -> str:

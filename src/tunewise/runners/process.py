@@ -8,6 +8,14 @@ script to save a checkpoint, then SIGKILL to whatever is left.
 Zombies (state Z) are not counted as alive: an exited process whose parent has not reaped it
 yet cannot run, and PID 1 on some machines reaps orphans late (INFRA.md, "Processes").
 
+Processes that leave the group (a child started with ``start_new_session=True``, a double fork
+and ``setsid``) are caught another way: the process that runs a trial makes itself a *child
+subreaper* (:func:`become_subreaper`, Linux's ``PR_SET_CHILD_SUBREAPER``), so an orphan of the
+trial's tree is reparented to it rather than to PID 1, and :func:`descendants` /
+:func:`kill_descendants` find and end every one of them by walking ``/proc``. The executor's
+trial process is such a subreaper and serves one trial at a time, so all its descendants belong
+to the trial.
+
 For executors: while a command trial runs, its trial folder holds a file ``pgid`` with the
 process group id (written right after the start). A process that kills a runner (SIGKILL, a
 lost worker) calls :func:`kill_group_from_file` on the trial folder to end the trial's tree as
@@ -20,19 +28,23 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import os
 import selectors
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
+from typing import Any
 
 #: The file in a trial's folder that holds its process group id while the trial runs.
 PGID_FILE = "pgid"
 
 _PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
+_PR_GET_CHILD_SUBREAPER = 37
 _PROC = Path("/proc")
 _POLL_SECONDS = 0.1  # how often should_stop and the clock are checked
 TIMEOUT_GRACE = 1.0  # seconds between SIGTERM and SIGKILL for a trial past its timeout
@@ -54,6 +66,123 @@ def signal_group(pgid: int, sig: int) -> bool:
     return True
 
 
+def _process_table() -> dict[int, tuple[int, int, str]]:
+    """``pid -> (ppid, pgrp, state)`` of every process, read from /proc (Linux; else empty)."""
+    table: dict[int, tuple[int, int, str]] = {}
+    if not _PROC.is_dir():
+        return table
+    for entry in os.scandir(_PROC):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+        except OSError:  # exited while we looked
+            continue
+        # "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if len(fields) > 2:
+            table[int(entry.name)] = (int(fields[1]), int(fields[2]), fields[0])
+    return table
+
+
+@functools.cache
+def _prctl() -> Any:
+    """libc's ``prctl`` (Linux), or None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    prctl.restype = ctypes.c_int
+    return prctl
+
+
+def become_subreaper() -> bool:
+    """Make this process the reaper of its orphaned descendants (Linux 3.4+); whether it is.
+
+    Not inherited across ``fork``: only the process that calls it is one. Call it only in a
+    process dedicated to trials (it then owns every descendant it has).
+    """
+    prctl = _prctl()
+    return prctl is not None and prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+
+
+def is_subreaper() -> bool:
+    """Whether this process is a child subreaper (see :func:`become_subreaper`)."""
+    prctl = _prctl()
+    if prctl is None:
+        return False
+    flag = ctypes.c_int(0)
+    if prctl(_PR_GET_CHILD_SUBREAPER, ctypes.addressof(flag), 0, 0, 0) != 0:
+        return False
+    return bool(flag.value)
+
+
+def has_children(pid: int | None = None) -> bool:
+    """Whether the process (this one by default) has any child, zombies included: cheap
+    (``/proc/PID/task/*/children``), where a full :func:`descendants` walk reads all of /proc.
+    True where the kernel does not say (then walk)."""
+    task = _PROC / str(os.getpid() if pid is None else pid) / "task"
+    try:
+        threads = list(os.scandir(task))
+        return any(Path(t.path, "children").read_text().strip() for t in threads)
+    except OSError:
+        return True
+
+
+def descendants(root: int, table: dict[int, tuple[int, int, str]] | None = None) -> list[int]:
+    """Pids of the live (non-zombie) descendants of ``root``, parents before children.
+
+    A zombie is skipped but its children are not (they are being reparented). Only
+    descendants that stayed in the tree are found: an orphan goes to the nearest subreaper.
+    """
+    table = _process_table() if table is None else table
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    found, todo = [], list(children.get(root, []))
+    while todo:
+        pid = todo.pop(0)
+        if table[pid][2] != "Z":
+            found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
+def kill_descendants(root: int, exclude: Collection[int] = (), rounds: int = 100) -> bool:
+    """SIGKILL every descendant of ``root`` (but ``exclude``) until none is left; True then.
+
+    Meant for ``root`` a live subreaper (this process, or a stopped trial process): processes
+    forked meanwhile, and the orphans of those killed, come back to it and are found by the
+    next round. Zombies among our own children are reaped.
+    """
+    me = os.getpid()
+    for _ in range(rounds):
+        table = _process_table()
+        alive = [pid for pid in descendants(root, table) if pid not in exclude]
+        if root == me:
+            _reap_zombies(table, me, exclude)
+        if not alive:
+            return True
+        for pid in alive:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.005)
+    return False
+
+
+def _reap_zombies(
+    table: dict[int, tuple[int, int, str]], me: int, exclude: Collection[int]
+) -> None:
+    """Reap the zombie children of this process (orphans it adopted as a subreaper)."""
+    for pid, (ppid, _, state) in table.items():
+        if ppid == me and state == "Z" and pid not in exclude:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+
+
 def group_members(pgid: int) -> list[int]:
     """Pids of the group's live (non-zombie) processes, read from /proc (Linux).
 
@@ -64,19 +193,8 @@ def group_members(pgid: int) -> list[int]:
         return []
     if not _PROC.is_dir():
         return [pgid]
-    members = []
-    for entry in os.scandir(_PROC):
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = Path(entry.path, "stat").read_text()
-        except OSError:  # exited while we looked
-            continue
-        # "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if len(fields) > 2 and fields[0] != "Z" and int(fields[2]) == pgid:
-            members.append(int(entry.name))
-    return members
+    table = _process_table()
+    return [pid for pid, (_, pgrp, state) in table.items() if pgrp == pgid and state != "Z"]
 
 
 def group_alive(pgid: int) -> bool:
@@ -111,7 +229,11 @@ def write_pgid_file(trial_dir: Path, pgid: int) -> Path:
     """Record the trial's process group id, atomically (a reader never sees half a file)."""
     path = trial_dir / PGID_FILE
     tmp = trial_dir / f".{PGID_FILE}.tmp"
-    tmp.write_text(f"{pgid}\n")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()  # never written through: a link planted there is removed
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    with os.fdopen(os.open(tmp, flags, 0o644), "w") as file:
+        file.write(f"{pgid}\n")
     os.replace(tmp, path)
     return path
 
@@ -184,28 +306,63 @@ def supervise(
     timeout: float | None,
     grace: float,
 ) -> str | None:
-    """Pump the output of ``proc`` (a group leader) until its whole process group is gone.
+    """Pump the output of ``proc`` (a group leader) until its whole process tree is gone.
 
     Returns ``"stop"`` (``should_stop()`` said so), ``"timeout"``, or None (it ended by
-    itself). Either way the group got SIGTERM, then SIGKILL after ``grace`` seconds; leftovers
-    of a command that ended by itself are ended the same way. One thread does it all (a
-    selector over both pipes), so callbacks run in the caller's thread and a full pipe cannot
-    deadlock. The leader is watched without being reaped (``WNOWAIT``) so that its group id
-    stays reserved while the group is killed; the caller reaps it (``proc.wait()``).
+    itself). Either way the tree got SIGTERM, then SIGKILL after ``grace`` seconds; leftovers
+    of a command that ended by itself are ended the same way. The tree is the process group
+    and, when this process is a subreaper (:func:`become_subreaper`), every descendant of this
+    process, so children that left the group (``setsid``) end too.
+
+    Stopping is event-driven: ``should_stop()`` is asked right after each piece of output (a
+    report line's decision is acted on at once), and when ``should_stop`` has a ``fileno()``
+    (a descriptor that becomes readable when a stop may have been asked) that descriptor is
+    waited on beside the pipes; otherwise it is also asked every ``_POLL_SECONDS``.
+
+    One thread does it all (a selector over the pipes), so callbacks run in the caller's
+    thread and a full pipe cannot deadlock. The leader is watched without being reaped
+    (``WNOWAIT``) so that its group id stays reserved while the group is killed; the caller
+    reaps it (``proc.wait()``).
     """
     pipes = [p for p in (proc.stdout, proc.stderr) if p is not None]
     start = time.monotonic()
     deadline = start + timeout if timeout is not None else float("inf")
     reason: str | None = None
-    kill_at: float | None = None  # when the group gets SIGKILL, once SIGTERM was sent
+    kill_at: float | None = None  # when the tree gets SIGKILL, once SIGTERM was sent
     leader_done, drain_until, next_check = False, float("inf"), start
+    me, subreaper = os.getpid(), is_subreaper()
+    wake = getattr(should_stop, "fileno", None)
+    wake_fd: int | None = wake() if callable(wake) else None
+
+    def escaped() -> list[int]:
+        """Descendants outside the group (this process being their subreaper)."""
+        return [pid for pid in descendants(me) if pid != proc.pid] if subreaper else []
+
+    def signal_tree(sig: int) -> None:
+        signal_group(proc.pid, sig)
+        for pid in escaped():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
+
     with selectors.DefaultSelector() as selector:
         for pipe in pipes:
             os.set_blocking(pipe.fileno(), False)
             selector.register(pipe.fileno(), selectors.EVENT_READ)
+        if wake_fd is not None:
+            selector.register(wake_fd, selectors.EVENT_READ)
         while True:
+            now = time.monotonic()
+            wait = _POLL_SECONDS
+            if reason is None and not leader_done:
+                wait = min(wait, max(0.0, deadline - now))
+            if kill_at is not None:
+                wait = min(wait, max(0.0, kill_at - now))
+            asked = False
             if selector.get_map():
-                for key, _ in selector.select(_POLL_SECONDS):
+                for key, _ in selector.select(wait):
+                    if key.fd == wake_fd:
+                        asked = True
+                        continue
                     try:
                         chunk = os.read(key.fd, _CHUNK)
                     except BlockingIOError:  # a spurious wake-up
@@ -213,29 +370,36 @@ def supervise(
                     if not chunk:
                         selector.unregister(key.fd)
                     on_output(key.fd, chunk)
+                    asked = True  # a report line may have brought the study's decision
             else:
-                time.sleep(_POLL_SECONDS / 2)
+                time.sleep(wait / 2)
             now = time.monotonic()
             leader_done = leader_done or leader_exited(proc)
             if not leader_done and reason is None:
                 if now >= deadline:
                     reason = "timeout"
-                elif now >= next_check:
+                elif asked or (wake_fd is None and now >= next_check):
                     next_check = now + _POLL_SECONDS
                     reason = "stop" if should_stop() else None
                 if reason is not None:
-                    signal_group(proc.pid, signal.SIGTERM)
+                    if wake_fd is not None:
+                        selector.unregister(wake_fd)
+                        wake_fd = None
+                    signal_tree(signal.SIGTERM)
                     # Past its timeout a trial gets at most TIMEOUT_GRACE to exit cleanly, so a
                     # timeout is enforced within about timeout + 2 s.
                     kill_at = now + (min(grace, TIMEOUT_GRACE) if reason == "timeout" else grace)
             if kill_at is not None and now >= kill_at:  # the grace period is over
-                signal_group(proc.pid, signal.SIGKILL)
-                kill_at = float("inf")
+                signal_tree(signal.SIGKILL)
+                kill_at = now + 0.05  # again while anything is left (a fork in between)
             if not leader_done:
                 continue
-            alive = group_alive(proc.pid)
+            if wake_fd is not None:  # the decision no longer matters
+                selector.unregister(wake_fd)
+                wake_fd = None
+            alive = group_alive(proc.pid) or bool(escaped())
             if alive and kill_at is None:  # leftovers of a command that ended by itself
-                signal_group(proc.pid, signal.SIGTERM)
+                signal_tree(signal.SIGTERM)
                 kill_at = now + grace
             elif not alive:
                 drain_until = min(drain_until, now + _DRAIN_SECONDS)

@@ -2,7 +2,8 @@
 
 The function returns the objective as a number, or a dict of metrics that holds the objective;
 or nothing, when it reported the objective with ``tunewise.report`` / ``trial.report``. Its
-prints go to ``stdout.log`` / ``stderr.log`` in the trial's folder, as a command's do.
+prints go to ``stdout.log`` / ``stderr.log`` in the trial's folder, as a command's do (made
+without following links; an earlier attempt's kept as ``stdout.N.log``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 import tunewise.reporting as report_module
 from tunewise.errors import SpecError, TrialStopped
+from tunewise.runners import trialdir
 from tunewise.runners.base import (
     ERROR_TAIL_LINES,
     Outcome,
@@ -92,14 +94,22 @@ class TrialContext:
 
 
 @contextlib.contextmanager
-def _captured_output(trial_dir: Path) -> Iterator[None]:
+def _captured_output(trial_dir: Path, attempt: int = 1) -> Iterator[None]:
     """Send fds 1 and 2, and ``sys.stdout``/``sys.stderr``, to the trial's log files (the trial
-    runs in its own process, so this touches nothing of the driver's)."""
+    runs in its own process, so this touches nothing of the driver's). The files are made
+    fresh, never through a link; an earlier attempt's are kept (see ``runners/trialdir.py``)."""
+    dir_fd = trialdir.open_dir(trial_dir)
+    try:
+        trialdir.keep_earlier_logs(dir_fd, attempt)
+        out_fd = trialdir.create(dir_fd, "stdout.log")
+        err_fd = trialdir.create(dir_fd, "stderr.log")
+    finally:
+        os.close(dir_fd)
     sys.stdout.flush()
     sys.stderr.flush()
     saved_fds = (os.dup(1), os.dup(2))
     saved_streams = (sys.stdout, sys.stderr)
-    with open(trial_dir / "stdout.log", "ab") as out, open(trial_dir / "stderr.log", "ab") as err:
+    with open(out_fd, "ab") as out, open(err_fd, "ab") as err:
         os.dup2(out.fileno(), 1)
         os.dup2(err.fileno(), 2)
         sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
@@ -138,7 +148,6 @@ class PythonRunner:
         return self._func
 
     def run(self, job: TrialJob, report: ReportCallback, should_stop: StopCheck) -> Outcome:
-        job.trial_dir.mkdir(parents=True, exist_ok=True)
         last: dict[str, float] = {}
 
         def sink(step: int | None, values: Mapping[str, float]) -> None:
@@ -149,7 +158,7 @@ class PythonRunner:
         previous_sink = report_module._sink
         report_module._sink = sink
         try:
-            with _captured_output(job.trial_dir):
+            with _captured_output(job.trial_dir, job.attempt):
                 func = self.func
                 wants = self._wants_trial
                 if wants is None:
