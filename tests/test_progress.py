@@ -169,6 +169,17 @@ def test_auto_in_a_kernel_shows_a_live_cell_output(monkeypatch: pytest.MonkeyPat
     assert "trials 4/10 running 2 | failed 2" in last and "[#" not in last
 
 
+def test_a_kernel_shows_the_last_trial_before_the_display_closes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)
+    shown = fake_ipython(monkeypatch, ZMQInteractiveShell())
+    display = ProgressDisplay(jupyter=True, min_interval=3600)
+    display(snapshot(done=9))
+    display(snapshot(done=10, running=0))  # the last trial: drawn at once, not throttled
+    assert "trials 10/10 running 0" in shown[-1][1].data
+
+
 def test_a_kernel_with_ipywidgets_draws_a_widget_bar(monkeypatch: pytest.MonkeyPatch) -> None:
     shown = fake_ipython(monkeypatch, ZMQInteractiveShell())
 

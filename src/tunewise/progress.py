@@ -207,7 +207,10 @@ class ProgressDisplay:
 
     def __call__(self, progress: Progress) -> None:
         now = time.monotonic()
-        if not self._view.wants(progress, self._last, now - self._last_draw):
+        last = self._last
+        finished = progress.total is not None and progress.done >= progress.total
+        first_finished = finished and (last is None or last.done != progress.done)
+        if not first_finished and not self._view.wants(progress, last, now - self._last_draw):
             self._pending = progress
             return
         self._view.draw(progress)
