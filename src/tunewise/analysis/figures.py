@@ -1,8 +1,9 @@
 """plotly figures (``{"data": [...], "layout": {...}}`` dicts) from the plot data.
 
 Built in Python, drawn by plotly.js: the dashboard fetches them from the API, the report and
-``tunewise plot -o FILE.html`` inline them, so the three show the very same figure. No plotly
-Python object is needed, only the JavaScript library.
+``tunewise plot -o FILE.html`` inline them, and :mod:`tunewise.visualization` wraps them in a
+``go.Figure`` for notebooks, so every face shows the very same figure. No plotly Python object
+is needed here, only the JavaScript library.
 """
 
 from __future__ import annotations
