@@ -1,10 +1,10 @@
 """Analysis of a study's trials: importance, plot data with down-sampling, figures, tables.
 
 Shared by the dashboard (:mod:`tunewise.server`), ``tunewise report``, ``tunewise plot`` and the
-notebook ``plot_*`` functions (:mod:`tunewise.visualization`), so that all show the same numbers. Everything here is pure computation over a
-:class:`TrialFrame` (numpy only); matplotlib loads only when a PNG is written. Importing this
-package loads nothing heavy (``tunewise --help`` lists the plot kinds); the names below load on
-first use.
+notebook ``plot_*`` functions (:mod:`tunewise.visualization`), so that all show the same numbers.
+Everything here is pure computation over a :class:`TrialFrame` (numpy only); matplotlib loads
+only when a PNG is written. Importing this package loads nothing heavy (``tunewise --help``
+lists the plot kinds); the names below load on first use.
 """
 
 from __future__ import annotations
