@@ -1,9 +1,11 @@
 """S6: the log and file routes never read outside the trial's folder, however the path is
-spelled: ``../``, ``%2e%2e/``, ``%252e%252e/``, ``..\\``, absolute paths, symlinks out."""
+spelled: ``../``, ``%2e%2e/``, ``%252e%252e/``, ``..\\``, absolute paths, symlinks out; no
+symbolic link is served at all, a trial folder that is one least of all (``00005 -> /etc``)."""
 
 from __future__ import annotations
 
 import http.client
+import json
 from urllib.parse import urlsplit
 
 import pytest
@@ -61,11 +63,26 @@ def test_the_log_route_takes_only_stdout_and_stderr(live: Server) -> None:
         assert status in (404, 422) and b"TOP-SECRET" not in body, stream
 
 
-def test_files_inside_the_folder_are_served(live: Server) -> None:
+def test_files_inside_the_folder_are_served_but_no_link(live: Server) -> None:
     status, body = raw_get(live, FILES + "stdout.log")
     assert status == 200 and b"trial 3" in body
-    status, body = raw_get(live, FILES + "inside.log")  # a symlink that stays inside
-    assert status == 200 and b"trial 3" in body
+    status, body = raw_get(live, FILES + "inside.log")  # a link, even one that stays inside
+    assert status in (404, 422) and b"trial 3" not in body
+    status, body = raw_get(live, "/api/studies/demo/trials/3")
+    names = {f["name"] for f in json.loads(body)["files"]}
+    assert status == 200 and names == {"stdout.log", "stderr.log"}
+
+
+def test_a_trial_folder_that_is_a_link_is_not_served(live: Server) -> None:
+    """Issue 21 #3/#19: ``runs/demo/00005 -> /etc`` served /etc/passwd."""
+    linked = "/api/studies/demo/trials/5"
+    for path in ("/files/passwd", "/files/hostname", "/logs/stdout", "/logs/stderr"):
+        status, body = raw_get(live, linked + path)
+        assert status in (404, 422) and b"root:" not in body, (path, status, body[:200])
+    status, body = raw_get(live, linked)
+    assert status == 200 and json.loads(body)["files"] == []
+    status, body = raw_get(live, "/studies/demo/trials/5")
+    assert status == 200 and b"root:" not in body and b"passwd" not in body
 
 
 def test_the_name_check_itself() -> None:

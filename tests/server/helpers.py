@@ -23,6 +23,7 @@ import httpx2
 
 from tunewise.spec import StudySpec
 from tunewise.store import open_store
+from tunewise.study import Study
 from tunewise.trial import FailureKind, TrialState
 
 SPACE = {
@@ -67,6 +68,7 @@ def make_study(
     try:
         spec = StudySpec.from_dict(spec_dict(name, runs_dir))
         record = store.create_study(name, spec.to_dict())
+        trial_folders = Study(store, name).runs_dir  # where the server looks for the logs
         for i in range(n + running):
             params = {
                 "lr": 10 ** rng.uniform(-4, -1),
@@ -78,7 +80,7 @@ def make_study(
             steps = 3 if i % 7 == 3 else 5
             for step in range(steps):
                 store.add_report(record.id, trial.number, step, {"loss": value + 1.0 / (step + 1)})
-            folder = runs_dir / name / f"{trial.number:05d}"
+            folder = trial_folders / f"{trial.number:05d}"
             folder.mkdir(parents=True, exist_ok=True)
             (folder / "stdout.log").write_text(f"trial {trial.number}\nloss={value}\n")
             (folder / "stderr.log").write_text("" if i % 9 else "Traceback: boom\n")
@@ -96,6 +98,15 @@ def make_study(
                     record.id, trial.number, TrialState.COMPLETED, value=value,
                     metrics={"loss": value, "accuracy": 1 - value / 10},
                 )  # fmt: skip
+    finally:
+        store.close()
+
+
+def trial_folder(url: str, name: str, number: int) -> Path:
+    """Where the server looks for trial ``number``'s files (the study's runs folder)."""
+    store = open_store(url)
+    try:
+        return Study(store, name).runs_dir / f"{number:05d}"
     finally:
         store.close()
 
@@ -121,11 +132,18 @@ class Server:
 
 @contextlib.contextmanager
 def running_server(
-    url: str, *extra: str, port: int | None = None, cwd: Path | None = None
+    url: str,
+    *extra: str,
+    port: int | None = None,
+    cwd: Path | None = None,
+    host: str | None = None,
 ) -> Iterator[Server]:
-    """``tunewise serve`` in a subprocess, once it answers; stopped (Ctrl-C) on exit."""
+    """``tunewise serve`` in a subprocess, once it answers; stopped (Ctrl-C) on exit.
+    ``host``: passed as ``--host`` (and the address the server is reached at)."""
     port = port or free_port()
     args = ["serve", "--storage", url, "--port", str(port), *extra]
+    if host is not None:
+        args += ["--host", host]
     proc = subprocess.Popen(
         tunewise_command(*args),
         cwd=cwd,
@@ -134,7 +152,8 @@ def running_server(
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
-    server = Server(f"http://127.0.0.1:{port}", proc)
+    shown = "127.0.0.1" if host is None else f"[{host}]" if ":" in host else host
+    server = Server(f"http://{shown}:{port}", proc)
     try:
         wait_until_up(server.base, proc)
         yield server

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tunewise.cli.main import EXIT_FAILURE, EXIT_OK, storage_url
+from tunewise.cli.common import EXIT_FAILURE, EXIT_OK, storage_url
 from tunewise.errors import SpecError
 
 STORAGE_HELP = "store URL (default: $TUNEWISE_STORAGE, then sqlite:///tunewise.db)"
@@ -44,22 +44,32 @@ def register(sub: Any) -> None:
 
 
 def missing_dashboard_extra(*modules: str) -> str | None:
-    """The first of ``modules`` that cannot be imported, or ``None``."""
-    import importlib.util
+    """The first of ``modules`` that cannot be imported, or ``None``.
+
+    Each is imported, not just looked up: a package that is there but fails to import (one of
+    its own dependencies missing or broken) is as missing to the command as an absent one.
+    """
+    import importlib
 
     for module in modules:
-        if importlib.util.find_spec(module) is None:
+        try:
+            importlib.import_module(module)
+        except ImportError:
             return module
     return None
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    from tunewise.server.security import is_loopback, read_token_file
+#: What ``serve`` imports: the web framework with its parts, the server, the templates, plotly.
+SERVE_NEEDS = ("starlette", "pydantic", "fastapi", "uvicorn", "jinja2", "plotly")
 
-    missing = missing_dashboard_extra("fastapi", "uvicorn", "jinja2", "plotly")
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    missing = missing_dashboard_extra(*SERVE_NEEDS)
     if missing:
         print(f"tunewise: serve needs {missing}: {DASHBOARD_EXTRA}", file=sys.stderr)
         return EXIT_FAILURE
+    from tunewise.server.security import is_loopback, read_token_file
+
     if not 1 <= args.port <= 65535:
         raise SpecError("--port", f"must be between 1 and 65535, got {args.port}")
     url = storage_url(args.storage)
@@ -84,7 +94,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _check_port(args.host, args.port)
     from tunewise.store import open_store
 
-    open_store(url).close()  # a wrong URL or a newer schema fails here, in one sentence
+    # A wrong URL, a missing file or a newer schema fails here, in one sentence.
+    open_store(url, create=False).close()
     return _run(url, args.host, args.port, token, args.allow_control, loopback)
 
 

@@ -23,8 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tunewise.analysis import KINDS
 from tunewise.analysis import sagemaker as sm
-from tunewise.cli.views import trial_document
-from tunewise.errors import StoreError
+from tunewise.documents import trial_document
+from tunewise.errors import StoreError, StudyNotFound
 from tunewise.server.control import change_state
 from tunewise.server.data import StudyData
 from tunewise.server.files import LOG_STREAMS, UnsafePath, list_files, read_tail
@@ -126,6 +126,8 @@ def build_router(data: StudyData, *, allow_control: bool) -> APIRouter:
                 offset=offset,
                 limit=limit,
             )
+        except StudyNotFound:
+            raise  # a KeyError too, but 404 like every route (the application's handler)
         except KeyError:
             raise HTTPException(422, f"cannot sort by {sort!r}: no such column") from None
 

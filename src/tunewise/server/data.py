@@ -38,7 +38,7 @@ import numpy as np
 
 from tunewise.analysis import TrialFrame, build_figure, ped_anova
 from tunewise.analysis.plots import curve_rows
-from tunewise.cli.views import json_number, trial_document
+from tunewise.documents import json_number, trial_document
 from tunewise.spec import StudySpec
 from tunewise.store import open_store
 from tunewise.store.base import Store

@@ -4,14 +4,23 @@ A request names a file by a path relative to the trial's folder; nothing outside
 may be read, however the path is spelled. The name is refused before touching the disk when it
 has a ``..`` segment, a backslash, a NUL, a leading ``/`` or ``~``, a drive letter, or a ``%``
 (what is left of ``%2e%2e`` after the one decoding the server does, or of ``%252e%252e`` after
-two); then the resolved real path, symlinks followed, must still be inside the folder's real
-path. Only regular files are served, and only their last :data:`MAX_BYTES`.
+two). Then the file is opened one path segment at a time, each relative to the folder opened
+before it and none followed if it is a symbolic link: the study's folder, the trial's folder,
+any folder below it and the file itself. A trial folder that was replaced by a link
+(``00005 -> /etc``) or a planted ``stdout.log -> ~/.ssh/id_rsa`` is refused, and a link swapped
+in while the request runs is refused too (``O_NOFOLLOW`` on every step, no path resolved and
+then reopened). Only regular files are served (a FIFO, which would block, is opened without
+waiting and refused), and only their last :data:`MAX_BYTES`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import re
+import stat
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,33 +58,76 @@ def check_name(name: str) -> str:
     return name
 
 
-def resolve_inside(folder: Path, name: str) -> Path:
-    """The real path of ``folder/name``, refused unless it is a regular file inside ``folder``.
+#: Flags of every step: never follow a link, never block (a FIFO), never become a terminal.
+_STEP = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0)
+
+
+@contextlib.contextmanager
+def _opened(folder: Path, parts: list[str]) -> Iterator[int]:
+    """A descriptor of ``folder``'s parent's child ``folder.name``, then of each of ``parts``
+    in turn, each opened relative to the one before without following links.
 
     Raises:
-        UnsafePath: the name or its resolved path leads out of ``folder``.
-        FileNotFoundError: no such regular file.
+        UnsafePath: a step is a symbolic link.
+        FileNotFoundError: a step does not exist, or a folder step is not a folder.
     """
-    check_name(name)
-    root = folder.resolve()
-    target = (root / name).resolve()
-    if not target.is_relative_to(root) or target == root:
-        raise UnsafePath("the path leads out of the trial's folder")
-    if not target.is_file():
-        raise FileNotFoundError(name)
-    return target
+    steps = [folder.parent.name, folder.name, *parts]
+    fd = os.open(folder.parent.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for i, step in enumerate(steps):
+            last = i == len(steps) - 1
+            flags = _STEP if last else _STEP | os.O_DIRECTORY
+            try:
+                child = os.open(step, flags, dir_fd=fd)
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    raise UnsafePath(f"{step!r} is a symbolic link: links are not served") from None
+                if exc.errno == errno.ENOTDIR:
+                    if _is_link(fd, step):
+                        raise UnsafePath(
+                            f"{step!r} is a symbolic link: links are not served"
+                        ) from None
+                    raise FileNotFoundError(step) from None
+                raise
+            os.close(fd)
+            fd = child
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _is_link(dir_fd: int, name: str) -> bool:
+    try:
+        return stat.S_ISLNK(os.lstat(name, dir_fd=dir_fd).st_mode)
+    except OSError:
+        return False
+
+
+def folder_is_safe(folder: Path) -> bool:
+    """Whether ``folder`` is a real folder reached without a symbolic link for the study's or
+    the trial's folder (what :func:`list_files` and the log tails need)."""
+    try:
+        with _opened(folder, []) as fd:
+            return stat.S_ISDIR(os.fstat(fd).st_mode)
+    except (OSError, UnsafePath):
+        return False
 
 
 def read_tail(folder: Path, name: str, max_bytes: int = MAX_BYTES) -> FileTail:
-    """The last ``max_bytes`` of ``folder/name`` as text (undecodable bytes replaced)."""
-    path = resolve_inside(folder, name)
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
-    fd = os.open(path, flags)  # the resolved path: a symlink swapped in since is refused
-    with os.fdopen(fd, "rb") as handle:
-        size = os.fstat(handle.fileno()).st_size
+    """The last ``max_bytes`` of ``folder/name`` as text (undecodable bytes replaced).
+
+    Raises:
+        UnsafePath: the name could lead out of ``folder``, or a step of it is a link.
+        FileNotFoundError: no such regular file.
+    """
+    parts = check_name(name).split("/")
+    with _opened(folder, parts) as fd:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise FileNotFoundError(name)
+        size = info.st_size
         start = max(0, size - max_bytes)
-        handle.seek(start)
-        data = handle.read(max_bytes)
+        data = os.pread(fd, max_bytes, start)
     text = data.decode("utf-8", errors="replace")
     if start:
         text = text.partition("\n")[2]  # drop the partial first line
@@ -83,10 +135,11 @@ def read_tail(folder: Path, name: str, max_bytes: int = MAX_BYTES) -> FileTail:
 
 
 def list_files(folder: Path) -> list[dict[str, object]]:
-    """Regular files under ``folder`` (not following symlinks), shallowest first."""
-    if not folder.is_dir():
+    """Regular files under ``folder`` (not following symlinks), shallowest first; none when
+    the study's or the trial's folder is itself a link."""
+    if not folder_is_safe(folder):
         return []
-    root = folder.resolve()
+    root = folder
     out: list[dict[str, object]] = []
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         dirnames.sort()

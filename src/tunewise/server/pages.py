@@ -26,9 +26,19 @@ from tunewise.server.render import (
     study_context,
 )
 
+PAGE_HEADERS = {"Content-Security-Policy": CSP, "Cache-Control": "no-store"}
+ERROR_TITLES = {404: "Not found", 405: "Method not allowed", 503: "The store did not answer"}
+
 
 def _html(text: str) -> HTMLResponse:
-    return HTMLResponse(text, headers={"Content-Security-Policy": CSP, "Cache-Control": "no-store"})
+    return HTMLResponse(text, headers=PAGE_HEADERS)
+
+
+def error_page(status: int, detail: str) -> tuple[str, dict[str, str]]:
+    """An error as a dashboard page (``detail`` escaped) and the headers it is sent with."""
+    title = ERROR_TITLES.get(status, f"Error {status}")
+    text = render("error.html", page="error", status=status, title=title, detail=detail[:300])
+    return text, dict(PAGE_HEADERS)
 
 
 def build_pages(app: FastAPI, data: StudyData) -> None:

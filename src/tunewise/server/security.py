@@ -3,8 +3,9 @@
 In order, for every HTTP request (static files, the OpenAPI document and the live stream
 included, whatever the method):
 
-1. **Host allow-list** on a loopback bind: only ``127.0.0.1``, ``localhost`` and ``[::1]`` (with
-   the server's port) are accepted, so a web page whose DNS name was re-bound to 127.0.0.1 cannot
+1. **Host allow-list** on a loopback bind: only ``127.0.0.1``, ``localhost``, ``[::1]`` and the
+   address the server is bound to (``--host 127.0.0.2``: the URL it prints), with or without the
+   server's port, are accepted, so a web page whose DNS name was re-bound to 127.0.0.1 cannot
    read the API from the user's browser (DNS rebinding).
 2. **Origin check**: a request that carries an ``Origin`` (browsers add it to cross-site and to
    state-changing requests) must come from the server's own origin; a page on another site
@@ -12,7 +13,11 @@ included, whatever the method):
 3. **Token** (when the server has one): ``Authorization: Bearer T``, or the ``tunewise_token``
    cookie that ``GET /?token=T`` sets (so a person can open the dashboard from a link and the
    browser's live stream, which cannot send headers, is covered). Missing: 401; wrong: 403.
-   Compared with :func:`hmac.compare_digest`, in constant time.
+   Compared with :func:`hmac.compare_digest`, in constant time. The redirect that drops the
+   token from the address goes to a path built from the route the request matched, its
+   parameters percent-encoded (``/`` when none matches): never to the request's own text, so
+   ``/%5Cevil.example``, ``/%09/evil.example`` or a CR LF cannot make it leave the server or
+   break the header.
 4. **Body size**: over :data:`MAX_BODY` bytes is refused with 413, by ``Content-Length`` or while
    a chunked body streams in, before any handler parses it.
 """
@@ -25,13 +30,14 @@ import json
 import os
 import secrets
 import stat
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs, quote, urlencode
 
 from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute, Match
 
 from tunewise.errors import SpecError
 
@@ -103,9 +109,12 @@ class Guard:
     token: str | None
     loopback: bool
     port: int
+    host: str = "127.0.0.1"  # the bound address: its URL is the one ``serve`` prints
 
     def allowed_hosts(self) -> frozenset[str]:
         names = set(LOOPBACK_NAMES)
+        bound = self.host.strip("[]").lower()
+        names |= {bound, f"[{bound}]"} if ":" in bound else {bound}
         return frozenset(names | {f"{n}:{self.port}" for n in names})
 
     def token_matches(self, given: str) -> bool:
@@ -116,9 +125,12 @@ class Guard:
 class SecurityMiddleware:
     """Applies a :class:`Guard` to every HTTP request before the application sees it."""
 
-    def __init__(self, app: ASGIApp, guard: Guard) -> None:
+    def __init__(
+        self, app: ASGIApp, guard: Guard, routes: Callable[[], Sequence[BaseRoute]] = list
+    ) -> None:
         self.app = app
         self.guard = guard
+        self.routes = routes  # the application's routes, for the token redirect's target
         self._hosts = guard.allowed_hosts()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -143,7 +155,8 @@ class SecurityMiddleware:
                 await _refuse(send, *verdict)
                 return
             if scope["method"] == "GET" and "token" in _query(scope):
-                await _redirect_with_cookie(scope, send, self.guard.token)
+                target = redirect_target(scope.get("path", "/"), self.routes())
+                await _redirect_with_cookie(scope, send, self.guard.token, target)
                 return
         length = headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
@@ -222,12 +235,31 @@ async def _refuse(send: Send, status: int, detail: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-async def _redirect_with_cookie(scope: Scope, send: Send, token: str) -> None:
-    """``GET /x?token=T`` -> cookie set, redirect to ``/x`` (the token leaves the address bar)."""
+def redirect_target(path: str, routes: Sequence[BaseRoute]) -> str:
+    """The path of the GET route ``path`` matches, rebuilt from the route's template with its
+    parameters percent-encoded; ``/`` when no route matches. What comes back always starts
+    with ``/`` and a literal segment of a route (or is ``/``), and holds no byte a header or a
+    browser could read as another host, so it cannot lead off this server."""
+    probe: Scope = {"type": "http", "path": path, "root_path": "", "method": "GET"}
+    for route in routes:
+        template = getattr(route, "path_format", None)
+        if not isinstance(template, str) or not template.startswith("/"):
+            continue
+        match, child = route.matches(probe)
+        if match is not Match.FULL:
+            continue
+        built = template
+        for key, value in child.get("path_params", {}).items():
+            built = built.replace("{" + key + "}", quote(str(value), safe="/"))
+        if built.startswith("/") and not built.startswith("//") and built.isascii():
+            return built
+    return "/"
+
+
+async def _redirect_with_cookie(scope: Scope, send: Send, token: str, target: str) -> None:
+    """``GET /x?token=T`` -> cookie set, redirect to ``target`` (the token leaves the address
+    bar); the other query parameters follow, encoded."""
     query = {k: v for k, v in _query(scope).items() if k != "token"}
-    target = scope.get("path", "/") or "/"
-    if not target.startswith("/") or target.startswith("//"):
-        target = "/"
     if query:
         target += "?" + urlencode(query, doseq=True)
     cookie = f"{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict"
@@ -236,7 +268,7 @@ async def _redirect_with_cookie(scope: Scope, send: Send, token: str) -> None:
             "type": "http.response.start",
             "status": 303,
             "headers": [
-                (b"location", target.encode("latin-1", "replace")),
+                (b"location", target.encode("ascii")),
                 (b"set-cookie", cookie.encode()),
                 (b"content-length", b"0"),
             ],
