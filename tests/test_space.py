@@ -214,3 +214,70 @@ def test_float_encodes_many_values_as_it_encodes_one(param: tw.Float) -> None:
             expected.append(math.nan)
     got = param.to_unit_array(np.array(values))
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-15)
+
+
+# Hardening (issue 21) ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("make", "field"),
+    [
+        (lambda: tw.Float(-1.0e308, 1.0e308), "high"),  # high - low overflows to inf
+        (lambda: tw.Float(-1.0e308, 1.0e308, scale="linear", num=3), "high"),
+        (lambda: tw.Int(-(10**308), 10**308), "high"),
+        (lambda: tw.Float(1e300, 1e300 * (1 + 2**-52), scale="log"), "high"),  # log width 0
+    ],
+)
+def test_a_range_whose_width_is_not_a_positive_finite_number_is_refused(
+    make: object, field: str
+) -> None:
+    with pytest.raises(SpecError) as error:
+        make()  # type: ignore[operator]
+    assert error.value.field == field
+
+
+def test_wide_finite_ranges_still_work_and_stay_inside() -> None:
+    param = tw.Float(-1.0e307, 1.0e307)
+    assert param.from_unit(0.0) == -1.0e307 and param.from_unit(1.0) == 1.0e307
+    assert -1.0e307 < param.from_unit(0.25) < 0.0
+    assert tw.Float(1e-300, 1e300, scale="log").from_unit(0.5) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+def test_a_non_finite_categorical_value_is_refused(value: float) -> None:
+    with pytest.raises(SpecError) as error:
+        tw.Categorical(["a", value])
+    assert error.value.field == "values[1]" and "finite" in error.value.message
+    with pytest.raises(SpecError, match=r"space\.c\.values\[0\]"):
+        Space.from_dict({"c": {"type": "categorical", "values": [value]}})
+
+
+def test_a_categorical_value_or_static_text_with_a_nul_byte_is_refused_naming_it() -> None:
+    with pytest.raises(SpecError) as error:
+        Space.from_dict({"c": {"type": "categorical", "values": ["ok", "a\x00b"]}})
+    assert error.value.field == "space.c.values[1]" and "'a\\x00b'" in error.value.message
+    with pytest.raises(SpecError) as error:
+        Space({"x": tw.Float(0.0, 1.0)}, {"path": ["ok", "data\x00.csv"]})
+    assert error.value.field == "static.path[1]"
+
+
+@pytest.mark.parametrize(
+    ("static", "field"),
+    [
+        ({"when": [__import__("datetime").date(2024, 1, 1)]}, "static.when[0]"),
+        ({"opts": {"limit": math.nan}}, "static.opts.limit"),
+        ({"opts": {1: "a"}}, "static.opts.1"),
+        ({"tags": {"a", "b"}}, "static.tags"),
+    ],
+)
+def test_static_values_must_be_json_that_reads_back_equal(static: dict, field: str) -> None:
+    with pytest.raises(SpecError) as error:
+        Space({"x": tw.Float(0.0, 1.0)}, static)
+    assert error.value.field == field
+
+
+def test_numpy_static_values_are_json_the_store_writes() -> None:
+    import numpy as np
+
+    space = Space({"x": tw.Float(0.0, 1.0)}, {"w": np.array([1.0, 2.0]), "n": np.int64(3)})
+    assert set(space.static) == {"w", "n"}

@@ -21,12 +21,14 @@ from tunewise.spec import (
 )
 from tunewise.trial import Direction
 
+OBJ = "objective: {metric: m, direction: maximize}\n"
+
 
 def minimal(**extra: Any) -> dict[str, Any]:
     """The smallest valid spec form, plus ``extra`` top-level keys."""
     data: dict[str, Any] = {
         "study": "demo",
-        "objective": {"metric": "score"},
+        "objective": {"metric": "score", "direction": "maximize"},
         "space": {"x": {"type": "float", "low": 0.0, "high": 1.0}},
     }
     data.update(extra)
@@ -426,7 +428,7 @@ def test_placeholder_error_lists_the_known_names() -> None:
         ({k: v for k, v in minimal().items() if k != "space"}, "space"),
         (minimal(extra=1), "extra"),
         (minimal(objective={}), "objective.metric"),
-        (minimal(objective={"metric": ""}), "objective.metric"),
+        (minimal(objective={"metric": "", "direction": "maximize"}), "objective.metric"),
         (minimal(objective={"metric": "m", "direction": "up"}), "objective.direction"),
         (minimal(objective={"metric": "m", "goal": "max"}), "objective.goal"),
         (minimal(objective="score"), "objective"),
@@ -512,20 +514,20 @@ def test_bad_numeric_strings_refused(low: str) -> None:
 
 YAML_DUPLICATES = [
     (
-        "study: a\nstudy: b\nobjective: {metric: m}\nspace: {x: {type: int, low: 0, high: 3}}\n",
+        "study: a\nstudy: b\n" + OBJ + "space: {x: {type: int, low: 0, high: 3}}\n",
         "study",
     ),
     (
-        "study: a\nobjective: {metric: m}\nspace:\n  x: {type: int, low: 0, high: 3}\n"
+        "study: a\n" + OBJ + "space:\n  x: {type: int, low: 0, high: 3}\n"
         "  x: {type: float, low: 0, high: 1}\n",
         "space.x",
     ),
     (
-        "study: a\nobjective: {metric: m}\nspace:\n  x: {type: int, low: 0, low: 1, high: 3}\n",
+        "study: a\n" + OBJ + "space:\n  x: {type: int, low: 0, low: 1, high: 3}\n",
         "space.x.low",
     ),
     (
-        "study: a\nobjective: {metric: m}\nspace: {x: {type: int, low: 0, high: 3}}\n"
+        "study: a\n" + OBJ + "space: {x: {type: int, low: 0, high: 3}}\n"
         "trial:\n  command: [python, t.py]\n  metrics:\n    - {name: a, regex: 'a=(1)', name: b}\n",
         "trial.metrics[0].name",
     ),
@@ -544,7 +546,8 @@ def test_duplicate_yaml_keys_are_refused(text: str, field: str) -> None:
     [
         ('{"study": "a", "study": "b"}', "study"),
         (
-            '{"study": "a", "objective": {"metric": "m"}, "space": {"x": {"type": "int", '
+            '{"study": "a", "objective": {"metric": "m", "direction": "maximize"}, '
+            '"space": {"x": {"type": "int", '
             '"low": 0, "high": 3}, "x": {"type": "int", "low": 0, "high": 3}}}',
             "space.x",
         ),
@@ -583,7 +586,7 @@ def test_unparsable_text_names_the_file(text: str, source: str, words: str) -> N
 def test_yaml_aliases_are_fine() -> None:
     text = """
 study: a
-objective: {metric: m}
+objective: {metric: m, direction: maximize}
 space:
   x: &unit {type: float, low: 0, high: 1}
   y: *unit
@@ -595,7 +598,7 @@ space:
 
 
 def test_recursive_yaml_alias_is_a_spec_error() -> None:
-    text = "study: a\nobjective: {metric: m}\nspace: &s {x: *s}\n"
+    text = "study: a\nobjective: {metric: m, direction: maximize}\nspace: &s {x: *s}\n"
     spec_error(parse_spec_text, text, "s.yaml")
 
 
@@ -624,7 +627,7 @@ def test_numeric_study_name_becomes_text() -> None:
 def test_study_name_with_trailing_newline_is_refused() -> None:
     error = spec_error(
         parse_spec_text,
-        "study: |\n  demo\nobjective: {metric: m}\nspace: {x: {type: float, low: 0, high: 1}}\n",
+        "study: |\n  demo\n" + OBJ + "space: {x: {type: float, low: 0, high: 1}}\n",
         "s.yaml",
     )
     assert error.field == "study"
@@ -638,3 +641,165 @@ def test_study_name_override_is_checked() -> None:
     spec = StudySpec.from_dict(minimal())
     assert spec_error(spec.with_overrides, name="a b").field == "study"
     assert spec.with_overrides(name="b-2").name == "b-2"
+
+
+# Reading spec files: bounds, YAML 1.2 booleans, JSON values (issue 21) --------------------
+
+SPEC_HEAD = "study: s\nobjective: {metric: m, direction: maximize}\n"
+SPACE_LINE = "space: {x: {type: float, low: 0, high: 1}}\n"
+TRIAL_LINES = "trial: {command: [echo, '{x}']}\nlimits: {max_trials: 1}\n"
+
+
+def alias_bomb(levels: int = 9) -> str:
+    """``static:`` holding nine levels of nine aliases to the level below (9**9 values)."""
+    lines = ["  a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, levels):
+        lines.append(f"  a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]")
+    return SPEC_HEAD + SPACE_LINE + TRIAL_LINES + "static:\n" + "\n".join(lines) + "\n"
+
+
+def test_an_alias_bomb_is_refused_in_one_sentence() -> None:
+    error = spec_error(parse_spec_text, alias_bomb(), "bomb.yaml")
+    assert error.field.startswith("static.") and "aliases" in error.message
+    assert "100,000" in error.message and "\n" not in str(error)
+
+
+def test_an_alias_bomb_is_refused_by_run_before_anything_is_stored(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tunewise.cli.main import main
+
+    path = tmp_path / "bomb.yaml"
+    path.write_text(alias_bomb())
+    database = tmp_path / "t.db"
+    assert main(["run", str(path), "--storage", f"sqlite:///{database}"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "aliases" in err
+    assert not database.exists()
+
+
+def test_aliases_used_legitimately_still_load() -> None:
+    text = (
+        SPEC_HEAD
+        + "space:\n  a: &range {type: float, low: 0, high: 1}\n  b: *range\n"
+        + "  c: {<<: *range, high: 2}\n"
+        + "static: {shared: &s [1, 2, 3], again: *s}\n"
+    )
+    spec = parse_spec_text(text, "ok.yaml")
+    assert spec.space.params["b"] == spec.space.params["a"]
+    assert spec.space.params["c"].high == 2.0
+    assert spec.space.static == {"shared": [1, 2, 3], "again": [1, 2, 3]}
+
+
+def test_a_recursive_alias_is_a_field_error_not_a_storage_error(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tunewise.cli.main import main
+
+    text = SPEC_HEAD + SPACE_LINE + TRIAL_LINES + "static: {loop: &l [1, *l]}\n"
+    assert spec_error(parse_spec_text, text, "r.yaml").field == "static.loop[1]"
+    path = tmp_path / "r.yaml"
+    path.write_text(text)
+    assert main(["run", str(path), "--storage", f"sqlite:///{tmp_path / 't.db'}"]) == 2
+    assert "static.loop[1]: contains itself" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "source"),
+    [
+        ("study: s\nstatic: {x: " + "[" * 5000 + "]" * 5000 + "}\n", "deep.yaml"),
+        ('{"study": "s", "static": {"x": ' + "[" * 5000 + "]" * 5000 + "}}", "deep.json"),
+        ('{"study": "s", "static": {"x": ' + "[" * 100 + "]" * 100 + "}}", "deep.json"),
+        (  # each anchor is shallow, but written out the aliases nest 66 levels deep
+            "static:\n  a0: &a0 "
+            + "[" * 40
+            + "]" * 40
+            + "\n  a1: &a1 "
+            + "[" * 20
+            + "*a0"
+            + "]" * 20
+            + "\n  b: "
+            + "[" * 5
+            + "*a1"
+            + "]" * 5
+            + "\n",
+            "x.yaml",
+        ),
+    ],
+)
+def test_deep_nesting_is_a_one_sentence_error(text: str, source: str) -> None:
+    error = spec_error(parse_spec_text, text, source)
+    assert "levels deep" in error.message
+
+
+def test_deep_nesting_below_the_limit_loads() -> None:
+    text = SPEC_HEAD + SPACE_LINE + "static: {deep: " + "[" * 50 + "1" + "]" * 50 + "}\n"
+    assert parse_spec_text(text, "ok.yaml").space.static["deep"] is not None
+
+
+def test_the_readme_retries_line_loads_as_yaml() -> None:
+    """YAML 1.1 reads the key ``on`` as True ("retries.True: unknown key")."""
+    text = SPEC_HEAD + SPACE_LINE + "retries: {max_attempts: 2, on: [crashed, lost]}\n"
+    spec = parse_spec_text(text, "r.yaml")
+    assert spec.retries.max_attempts == 2
+
+
+@pytest.mark.parametrize("word", ["on", "off", "yes", "no", "y", "n", "On", "NO"])
+def test_yaml_11_boolean_words_are_text_and_only_true_false_are_booleans(word: str) -> None:
+    text = (
+        SPEC_HEAD
+        + f"space: {{c: {{type: categorical, values: [{word}, true, False]}}}}\n"
+        + f"static: {{{word}: 1}}\n"
+    )
+    spec = parse_spec_text(text, "b.yaml")
+    assert spec.space.params["c"].values == (word, True, False)
+    assert spec.space.static == {word: 1}
+
+
+@pytest.mark.parametrize(
+    ("static", "field"),
+    [
+        ("{when: [2024-01-01]}", "static.when[0]"),
+        ("{at: 2024-01-01 10:00:00}", "static.at"),
+        ("{opts: {limit: .nan}}", "static.opts.limit"),
+        ("{opts: {1: a}}", "static.opts.1"),
+        ('{path: "a\\0b"}', "static.path"),
+    ],
+)
+def test_static_that_is_not_plain_json_is_a_field_error(static: str, field: str) -> None:
+    text = SPEC_HEAD + SPACE_LINE + f"static: {static}\n"
+    assert spec_error(parse_spec_text, text, "s.yaml").field == field
+
+
+def test_a_date_in_static_exits_2_naming_its_path(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tunewise.cli.main import main
+
+    path = tmp_path / "d.yaml"
+    path.write_text(SPEC_HEAD + SPACE_LINE + TRIAL_LINES + "static: {when: [2024-01-01]}\n")
+    assert main(["run", str(path), "--storage", f"sqlite:///{tmp_path / 't.db'}"]) == 2
+    err = capsys.readouterr().err
+    assert "static.when[0]:" in err and "quote it" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("trial", "field"),
+    [
+        ({"command": ["echo", "a\x00b"]}, "trial.command[1]"),
+        ({"command": ["echo"], "env": {"A": "x\x00"}}, "trial.env.A"),
+    ],
+)
+def test_a_nul_byte_in_the_command_is_refused(trial: dict[str, Any], field: str) -> None:
+    assert spec_error(StudySpec.from_dict, minimal(trial=trial)).field == field
+
+
+def test_an_enqueued_configuration_with_a_nul_byte_is_refused() -> None:
+    data = minimal(space={"c": {"type": "categorical", "values": ["a"]}}, enqueue=[{"c": "\x00"}])
+    assert spec_error(StudySpec.from_dict, data).field.startswith("enqueue[0]")
+
+
+def test_a_huge_integer_or_impossible_date_is_a_spec_error() -> None:
+    for value in ("1" * 5000, "2024-13-45"):
+        text = SPEC_HEAD + SPACE_LINE + f"static: {{v: {value}}}\n"
+        assert "cannot read" in spec_error(parse_spec_text, text, "v.yaml").message

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from tunewise.errors import SpecError
+from tunewise.validation import check_json_value, check_text
 
 Scale = Literal["linear", "log", "reverse_log", "auto"]
 SCALES: tuple[str, ...] = ("linear", "log", "reverse_log", "auto")
@@ -112,6 +113,8 @@ class Float:
             raise SpecError("high", f"must be greater than low ({high!r} <= {low!r})")
         scale = _resolve_scale(str(self.scale), low, high)
         _check_scale_bounds(scale, low, high, integer=False)
+        if low != high:
+            _check_width(scale, low, high)
         step = None
         if self.step is not None:
             step = _number(self.step, "step")
@@ -257,6 +260,7 @@ class Int:
         if scale == "reverse_log":
             raise SpecError("scale", "reverse_log is for floats in [0, 1); use linear or log")
         _check_scale_bounds(scale, low, high, integer=True)
+        _check_width(scale, low, high)
         step = None if self.step is None else _integer(self.step, "step")
         if step is not None:
             if step <= 0:
@@ -355,6 +359,11 @@ class Categorical:
         for i, v in enumerate(values):
             if not isinstance(v, str | int | float | bool) and v is not None:
                 raise SpecError(f"values[{i}]", f"must be a string, number or boolean, got {v!r}")
+            if isinstance(v, float) and not math.isfinite(v):
+                # NaN is not equal to itself: the stored space could never be matched again
+                raise SpecError(f"values[{i}]", f"must be a finite number, got {v!r}")
+            if isinstance(v, str):
+                check_text(v, f"values[{i}]")
         if len({_key(v) for v in values}) != len(values):
             raise SpecError("values", "contains the same choice twice")
         object.__setattr__(self, "values", values)
@@ -419,6 +428,32 @@ def _check_scale_bounds(scale: str, low: float, high: float, *, integer: bool) -
         raise SpecError(field_name, "the reverse_log scale needs 0 <= low < high < 1")
 
 
+def _check_width(scale: str, low: float, high: float) -> None:
+    """The range's width on its scale must be a positive, finite float: every strategy divides
+    by it (``-1e308..1e308`` overflows to inf, and random search would then return 1e308)."""
+    try:
+        if scale == "log":
+            width = math.log(high) - math.log(low)
+        elif scale == "reverse_log":
+            width = math.log1p(-low) - math.log1p(-high)
+        else:
+            width = float(high - low)
+    except OverflowError:
+        width = math.inf
+    if not math.isfinite(width):
+        raise SpecError(
+            "high",
+            f"the range's width, high - low ({high!r} - {low!r}), is not a finite "
+            "number; narrow the range",
+        )
+    if width <= 0:
+        raise SpecError(
+            "high",
+            f"the range [{low!r}, {high!r}] is too narrow to search on the {scale} "
+            "scale; widen it or make the value static",
+        )
+
+
 def param_from_dict(data: Any) -> Param:
     """Build a parameter from its spec form (``{type: float, low: ..., ...}``)."""
     if not isinstance(data, Mapping):
@@ -474,6 +509,7 @@ class Space:
                     f"static.{name}",
                     "names start with a letter or _ and use letters, digits, _ . - only",
                 )
+            check_json_value(static[name], f"static.{name}")
         object.__setattr__(self, "params", params)
         object.__setattr__(self, "static", static)
 

@@ -28,7 +28,7 @@ from tunewise.policies import (
 )
 from tunewise.space import Space
 from tunewise.trial import Objective
-from tunewise.validation import check_keys, parse_duration
+from tunewise.validation import check_json_value, check_keys, check_text, parse_duration
 
 __all__ = [
     "DEFAULT_MAX_CONSECUTIVE_FAILURES",
@@ -140,6 +140,7 @@ class TrialSpec:
             for i, arg in enumerate(command):
                 if isinstance(arg, bool) or not isinstance(arg, str | int | float):
                     raise SpecError(f"{path}.command[{i}]", f"must be a string, got {arg!r}")
+                check_text(str(arg), f"{path}.command[{i}]")
             argv = tuple(str(a) for a in command)
         metrics_data = data.get("metrics", [])
         if not isinstance(metrics_data, Sequence) or isinstance(metrics_data, str):
@@ -164,6 +165,9 @@ class TrialSpec:
             isinstance(k, str) and isinstance(v, str | int | float) for k, v in env.items()
         ):
             raise SpecError(f"{path}.env", "must map variable names to string values")
+        for key, value in env.items():
+            check_text(key, f"{path}.env")
+            check_text(str(value), f"{path}.env.{key}")
         return cls(python, argv, tuple(metrics), timeout, {k: str(v) for k, v in env.items()})
 
 
@@ -316,13 +320,11 @@ class StudySpec:
         objective_data = check_keys(data["objective"], "objective", ("metric", "direction"))
         if "metric" not in objective_data:
             raise SpecError("objective.metric", "is required")
-        objective = Objective(objective_data["metric"], objective_data.get("direction", "maximize"))
+        objective = Objective(objective_data["metric"], objective_data.get("direction"))
         static = data.get("static") or {}
         if not isinstance(static, Mapping):
             raise SpecError("static", "must map names to fixed values")
-        for key, value in static.items():
-            if not isinstance(value, str | int | float | bool | list | dict) and value is not None:
-                raise SpecError(f"static.{key}", f"must be a JSON value, got {value!r}")
+        check_json_value(static, "static")  # (Space checks it too, for the Python API)
         space = Space.from_dict(data["space"], static)
         trial = TrialSpec.from_dict(data["trial"]) if data.get("trial") is not None else None
         storage = data.get("storage")
@@ -366,6 +368,7 @@ def _enqueue_list(data: Any) -> tuple[Mapping[str, Any], ...]:
         return ()
     if isinstance(data, str) or not isinstance(data, Sequence):
         raise SpecError("enqueue", "must be a list of configurations such as [{lr: 0.01}]")
+    check_json_value(list(data), "enqueue")
     return tuple(data)
 
 

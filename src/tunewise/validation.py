@@ -57,3 +57,44 @@ def positive_int(value: Any, path: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise SpecError(path, f"must be a positive integer, got {value!r}")
     return value
+
+
+def check_json_value(value: Any, path: str) -> None:
+    """Refuse what cannot be stored as JSON and read back equal: a date, a set, a non-string
+    key, NaN or an infinity (never equal to itself, so a study holding one could not be
+    continued), and text with a NUL byte (no command line can carry it). Iterative, so a deep
+    value fails here with its path rather than in the store."""
+    stack: list[tuple[Any, str]] = [(value, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            check_text(item, where)
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                raise SpecError(where, f"must be a finite number, got {item!r}")
+        elif isinstance(item, Mapping):
+            for key, sub in item.items():
+                if not isinstance(key, str):
+                    raise SpecError(
+                        f"{where}.{key}", f"names must be text, got {type(key).__name__} {key!r}"
+                    )
+                check_text(key, f"{where}.{key}")
+                stack.append((sub, f"{where}.{key}"))
+        elif isinstance(item, list | tuple):
+            stack.extend((sub, f"{where}[{i}]") for i, sub in enumerate(item))
+        elif callable(getattr(item, "tolist", None)):  # numpy, which the store writes as JSON
+            stack.append((item.tolist(), where))
+        elif item is not None and not isinstance(item, bool | int):
+            hint = "; quote it to pass it as text" if hasattr(item, "isoformat") else ""
+            raise SpecError(
+                where,
+                f"must be a JSON value (text, number, boolean, list, mapping), "
+                f"got the {type(item).__name__} {item!r}{hint}",
+            )
+
+
+def check_text(text: str, path: str) -> None:
+    """Refuse text with a NUL byte: an argument, an environment variable or a file name
+    cannot hold one, so every trial given it would fail."""
+    if "\x00" in text:
+        raise SpecError(path, f"{text!r} holds a NUL byte (\\x00), which no command can be given")

@@ -251,7 +251,11 @@ def test_a_yaml_request_and_a_json_spec(tmp_path: Path, capsys: pytest.CaptureFi
 def test_describe_of_an_unknown_study_exits_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["describe", "nope", "--storage", f"sqlite:///{tmp_path / 'x.db'}"]) == 2
+    from tunewise.store import open_store
+
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    open_store(url).close()  # a store that exists, without that study
+    assert main(["describe", "nope", "--storage", url]) == 2
     assert "no study named 'nope'" in capsys.readouterr().err
 
 

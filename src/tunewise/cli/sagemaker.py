@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tunewise.cli.main import EXIT_OK, storage_url
+from tunewise.cli.common import EXIT_OK, storage_url
 from tunewise.errors import SpecError
 
 STORAGE_HELP = "store URL (default: $TUNEWISE_STORAGE, else sqlite:///tunewise.db)"
@@ -101,8 +101,9 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def read_request(path: str) -> Any:
-    """The request document: JSON, or YAML (what ``--cli-input-yaml`` takes)."""
-    import yaml
+    """The request document: JSON, or YAML (what ``--cli-input-yaml`` takes), with a spec's
+    bounds on nesting and aliases (:mod:`tunewise.specfile`)."""
+    from tunewise.specfile import load_document
 
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -110,37 +111,41 @@ def read_request(path: str) -> Any:
         raise SpecError(path, f"cannot be read ({exc.strerror}); check the path") from None
     except UnicodeDecodeError:
         raise SpecError(path, "is not UTF-8 text; save the request as UTF-8 JSON") from None
-    try:
-        return json.loads(text)
-    except ValueError as exc:
-        if path.lower().endswith(".json"):
-            raise SpecError(path, f"is not valid JSON ({exc})") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        problem = str(exc).replace("\n", " ")
-        raise SpecError(path, f"is neither JSON nor YAML ({problem})") from None
+    return load_document(text, path)
 
 
 def render(spec: dict[str, Any], notes: tuple[str, ...], source: str, as_json: bool) -> str:
-    """The spec file's text; YAML starts with comments saying where it came from."""
+    """The spec file's text; YAML starts with comments saying where it came from.
+
+    The spec itself is written by the YAML emitter only, which quotes whatever the request's
+    text holds; a comment line carries request text too (a file name, a script's name), so
+    each is escaped to one printable line: a newline in it can never start a key of its own.
+    """
     if as_json:
         return json.dumps(spec, indent=2) + "\n"
     import yaml
 
     header = [f"Imported from {source} by tunewise import-sagemaker.", *notes]
     body = yaml.safe_dump(spec, sort_keys=False, default_flow_style=None, width=100)
-    return "".join(f"# {line}\n" for line in header) + body
+    return "".join(f"# {comment_text(line)}\n" for line in header) + body
+
+
+def comment_text(text: str) -> str:
+    """``text`` as one printable line: line breaks (YAML's include U+0085, U+2028 and U+2029)
+    and other unprintable characters become their backslash escapes."""
+    return "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text
+    )
 
 
 def cmd_describe(args: argparse.Namespace) -> int:
     from tunewise.analysis.frame import TrialFrame
-    from tunewise.cli.views import dumps
+    from tunewise.documents import dumps
     from tunewise.integrations.sagemaker import describe_study
     from tunewise.spec import StudySpec
     from tunewise.store import open_store
 
-    store = open_store(storage_url(args.storage))
+    store = open_store(storage_url(args.storage), create=False)
     try:
         record = store.get_study(args.study)
         counts = store.count_trials(record.id)  # before the trials, as the REST API reads them

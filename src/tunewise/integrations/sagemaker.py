@@ -283,7 +283,8 @@ def _trial(
                 "tunewise cannot run; give the training command, e.g. --command "
                 "'python train.py' (hyperparameters follow as --NAME VALUE)",
             )
-        command = ["python", program]
+        # literal text: a brace in the script's name is no {placeholder}
+        command = ["python", program.replace("{", "{{").replace("}", "}}")]
         notes.append(
             f"note: trial.command runs `python {program} --NAME VALUE ...` "
             "(sagemaker_program) in the folder tunewise runs in"
