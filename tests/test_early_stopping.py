@@ -148,7 +148,7 @@ def test_hyperband_on_a_command_stops_it_mid_run_leaving_no_process(tmp_path: Pa
     time.sleep(0.5)
     pids = [
         int(p)
-        for d in (tmp_path / "tunewise-runs" / "hb-command").iterdir()
+        for d in (tmp_path / study.runs_dir).iterdir()
         for p in (d / "pids").read_text().split()
     ]
     assert [p for p in pids if _alive(p)] == []
@@ -193,7 +193,7 @@ def test_a_resumed_hyperband_study_continues_its_brackets(tmp_path: Path) -> Non
 
 BASE = {
     "study": "s",
-    "objective": {"metric": "acc"},
+    "objective": {"metric": "acc", "direction": "maximize"},
     "space": {"q": {"type": "float", "low": 0.0, "high": 1.0}},
 }
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tunewise.asked import AskedTrial
 from tunewise.errors import SpecError, StudyExists, StudyNotFound
 from tunewise.heartbeat import Heartbeat
 from tunewise.history import TrialHistory
@@ -28,6 +29,12 @@ from tunewise.spec import (
     StudySpec,
     WarmStart,
 )
+from tunewise.study_admin import enqueue_new
+from tunewise.study_admin import finished_state as _finished_state
+from tunewise.study_admin import study_name as _study_name
+from tunewise.study_admin import trial_number as _trial_number
+from tunewise.study_admin import user_attr as _user_attr
+from tunewise.study_admin import user_attrs as _user_attrs
 from tunewise.trial import Attempt, Objective, Report, StudyState, Trial, TrialState
 
 if TYPE_CHECKING:
@@ -35,6 +42,7 @@ if TYPE_CHECKING:
     from tunewise.runners.base import Runner
     from tunewise.stopping.completion import Completion
     from tunewise.store.base import Store
+    from tunewise.study_run import Callback
     from tunewise.tuner import ProgressCallback
     from tunewise.warmstart import ParentTrials
 
@@ -46,6 +54,11 @@ DEFAULT_RUNS_DIR = "tunewise-runs"
 def _open(storage: str | None) -> Store:
     from tunewise.store import open_store
 
+    if storage is not None and not isinstance(storage, str):
+        raise TypeError(
+            "storage must be a database URL such as sqlite:///tunewise.db or "
+            f"postgresql://user@host/db (None: in memory), got {storage!r}"
+        )
     return open_store(storage)
 
 
@@ -70,6 +83,7 @@ class Study:
         self._heartbeat: Heartbeat | None = None
         self._parents: ParentTrials | None = None
         self._history: TrialHistory | None = None
+        self._stop_requested = False  # study.stop(): read by optimize's loop
 
     # What the study is -----------------------------------------------------------------
     @property
@@ -91,7 +105,14 @@ class Study:
 
     @property
     def state(self) -> StudyState:
-        return self._store.get_study(self.name).state
+        """The stored state, except INTERRUPTED for a running study whose driver died (every
+        running trial's lease is stale), as ``tunewise status`` shows it."""
+        from tunewise.liveness import effective_state
+
+        stored = self._store.get_study(self.name).state
+        if stored != StudyState.RUNNING:
+            return stored
+        return effective_state(stored, self._store.get_trials(self._id, [TrialState.RUNNING]))
 
     @property
     def reason(self) -> str | None:
@@ -107,6 +128,25 @@ class Study:
     @property
     def store(self) -> Store:
         return self._store
+
+    @property
+    def uuid(self) -> str:
+        """The study's identity (a uuid4 hex given at creation; a copy gets its own)."""
+        return self._store.get_study(self.name).uuid
+
+    # User attributes -------------------------------------------------------------------
+    @property
+    def user_attrs(self) -> dict[str, Any]:
+        """The JSON values attached with :meth:`set_user_attr`."""
+        return dict(self._store.get_study(self.name).user_attrs)
+
+    def set_user_attr(self, key: str, value: Any) -> None:
+        """Attach a JSON value (number, string, bool, None, list, dict) to the study."""
+        self._store.set_study_user_attr(self._id, *_user_attr(key, value))
+
+    def set_trial_user_attr(self, number: int, key: str, value: Any) -> None:
+        """Attach a JSON value to trial ``number`` (any state: an annotation, not a result)."""
+        self._store.set_trial_user_attr(self._id, _trial_number(number), *_user_attr(key, value))
 
     # Results ---------------------------------------------------------------------------
     @property
@@ -217,49 +257,71 @@ class Study:
     def optimize(
         self,
         func: Callable[..., Any],
+        n_trials: int | None = None,
+        timeout: float | str | None = None,
         *,
+        trial_timeout: float | str | None = None,
+        callbacks: Sequence[Callback] | None = None,
+        progress: bool | None = None,
         max_trials: int | None = None,
         max_parallel: int = 1,
         max_runtime: float | str | None = None,
-        timeout: float | str | None = None,
         max_consecutive_failures: int | None = None,
         on_progress: ProgressCallback | None = None,
         executor: str | Mapping[str, Any] | ExecutorSpec | None = None,
     ) -> Completion:
-        """Run ``func(params) -> float | dict`` (or ``func(params, trial)``) on new trials until a
-        limit is reached; each trial runs in its own process. Returns why the study ended.
+        """Run ``func(params) -> float | dict`` (or ``func(params, trial)``) on new trials, each
+        in its own process, as Optuna's ``optimize`` does. Returns why this call ended.
 
-        ``max_trials`` counts every trial of the study, earlier runs included. ``executor``
-        takes the spec's form (``"ray"``, ``{"type": "ray", "address": "local"}``); default: the
-        study's, else local processes.
+        - ``n_trials``: run that many more trials in this call (a study that ended, for instance
+          at its ``max_trials``, is continued); trials enqueued and waiting are among them.
+        - ``timeout``: this call's wall clock in seconds (or ``"10m"``): after it no trial
+          starts and the running ones finish. ``max_runtime`` is the hard limit: it also stops
+          the running trials (each ends STOPPED at its last report).
+        - ``trial_timeout``: the limit of one trial; a trial past it fails with kind
+          ``timeout``.
+        - ``max_trials``: the study's total budget, counting every trial it ever ran.
+        - ``callbacks``: functions ``fn(study, trial)`` called in this process after each trial
+          this call finishes, whatever its state (a retried attempt is not finished). They may
+          read the study, set user attributes and call :meth:`stop` (no new trial starts, the
+          running ones finish); an exception they raise ends the call: the running trials are
+          requeued, the study is left interrupted, and the exception propagates.
+        - ``progress``: ``None`` shows a progress display on a terminal or in Jupyter and
+          nothing in logs; ``True`` always; ``False`` never. ``on_progress`` receives the same
+          :class:`~tunewise.tuner.Progress` snapshots.
+        - ``executor`` takes the spec's form (``"ray"``, ``{"type": "ray", "address":
+          "local"}``); default: the study's, else local processes.
+
+        Each failed trial logs one line with its reason (logger ``"tunewise"``).
+
+        Raises:
+            NoTrialCompleted: trials failed and none completed (the message gives the failure
+                kinds with counts and the last failure).
+            StudyAborted: too many trials failed in a row.
+            TypeError, ValueError: an argument is wrong (the message names it).
         """
-        if executor is not None and not isinstance(executor, ExecutorSpec):
-            executor = ExecutorSpec.from_dict(executor, path="optimize.executor")
-        from tunewise.runners.python import PythonRunner
+        from tunewise.study_run import optimize
 
-        limits = Limits.from_dict(
-            {
-                "max_trials": max_trials,
-                "max_parallel": max_parallel,
-                "max_runtime": max_runtime,
-                **(
-                    {"max_consecutive_failures": max_consecutive_failures}
-                    if max_consecutive_failures is not None
-                    else {}
-                ),
-            },
-            path="optimize",
-        )
-        from tunewise.spec import parse_duration
-
-        trial_timeout = None if timeout is None else parse_duration(timeout, "optimize.timeout")
-        return self.run(
-            PythonRunner(func=func),
-            limits,
-            timeout=trial_timeout,
+        return optimize(
+            self,
+            func,
+            n_trials,
+            timeout,
+            trial_timeout=trial_timeout,
+            callbacks=callbacks,
+            progress=progress,
+            max_trials=max_trials,
+            max_parallel=max_parallel,
+            max_runtime=max_runtime,
+            max_consecutive_failures=max_consecutive_failures,
             on_progress=on_progress,
             executor=executor,
         )
+
+    def stop(self) -> None:
+        """Ask the running :meth:`optimize` (from a callback, or another thread) to start no
+        new trial and return once the running ones finish, as Optuna's ``study.stop()``."""
+        self._stop_requested = True
 
     def run(
         self,
@@ -271,11 +333,13 @@ class Study:
         worker: bool = False,
         leave_when_idle: bool = False,
         executor: ExecutorSpec | Executor | None = None,
+        call_limit: Callable[[], Completion | None] | None = None,
+        on_trial_finished: Callable[[Trial], None] | None = None,
     ) -> Completion:
         """Run the study's loop with a given runner and limits (what ``tunewise run`` uses;
-        ``tunewise worker`` passes ``worker``, and ``leave_when_idle``: see :class:`Tuner`).
-        Trials run on ``executor`` (closed when the run ends), or where an ExecutorSpec or
-        else the study's spec says."""
+        ``tunewise worker`` passes ``worker``, and ``leave_when_idle``, ``call_limit`` and
+        ``on_trial_finished``: see :class:`Tuner`). Trials run on ``executor`` (closed when
+        the run ends), or where an ExecutorSpec or else the study's spec says."""
         from tunewise.executors import Executor, build_executor
         from tunewise.stopping import build_stopping_rule
         from tunewise.strategies import get_strategy
@@ -307,6 +371,8 @@ class Study:
                 on_progress=on_progress,
                 worker=worker,
                 leave_when_idle=leave_when_idle,
+                call_limit=call_limit,
+                on_trial_finished=on_trial_finished,
             )
             return tuner.run()
         finally:
@@ -318,9 +384,12 @@ class Study:
 
     @property
     def runs_dir(self) -> Path:
-        """Where each trial's folder (logs, hyperparameters.json) goes: ``runs_dir/STUDY``."""
+        """Where each trial's folder (logs, hyperparameters.json) goes: ``runs_dir/STUDY-ID``,
+        ID the first 8 hex digits of the study's stored uuid, so that studies of one name in
+        two stores never share (and overwrite) each other's trial folders."""
         base = self._runs_dir or Path(self.spec.runs_dir or DEFAULT_RUNS_DIR)
-        return base / self.name
+        identity = self._store.get_study(self.name).uuid
+        return base / (f"{self.name}-{identity[:8]}" if identity else self.name)
 
     # Ask and tell ----------------------------------------------------------------------
     @property
@@ -331,7 +400,7 @@ class Study:
             self._owner = process_owner()
         return self._owner
 
-    def ask(self, *, remaining: int | None = None) -> Trial:
+    def ask(self, *, remaining: int | None = None) -> AskedTrial:
         """A new RUNNING trial leased to this caller: a queued one, else a fresh suggestion.
 
         A background thread renews the lease until :meth:`tell`; if this process dies, the
@@ -343,9 +412,10 @@ class Study:
         trials, as ``optimize(max_trials=...)`` and ``tunewise run`` do.
         """
         from tunewise.strategies import get_strategy, strategy_rng
+        from tunewise.study_run import positive_int
 
-        if remaining is not None and (isinstance(remaining, bool) or remaining < 1):
-            raise ValueError(f"remaining: got {remaining!r}; give the trials left, 1 or more")
+        if remaining is not None:
+            positive_int(remaining, "remaining")
 
         lease = self._lease_seconds
         max_attempts = self.spec.retries.max_attempts if "lost" in self.spec.retries.on else 1
@@ -378,7 +448,7 @@ class Study:
     def _lease_seconds(self) -> float:
         return MEMORY_LEASE_SECONDS if self._storage is None else self.spec.lease.grace
 
-    def _leased(self, trial: Trial) -> Trial:
+    def _leased(self, trial: Trial) -> AskedTrial:
         if self._storage is not None:
             if self._heartbeat is None:
                 self._heartbeat = Heartbeat(
@@ -389,7 +459,8 @@ class Study:
                     self.spec.lease.grace,
                 )
             self._heartbeat.add(trial.number)
-        return trial
+        fields = {name: getattr(trial, name) for name in Trial.__dataclass_fields__}
+        return AskedTrial(**fields, study=self, study_name=self.name)
 
     def tell(
         self,
@@ -401,14 +472,19 @@ class Study:
     ) -> Trial:
         """Finish a trial from :meth:`ask`: a number or a dict of metrics completes it;
         ``state="failed"`` (with ``error``) records a failure; ``state="stopped"`` an early stop
-        at the last reported value."""
+        at the last reported value.
+
+        Raises:
+            TypeError: ``trial`` is neither a trial nor a trial number.
+            ValueError: ``trial`` belongs to another study, or ``state`` is not a finished one.
+        """
         from tunewise.runners.python import interpret_result
         from tunewise.trial import FailureKind
 
-        number = trial if isinstance(trial, int) else trial.number
+        number = self._number_of(trial, "tell")
+        target = None if state is None else _finished_state(state)
         if self._heartbeat is not None:
             self._heartbeat.discard(number)
-        target = TrialState(state) if state is not None else None
         if target == TrialState.FAILED:
             return self._store.finish_trial(
                 self._id,
@@ -436,10 +512,77 @@ class Study:
             owner=self.owner,
         )
 
-    def report(self, trial: Trial | int, step: int, values: Mapping[str, float]) -> None:
-        """Store an intermediate value of an asked trial (for your own training loop)."""
-        number = trial if isinstance(trial, int) else trial.number
+    def report(self, trial: Trial | int, value: float | Mapping[str, float], step: int) -> None:
+        """Store an intermediate value of an asked trial at ``step`` (your own training loop):
+        the objective's value, or a dict of metrics. Optuna's order, ``trial.report(value,
+        step)``; keywords work either way."""
+        number = self._number_of(trial, "report")
+        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+            raise TypeError(f"step must be a non-negative integer, got {step!r}")
+        values = value if isinstance(value, Mapping) else {self.objective.metric: value}
         self._store.add_report(self._id, number, step, values)
+
+    def _number_of(self, trial: Any, method: str) -> int:
+        """The number of ``trial`` (a trial of this study, or a number), checked."""
+        if isinstance(trial, bool) or not isinstance(trial, Trial | int):
+            raise TypeError(
+                f"{method}: trial must be a trial from study.ask() or a trial number, got {trial!r}"
+            )
+        if isinstance(trial, int):
+            return _trial_number(trial)
+        owner = trial.study_name if isinstance(trial, AskedTrial) else None
+        if (owner is not None and owner != self.name) or (
+            owner is None and trial.study_id != self._id
+        ):
+            theirs = owner or _study_name(self._store, trial.study_id)
+            raise ValueError(
+                f"{method}: trial {trial.number} belongs to study {theirs!r}, not to study "
+                f"{self.name!r}; tell each study its own trials"
+            )
+        return trial.number
+
+    # Adding trials -----------------------------------------------------------------------
+    def enqueue_trial(
+        self, params: Mapping[str, Any], *, user_attrs: Mapping[str, Any] | None = None
+    ) -> Trial:
+        """Queue a configuration to run before new suggestions: the next :meth:`optimize`,
+        ``tunewise resume``, worker or :meth:`ask` takes it first. ``params`` must give every
+        hyperparameter of the space, within its range.
+
+        Raises:
+            SpecError: a parameter is missing, unknown or out of range (named in the message).
+        """
+        from tunewise.study_admin import checked_params
+
+        checked = checked_params(self.space, params, "enqueue_trial")
+        attrs = dict(_user_attrs(user_attrs))
+        return self._store.add_trial(self._id, checked, user_attrs=attrs)
+
+    def add_trial(
+        self,
+        params: Mapping[str, Any],
+        value: float | None = None,
+        *,
+        metrics: Mapping[str, float] | None = None,
+        state: TrialState | str = TrialState.COMPLETED,
+        error: str | None = None,
+        user_attrs: Mapping[str, Any] | None = None,
+    ) -> Trial:
+        """Record a trial run elsewhere (Optuna's ``add_trial``): completed with its ``value``
+        (or ``metrics`` holding the objective), ``state="stopped"`` with its last value, or
+        ``state="failed"`` with an ``error``. The strategies learn from it like any trial.
+
+        Raises:
+            SpecError: ``params`` do not fit the space (the parameter is named).
+            ValueError: the result does not fit the state (no finite objective value for a
+                completed trial, a value for a failed one).
+        """
+        from tunewise.study_admin import record_result
+
+        return record_result(
+            self, params, value, metrics=metrics, state=state, error=error,
+            user_attrs=_user_attrs(user_attrs),
+        )  # fmt: skip
 
     def attempts(self, number: int) -> list[Attempt]:
         """The earlier attempts of a retried trial, each with why it ended."""
@@ -490,7 +633,14 @@ def create_study(
     list of configurations to run first) take the spec's forms.
     """
     if not isinstance(objective, Objective):
-        raise SpecError("objective", "must be tw.Objective(metric, direction)")
+        raise TypeError(f"objective must be tw.Objective(metric, direction), got {objective!r}")
+    if not isinstance(space, Space | Mapping):
+        raise TypeError(
+            "space must be a dict of names to tw.Float / tw.Int / tw.Categorical (or a "
+            f"tw.Space), got {space!r}"
+        )
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a study name (a string), got {name!r}")
     full_space = _as_space(space, static)
     if hyperband is not None and strategy != "hyperband":
         raise SpecError("hyperband", "applies only to strategy: hyperband")
@@ -569,6 +719,7 @@ def open_or_create(store: Store, spec: StudySpec) -> StudySpec:
     continued = spec.with_overrides(seed=stored.seed)
     if continued.to_dict() != stored.to_dict():
         store.update_study_definition(record.id, continued.to_dict())
+    enqueue_new(store, record.id, continued)  # each configuration once: see enqueue_new
     return continued
 
 

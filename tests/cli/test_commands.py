@@ -118,12 +118,18 @@ def storage(folder: Path, name: str = "t.db") -> list[str]:
 def trials_json(folder: Path, study: str = STUDY, db: str = "t.db") -> list[dict[str, Any]]:
     """The stored trials, read in this process, as ``tunewise trials --format json`` prints
     them (cheaper than one more CLI run)."""
-    from tunewise.cli.views import trial_document
+    from tunewise.documents import trial_document
 
     loaded = tunewise.load_study(study, storage=f"sqlite:///{folder / db}")
     try:
         curves = loaded.curves()
-        documents = [trial_document(t, curves.get(t.number, [])) for t in loaded.trials]
+        documents = [
+            {
+                **trial_document(t, curves.get(t.number, [])),
+                "folder": str(loaded.runs_dir / f"{t.number:05d}"),
+            }
+            for t in loaded.trials
+        ]
         data: list[dict[str, Any]] = json.loads(json.dumps(documents))
         return data
     finally:
@@ -246,9 +252,13 @@ def test_trials_table(study_dir: Path) -> None:
     lines = out.splitlines()
     assert lines[0].split()[:3] == ["trial", "state", "value"]
     assert {"x", "k", "n", "metric:score", "metric:other"} <= set(lines[0].split())
-    assert len(lines) == 7
-    assert [line.split()[0] for line in lines[1:]] == [str(i) for i in range(6)]
-    assert all(line.split()[1] == "completed" for line in lines[1:])
+    assert len(lines) == 8
+    assert [line.split()[0] for line in lines[1:7]] == [str(i) for i in range(6)]
+    assert all(line.split()[1] == "completed" for line in lines[1:7])
+    assert re.fullmatch(
+        rf"trial folders \(logs, hyperparameters.json\): tunewise-runs/{STUDY}-[0-9a-f]{{8}}/NNNNN",
+        lines[7],
+    )
 
 
 def test_best_json(study_dir: Path) -> None:
@@ -410,8 +420,9 @@ def test_json_spec_default_storage_and_runs_dir(tmp_path: Path) -> None:
     result = ok(cli(tmp_path, "run", "spec.json"))
     assert has_study(tmp_path / "tunewise.db")
     assert status_rows(tmp_path)[STUDY]["completed"] == "2"
-    assert f"trial logs in my-runs/{STUDY}/" in result.stderr
-    folders = [p for p in (tmp_path / "my-runs" / STUDY).iterdir() if p.is_dir()]
+    logs = re.search(rf"trial logs in (my-runs/{STUDY}-[0-9a-f]{{8}})/", result.stderr)
+    assert logs, result.stderr
+    folders = [p for p in (tmp_path / logs.group(1)).iterdir() if p.is_dir()]
     assert len(folders) == 2
     assert all((p / "stdout.log").exists() for p in folders)
 
@@ -419,8 +430,9 @@ def test_json_spec_default_storage_and_runs_dir(tmp_path: Path) -> None:
 def test_trial_logs_go_to_tunewise_runs_in_the_current_folder(tmp_path: Path) -> None:
     setup_folder(tmp_path, limits={"max_trials": 1})
     result = ok(cli(tmp_path, "run", "spec.yaml", *storage(tmp_path)))
-    assert f"trial logs in tunewise-runs/{STUDY}/" in result.stderr
-    assert (tmp_path / "tunewise-runs" / STUDY).is_dir()
+    logs = re.search(rf"trial logs in (tunewise-runs/{STUDY}-[0-9a-f]{{8}})/", result.stderr)
+    assert logs, result.stderr
+    assert (tmp_path / logs.group(1)).is_dir()
 
 
 # Strategies and trial kinds ---------------------------------------------------------------

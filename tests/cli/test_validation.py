@@ -408,7 +408,7 @@ def test_grid_refusal_says_why(workdir: Path) -> None:
 RAW_SPECS = [
     pytest.param(
         "spec.yaml",
-        "study: v\nobjective: {metric: score}\nspace:\n"
+        "study: v\nobjective: {metric: score, direction: maximize}\nspace:\n"
         "  momentum: {type: float, low: 0.5, high: 0.9}\n"
         "  momentum: {type: float, low: 0.1, high: 0.2}\n"
         "trial: {python: 'mytrain:train'}\nlimits: {max_trials: 2}\n",
@@ -420,7 +420,7 @@ RAW_SPECS = [
     pytest.param("spec.yaml", "- study: v\n", "spec.yaml", id="yaml-list"),
     pytest.param(
         "spec.json",
-        '{"study": "v", "objective": {"metric": "score"}, "space": {"momentum": '
+        '{"study": "v", "objective": {"metric": "score", "direction": "maximize"}, "space": {"momentum": '
         '{"type": "float", "low": 0.5, "high": 0.9}, "momentum": {"type": "float", "low": 0.1, '
         '"high": 0.2}}, "trial": {"python": "mytrain:train"}, "limits": {"max_trials": 2}}',
         "space.momentum",
@@ -493,6 +493,7 @@ def test_spec_file_that_is_not_utf8(workdir: Path) -> None:
     ids=["best", "best-json", "trials", "status", "export"],
 )
 def test_unknown_study_is_a_usage_error(workdir: Path, args: list[str]) -> None:
+    open_store(f"sqlite:///{workdir / 't.db'}").close()  # a store, without that study
     result = cli(workdir, *args, *storage_args(workdir))
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr

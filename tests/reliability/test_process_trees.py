@@ -68,14 +68,14 @@ def _start(tmp_path: Path, launcher: Launcher, name: str) -> tuple[Proc, list[ps
         max_trials=1,
     )
     driver = launcher.cli("run", spec, "--storage", sqlite_url(tmp_path / "r2.db"), cwd=tmp_path)
-    pids_file = tmp_path / "tunewise-runs" / name / "00000" / "pids.txt"
+    pids_glob = f"tunewise-runs/{name}-*/00000/pids.txt"  # the study's folder: NAME-ID
     wait_until(
-        lambda: len(read_pids(pids_file)) == 3,
+        lambda: sum(len(read_pids(f)) for f in tmp_path.glob(pids_glob)) == 3,
         30,
         "the trial's tree did not start",
         running=[driver],
     )
-    child, grandchild, command = read_pids(pids_file)
+    child, grandchild, command = read_pids(next(tmp_path.glob(pids_glob)))
     tree = processes_of([command, child, grandchild], tmp_path)
     assert len(tree) == 3, "a process of the tree ended early"
     runner = tree[0].parent()

@@ -7,9 +7,15 @@ import sys
 from typing import Any
 
 from tunewise.analysis import KINDS
-from tunewise.cli.main import EXIT_FAILURE, EXIT_OK, storage_url
-from tunewise.cli.report import output_path
-from tunewise.cli.serve import DASHBOARD_EXTRA, STORAGE_HELP, missing_dashboard_extra
+from tunewise.cli.common import (
+    DASHBOARD_EXTRA,
+    EXIT_FAILURE,
+    EXIT_OK,
+    STORAGE_HELP,
+    missing_dashboard_extra,
+    storage_url,
+)
+from tunewise.cli.report import existing_store, output_path
 
 
 def register(sub: Any) -> None:
@@ -34,7 +40,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
         return EXIT_FAILURE
     from tunewise.server.data import StudyData
 
-    data = StudyData(storage_url(args.storage), pool_size=1)
+    data = StudyData(existing_store(storage_url(args.storage)), pool_size=1)
     try:
         snap = data.snapshot(args.study)
         if png:

@@ -7,8 +7,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tunewise.cli.main import EXIT_FAILURE, EXIT_OK, storage_url
-from tunewise.cli.serve import DASHBOARD_EXTRA, STORAGE_HELP, missing_dashboard_extra
+from tunewise.cli.common import (
+    DASHBOARD_EXTRA,
+    EXIT_FAILURE,
+    EXIT_OK,
+    STORAGE_HELP,
+    missing_dashboard_extra,
+    storage_url,
+)
 from tunewise.errors import SpecError
 
 
@@ -31,6 +37,15 @@ def output_path(value: str, suffixes: tuple[str, ...]) -> Path:
     return path
 
 
+def existing_store(url: str) -> str:
+    """``url``, once checked to name a store that exists: reading never creates a database."""
+    from tunewise.store import open_store
+
+    store = open_store(url, create=False)
+    store.close()
+    return url
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     missing = missing_dashboard_extra("jinja2", "plotly")
     if missing:
@@ -39,7 +54,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from tunewise.server.report import render_report
 
     path = output_path(args.output, (".html", ".htm"))
-    text = render_report(storage_url(args.storage), args.study)
+    text = render_report(existing_store(storage_url(args.storage)), args.study)
     path.write_text(text, encoding="utf-8")
     print(f"wrote the report of {args.study} to {path} ({len(text) / 1e6:.1f} MB)", file=sys.stderr)
     return EXIT_OK

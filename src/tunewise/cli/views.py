@@ -1,45 +1,21 @@
-"""Tables and documents the CLI prints or writes: one flattening of trials for every format."""
+"""Tables the CLI prints or writes: one flattening of trials for every format.
+
+The JSON documents (a trial, the best trial, an export) are shared with the REST API and live
+in :mod:`tunewise.documents`.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
-import json
-import math
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from tunewise.documents import json_number
+from tunewise.liveness import effective_state, stale_leases
 from tunewise.study import Study
-from tunewise.trial import StudyRecord, StudyState, Trial, TrialState
-
-
-def json_number(value: float | None) -> float | str | None:
-    """JSON has no NaN or infinity: write those as strings."""
-    if value is None or math.isfinite(value):
-        return value
-    return str(value)
-
-
-def trial_document(trial: Trial, curve: list[tuple[int, float]] | None = None) -> dict[str, Any]:
-    """A trial as JSON; ``error`` is the failure, or why it stopped early; ``curve`` its
-    learning curve of the objective as ``[step, value]`` pairs."""
-    data = trial.to_dict()
-    if curve is not None:
-        data["curve"] = [[step, json_number(value)] for step, value in curve]
-    data["value"] = json_number(trial.value)
-    data["metrics"] = {k: json_number(v) for k, v in trial.metrics.items()}
-    return data
-
-
-def best_document(trial: Trial) -> dict[str, Any]:
-    """The ``tunewise best --format json`` document."""
-    return {
-        "trial": trial.number,
-        "params": dict(trial.params),
-        "value": json_number(trial.value),
-        "metrics": {k: json_number(v) for k, v in trial.metrics.items()},
-    }
+from tunewise.trial import StudyRecord, Trial, TrialState
 
 
 def trials_table(study: Study, trials: Sequence[Trial]) -> tuple[list[str], list[list[Any]]]:
@@ -105,48 +81,15 @@ def render_csv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return out.getvalue()
 
 
-def export_document(study: Study) -> dict[str, Any]:
-    """Everything stored about a study, reports included, as one JSON document."""
-    record = study.store.get_study(study.name)
-    trials = []
-    for trial in study.trials:
-        data = trial_document(trial)
-        data["reports"] = [
-            {"step": r.step, "values": {k: json_number(v) for k, v in r.values.items()}}
-            for r in study.reports(trial.number)
-        ]
-        trials.append(data)
-    return {
-        "study": study.name,
-        "state": str(record.state),
-        "reason": record.reason,
-        "definition": study.spec.to_dict(),
-        "trials": trials,
-    }
-
-
-def stale_leases(trials: Sequence[Trial], now: datetime | None = None) -> list[Trial]:
-    """RUNNING trials whose lease deadline passed, or whose owner is a dead local process:
-    nobody is running them any more (the next driver or ``ask()`` requeues them)."""
-    from tunewise.tuner import dead_owners
-
-    moment = now or datetime.now(UTC)
-    running = [t for t in trials if t.state == TrialState.RUNNING]
-    dead = set(dead_owners(t.lease_owner for t in running))
-    return [
-        t
-        for t in running
-        if t.lease_owner in dead or (t.lease_deadline is not None and t.lease_deadline < moment)
-    ]
+def trial_folder(study: Study, trial: Trial) -> Path:
+    """Where ``trial`` keeps its logs and ``hyperparameters.json``."""
+    return study.runs_dir / f"{trial.number:05d}"
 
 
 def shown_state(record: StudyRecord, trials: Sequence[Trial]) -> str:
-    """The stored state, except that a "running" study whose running trials are all stale has
-    lost its driver: it is shown as interrupted (``tunewise resume`` continues it)."""
-    running = [t for t in trials if t.state == TrialState.RUNNING]
-    if record.state == StudyState.RUNNING and running and len(stale_leases(trials)) == len(running):
-        return str(StudyState.INTERRUPTED)
-    return str(record.state)
+    """The state ``tunewise status`` shows: the stored one, or ``interrupted`` for a running
+    study that lost its driver (the same word as ``Study.state``; see :mod:`tunewise.liveness`)."""
+    return str(effective_state(record.state, trials))
 
 
 def study_summary(record: StudyRecord, trials: Sequence[Trial], best: Trial | None) -> list[Any]:
@@ -186,5 +129,9 @@ STATUS_HEADER = [
 ]
 
 
-def dumps(data: Any) -> str:
-    return json.dumps(data, indent=2, allow_nan=False)
+def status_document(row: Sequence[Any]) -> dict[str, Any]:
+    """One study of ``tunewise status --format json``: the table's columns as keys."""
+    document = dict(zip(STATUS_HEADER, row, strict=True))
+    document["best"] = json_number(document["best"])
+    document["reason"] = document["reason"] or None
+    return document

@@ -12,7 +12,7 @@ import signal
 import sys
 from typing import TYPE_CHECKING, Any
 
-from tunewise.cli.main import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, storage_url
+from tunewise.cli.common import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, storage_url
 
 if TYPE_CHECKING:
     from tunewise.spec import StudySpec
