@@ -85,6 +85,25 @@ def test_a_skipped_snapshot_is_drawn_when_the_display_closes() -> None:
     assert stream.getvalue().rstrip("\n").endswith(format_progress(snapshot(done=1, running=0)))
 
 
+def test_a_line_written_on_a_terminal_goes_above_the_progress_line() -> None:
+    stream = Terminal()
+    display = ProgressDisplay(stream, min_interval=0)
+    display(snapshot(done=1))
+    display.write("trial #1 failed: ValueError: boom")
+    display.close()
+    progress = format_progress(snapshot(done=1))
+    lines = stream.getvalue().split("\n")
+    assert lines[0] == "\r" + progress + "\r" + "trial #1 failed: ValueError: boom".ljust(
+        len(progress)
+    )
+    assert lines[1:] == ["\r" + progress, ""]
+    log = io.StringIO()
+    display = ProgressDisplay(log)
+    display(snapshot(done=1))
+    display.write("trial #1 failed")
+    assert log.getvalue().splitlines() == [progress, "trial #1 failed"]
+
+
 def test_a_log_gets_one_line_per_finished_trial() -> None:
     stream = io.StringIO()
     display = ProgressDisplay(stream, min_interval=0)
@@ -154,13 +173,16 @@ def test_no_jupyter_without_a_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_auto_in_a_kernel_shows_a_live_cell_output(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sys, "stderr", io.StringIO())  # a kernel's stderr is no terminal
+    stderr = io.StringIO()  # a kernel's stderr is no terminal
+    monkeypatch.setattr(sys, "stderr", stderr)
     monkeypatch.setitem(sys.modules, "ipywidgets", None)  # not installed
     shown = fake_ipython(monkeypatch, ZMQInteractiveShell())
     assert in_jupyter()
     display = ProgressDisplay.auto()
     assert display is not None
     display(snapshot(done=1))
+    display.write("trial #0 failed")  # a stream output of the cell, below the live one
+    assert stderr.getvalue() == "trial #0 failed\n"
     display(snapshot(done=4, failed=2))  # drawn now, or when the display closes
     display.close()
     assert [kind for kind, _ in shown] == ["display", "update"]

@@ -74,6 +74,8 @@ class _View(Protocol):
 
     def draw(self, progress: Progress) -> None: ...
 
+    def note(self, line: str, last: Progress | None) -> None: ...
+
     def end(self) -> None: ...
 
     def wants(self, progress: Progress, last: Progress | None, since: float) -> bool: ...
@@ -98,6 +100,17 @@ class _Terminal:
             padding = " " * max(0, self._width - len(line))
             self.stream.write("\r" + line + padding)
             self._width = len(line)
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def note(self, line: str, last: Progress | None) -> None:
+        if self.interactive and self._width:
+            self.stream.write("\r" + line.ljust(self._width) + "\n")
+            self._width = 0
+            if last is not None:
+                self.draw(last)  # the progress line again, below the note
+                return
         else:
             self.stream.write(line + "\n")
         self.stream.flush()
@@ -157,6 +170,9 @@ class _Jupyter:
         self._widgets = (bar, label)
         display(self._handle)
 
+    def note(self, line: str, last: Progress | None) -> None:
+        print(line, file=sys.stderr, flush=True)  # a stream output below the live one
+
     def end(self) -> None:
         pass  # the last drawn state stays in the cell's output
 
@@ -215,6 +231,12 @@ class ProgressDisplay:
             return
         self._view.draw(progress)
         self._last, self._pending, self._last_draw = progress, None, now
+
+    def write(self, line: str) -> None:
+        """Print ``line`` (a failed trial's reason, say) without breaking the display: above
+        the progress line on a terminal, as its own line in a log, below the live output in
+        Jupyter."""
+        self._view.note(line, self._last)
 
     def close(self) -> None:
         """Draw the last snapshot if it was skipped, and end the output (a newline on a
