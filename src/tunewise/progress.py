@@ -70,7 +70,8 @@ def in_jupyter() -> bool:
 
 
 class _View(Protocol):
-    """Where a display draws: ``draw`` shows a snapshot, ``end`` finishes the output."""
+    """Where a display draws: ``wants`` says whether a snapshot is worth drawing now (a
+    throttle), ``draw`` shows it, ``note`` prints a line beside it, ``end`` ends the output."""
 
     def draw(self, progress: Progress) -> None: ...
 
