@@ -4,6 +4,7 @@ draws (terminal, Jupyter, nowhere), and an ETA from the trial rate, never from `
 from __future__ import annotations
 
 import io
+import logging
 import sys
 import types
 from typing import Any
@@ -102,6 +103,29 @@ def test_a_line_written_on_a_terminal_goes_above_the_progress_line() -> None:
     display(snapshot(done=1))
     display.write("trial #1 failed")
     assert log.getvalue().splitlines() == [progress, "trial #1 failed"]
+
+
+def test_the_tunewise_loggers_lines_go_above_a_live_terminal_line() -> None:
+    stream = Terminal()
+    logger = logging.getLogger("tunewise")
+    handler = logging.StreamHandler(stream)
+    logger.addHandler(handler)
+    try:
+        display = ProgressDisplay(stream, min_interval=0)
+        display(snapshot(done=1))
+        logger.warning("trial #1 failed: boom")
+        display.close()
+        logger.warning("after")  # the display is gone: straight to the handler again
+    finally:
+        logger.removeHandler(handler)
+    progress = format_progress(snapshot(done=1))
+    assert stream.getvalue().split("\n") == [
+        "\r" + progress + "\r" + "trial #1 failed: boom".ljust(len(progress)),
+        "\r" + progress,
+        "after",
+        "",
+    ]
+    assert not handler.filters
 
 
 def test_a_log_gets_one_line_per_finished_trial() -> None:

@@ -11,6 +11,7 @@ Jupyter kernel is already running them.
 from __future__ import annotations
 
 import html
+import logging
 import math
 import sys
 import time
@@ -18,6 +19,10 @@ from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 if TYPE_CHECKING:
     from tunewise.tuner import Progress
+
+#: The library's logger (:mod:`tunewise.logs`), whose console lines a live terminal display
+#: writes above its progress line.
+LOGGER_NAME = "tunewise"
 
 __all__ = ["ProgressDisplay", "format_progress", "format_seconds", "in_jupyter"]
 
@@ -82,6 +87,20 @@ class _View(Protocol):
     def wants(self, progress: Progress, last: Progress | None, since: float) -> bool: ...
 
 
+class _LinesAbove(logging.Filter):
+    """Set on a console handler of the ``tunewise`` logger while a terminal display is live:
+    the handler's line (a failed trial's) is written through the display, above the progress
+    line, instead of glued to its end; the handler itself then writes nothing."""
+
+    def __init__(self, handler: logging.Handler, view: _Terminal) -> None:
+        super().__init__()
+        self.handler, self.view = handler, view
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        self.view.note(self.handler.format(record), self.view.last)
+        return False
+
+
 class _Terminal:
     """Redrawn in place (``\\r``) on a terminal; one line per finished trial otherwise."""
 
@@ -89,7 +108,22 @@ class _Terminal:
         self.stream = stream
         self.interactive = _isatty(stream)
         self.min_interval = min_interval
+        self.last: Progress | None = None
         self._width = 0
+        self._filters: list[tuple[logging.Handler, _LinesAbove]] = []
+
+    def _capture_log_lines(self) -> None:
+        """Route the ``tunewise`` logger's console lines through :meth:`note`."""
+        for handler in logging.getLogger(LOGGER_NAME).handlers:
+            if not isinstance(handler, logging.StreamHandler) or isinstance(
+                handler, logging.FileHandler
+            ):
+                continue
+            target = getattr(handler, "stream", None)
+            if target is self.stream or _isatty(target):
+                lines = _LinesAbove(handler, self)
+                handler.addFilter(lines)
+                self._filters.append((handler, lines))
 
     def wants(self, progress: Progress, last: Progress | None, since: float) -> bool:
         changed = last is None or progress.done != last.done
@@ -97,7 +131,10 @@ class _Terminal:
 
     def draw(self, progress: Progress) -> None:
         line = format_progress(progress)
+        self.last = progress
         if self.interactive:
+            if not self._width and not self._filters:
+                self._capture_log_lines()
             padding = " " * max(0, self._width - len(line))
             self.stream.write("\r" + line + padding)
             self._width = len(line)
@@ -117,6 +154,9 @@ class _Terminal:
         self.stream.flush()
 
     def end(self) -> None:
+        for handler, lines in self._filters:
+            handler.removeFilter(lines)
+        self._filters.clear()
         if self.interactive and self._width:
             self.stream.write("\n")
             self.stream.flush()
