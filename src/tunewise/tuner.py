@@ -30,6 +30,7 @@ from pathlib import Path
 from tunewise.errors import IllegalTransition, LeaseLost, NumberTaken, SpecError, StudyAborted
 from tunewise.executors.base import DoneEvent, Event, Executor, ReportEvent
 from tunewise.history import TrialHistory
+from tunewise.logs import get_logger, one_line
 from tunewise.policies import CompletionCriteria
 from tunewise.runners.base import Outcome, Runner, TrialJob
 from tunewise.space import Space
@@ -61,6 +62,8 @@ NOT_DECIDED_HERE = frozenset({"ended_elsewhere", "idle"})
 #: holds the turn may be frozen; the trial-number check keeps suggestions right regardless).
 SUGGESTION_LOCK_SECONDS = 0.5
 INTERRUPTED = "interrupted by the user (Ctrl-C)"
+#: How often the loop reads the study's stored state (a stop from the dashboard or REST).
+STATE_POLL_SECONDS = 0.2
 
 
 def process_owner() -> str:
@@ -139,8 +142,14 @@ class Tuner:
         on_progress: ProgressCallback | None = None,
         worker: bool = False,
         leave_when_idle: bool = False,
+        call_limit: Callable[[], Completion | None] | None = None,
+        on_trial_finished: Callable[[Trial], None] | None = None,
     ) -> None:
-        """``worker``: join a study others may run too — do not mark it running, nor
+        """``call_limit``: asked once per loop; when it returns a completion (this call's
+        timeout, ``study.stop()``), no new trial starts and the run ends with it once the running
+        ones have finished. ``on_trial_finished``: called in this process with each trial this
+        tuner finishes (any finished state, not a retried attempt); what it raises ends the run
+        as an error would. ``worker``: join a study others may run too — do not mark it running, nor
         interrupted when stopped (the others go on); still end it when this tuner sees it
         complete. ``leave_when_idle``: return (completion ``idle``) as soon as nothing is left
         for this tuner to start while trials of other processes still run."""
@@ -164,6 +173,9 @@ class Tuner:
         self.prior_history = list(prior_history)
         self.worker = worker
         self.leave_when_idle = leave_when_idle
+        self.call_limit = call_limit
+        self.on_trial_finished = on_trial_finished
+        self._call_ended: Completion | None = None
         self.max_trials = limits.max_trials or strategy.default_max_trials(space)
         if self.max_trials is None and limits.max_runtime is None:
             raise SpecError(
@@ -178,6 +190,7 @@ class Tuner:
         self._interrupted = False
         self._exhausted = False
         self._stop_request: str | None = None  # a person stopped the study (dashboard)
+        self._state_read_at = 0.0  # when the study's stored state was last read
         self._ended: StudyRecord | None = None  # another process ended the study
         self._curves: dict[int, dict[int, float]] = {}  # objective per step, current attempts
         self._stop_reasons: dict[int, str] = {}
@@ -236,16 +249,22 @@ class Tuner:
         while True:
             if self._interrupted:
                 raise KeyboardInterrupt
+            if hard_stop is None and time.monotonic() - self._state_read_at >= STATE_POLL_SECONDS:
+                self._read_study_state()
             if hard_stop is None:
                 limit = self._check_limits()
                 if limit is not None and limit.reason in HARD_STOPS:
                     hard_stop = limit
                     self._wind_down(hard_stop)
-            if hard_stop is None and self.executor.free > 0:
+            if self._call_ended is None and self.call_limit is not None:
+                self._call_ended = self.call_limit()
+            if hard_stop is None and self._call_ended is None and self.executor.free > 0:
                 self._start_trials()
             if not self.executor.running:
                 if hard_stop is not None:
                     return hard_stop
+                if self._call_ended is not None:
+                    return self._call_ended
                 self._trials = self._history.refresh()  # others' trials may have ended
                 if not self._history.unfinished:
                     if self._exhausted and self._below_max_trials():
@@ -317,6 +336,9 @@ class Tuner:
                     "the study aborted: " + completion.message, FailureKind.INFRASTRUCTURE
                 )
             )
+        elif completion.reason == "stopped":  # a person asked: running trials end within 1 s
+            for number in self.executor.running:
+                self.executor.stop_promptly(number, f"the study ended: {completion.message}")
         else:
             for number in self.executor.running:
                 self.executor.cancel(number, f"the study ended: {completion.message}")
@@ -326,6 +348,8 @@ class Tuner:
         requeued or enqueued) first, then suggestions — made in turn with the other processes
         that suggest for this study (the store's suggestion lock), so none of them suggests in
         vain for a trial number another one took meanwhile."""
+        if self._read_study_state():  # stopped (or ended) since the last look: start nothing
+            return
         self._claim_queued()
         if self.executor.free <= 0 or self._exhausted or not self._below_max_trials():
             return
@@ -385,6 +409,8 @@ class Tuner:
             self.space, history, pending, budget, rng, remaining=remaining
         )
         self._exhausted = not suggestions
+        if suggestions and self._read_study_state():  # stopped while suggesting
+            return True
         for params in suggestions:
             try:
                 trial = self.store.add_trial(
@@ -492,6 +518,13 @@ class Tuner:
             self._last_error = outcome.error
         elif outcome.state != TrialState.FAILED:
             self._consecutive_failures = 0
+        if outcome.state == TrialState.FAILED and kind != FailureKind.INTERRUPTED:
+            retry = " (retried)" if trial.state == TrialState.QUEUED else ""
+            get_logger().warning(
+                "trial %d failed%s (%s): %s", number, retry, kind, one_line(outcome.error)
+            )
+        if trial.state.is_finished and self.on_trial_finished is not None:
+            self.on_trial_finished(trial)
 
     def _explain(self, number: int, outcome: Outcome) -> Outcome:
         """Say why a trial ended early, and when a stopping rule could not judge a trial that
@@ -506,7 +539,7 @@ class Tuner:
             note = (
                 "never reported an intermediate value of "
                 f"{self.objective.metric!r}, so early stopping could not judge it: report "
-                "each step with trial.report(step, value) or tunewise.report(step=..., ...)"
+                "each step with trial.report(value, step) or tunewise.report(step=..., ...)"
             )
             return replace(outcome, error=note)
         return outcome
@@ -515,11 +548,7 @@ class Tuner:
         """Renew our leases, take over those of dead owners or past their deadline, and
         refresh what we know of trials other processes run."""
         sid = self.study.id
-        record = self.store.get_study(self.study.name)
-        if record.state == StudyState.STOPPED and self._stop_request is None:
-            self._stop_request = record.reason or "stopped by a person"
-        elif record.state in (StudyState.COMPLETED, StudyState.FAILED):
-            self._ended = record
+        self._read_study_state()
         for number in self.executor.running:
             try:
                 self.store.heartbeat(sid, number, self.owner, self.lease.grace)
@@ -543,10 +572,24 @@ class Tuner:
                 for number, reports in self.store.get_study_reports(sid).items()
             }
 
+    def _read_study_state(self) -> bool:
+        """Read the study's stored state: a person's stop (dashboard, REST) or another process
+        ending it. True when no trial may start any more. Read every STATE_POLL_SECONDS and
+        right before trials are added, so none starts after the stop is stored."""
+        self._state_read_at = time.monotonic()
+        record = self.store.get_study(self.study.name)
+        if record.state == StudyState.STOPPED and self._stop_request is None:
+            self._stop_request = record.reason or "stopped by a person"
+        elif record.state in (StudyState.COMPLETED, StudyState.FAILED):
+            self._ended = record
+        return self._stop_request is not None or self._ended is not None
+
     @contextlib.contextmanager
     def _deferred_interrupt(self) -> Iterator[None]:
-        """Turn the first Ctrl-C into a flag the loop acts on between store writes, so no
-        transition is cut in half; a second Ctrl-C interrupts at once."""
+        """Turn the first Ctrl-C (or SIGTERM, which process managers and container
+        orchestrators send first) into a flag the loop acts on between store writes, so no
+        transition is cut in half and the running trials are requeued; a second one interrupts
+        at once."""
         if threading.current_thread() is not threading.main_thread():
             yield
             return
@@ -557,10 +600,12 @@ class Tuner:
             self._interrupted = True
 
         previous = signal.signal(signal.SIGINT, on_sigint)
+        previous_term = signal.signal(signal.SIGTERM, on_sigint)
         try:
             yield
         finally:
             signal.signal(signal.SIGINT, previous)
+            signal.signal(signal.SIGTERM, previous_term)
 
     def _requeue_orphans(self, reason: str) -> None:
         """Requeue trials this driver holds that no executor event ended (a launch cut short)."""

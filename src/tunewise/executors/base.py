@@ -29,6 +29,10 @@ class DoneEvent:
 
 Event = ReportEvent | DoneEvent
 
+#: Seconds a trial stopped by a person (dashboard, REST) has to end by itself before it is
+#: killed: the study's stop takes effect within about a second.
+PROMPT_GRACE = 0.5
+
 
 class Executor(ABC):
     """Runs up to ``capacity`` trials at once."""
@@ -74,6 +78,18 @@ class Executor(ABC):
         """Ask a trial to stop; it is killed after a grace period if it does not. It ends
         STOPPED at its last report when ``keep_partial`` and it reported the objective, else
         FAILED with ``kind`` and ``reason``."""
+
+    def stop_promptly(
+        self,
+        number: int,
+        reason: str,
+        kind: FailureKind = FailureKind.TIMEOUT,
+        keep_partial: bool = True,
+    ) -> None:
+        """:meth:`cancel`, for a person's stop: a trial that does not end by itself is killed
+        after :data:`PROMPT_GRACE` seconds instead of the executor's grace period (executors
+        that cannot shorten it cancel as usual)."""
+        self.cancel(number, reason, kind, keep_partial)
 
     @abstractmethod
     def shutdown(self, reason: str, kind: FailureKind = FailureKind.INFRASTRUCTURE) -> list[Event]:

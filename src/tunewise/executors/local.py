@@ -28,7 +28,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
-from tunewise.executors.base import DoneEvent, Event, Executor, ReportEvent
+from tunewise.executors.base import PROMPT_GRACE, DoneEvent, Event, Executor, ReportEvent
 from tunewise.runners import process, trialdir
 from tunewise.runners.base import ERROR_TAIL_LINES, Outcome, Runner, TrialJob
 from tunewise.runners.process import (
@@ -254,6 +254,7 @@ class _Slot:
     end_kind: FailureKind | None = None
     end_reason: str = ""
     keep_partial: bool = False  # a stopped trial is STOPPED at its last report
+    stop_grace: float | None = None  # seconds from a stop to SIGTERM, when not the executor's
     #: When a trial that said how it ended is killed if its process has not exited yet (a
     #: thread it left running keeps the interpreter alive).
     exit_deadline: float | None = None
@@ -344,6 +345,18 @@ class LocalExecutor(Executor):
         with contextlib.suppress(OSError, BrokenPipeError):
             slot.worker.conn.send(("stop", number))
 
+    def stop_promptly(
+        self,
+        number: int,
+        reason: str,
+        kind: FailureKind = FailureKind.TIMEOUT,
+        keep_partial: bool = True,
+    ) -> None:
+        self.cancel(number, reason, kind, keep_partial)
+        slot = self._slots.get(number)
+        if slot is not None:
+            slot.stop_grace = min(slot.stop_grace or self.grace_seconds, PROMPT_GRACE)
+
     def acknowledge(self, number: int) -> None:
         slot = self._slots.get(number)
         if slot is not None and slot.job.wait_for_decision and slot.stop_requested_at is None:
@@ -390,7 +403,7 @@ class LocalExecutor(Executor):
     def _next_checks(self, slot: _Slot) -> list[float | None]:
         grace_end = None
         if slot.stop_requested_at is not None and slot.terminated_at is None:
-            grace_end = slot.stop_requested_at + self.grace_seconds
+            grace_end = slot.stop_requested_at + self._stop_grace(slot)
         kill_at = (
             None if slot.terminated_at is None else slot.terminated_at + self._kill_grace(slot)
         )
@@ -430,7 +443,7 @@ class LocalExecutor(Executor):
             elif (
                 slot.stop_requested_at is not None
                 and slot.terminated_at is None
-                and now >= slot.stop_requested_at + self.grace_seconds
+                and now >= slot.stop_requested_at + self._stop_grace(slot)
             ):
                 self._kill(slot, signal.SIGTERM)
             elif slot.terminated_at is not None and now >= slot.terminated_at + self._kill_grace(
@@ -466,8 +479,13 @@ class LocalExecutor(Executor):
         signal: a stopped or killed trial's process is never reused)."""
         return self.reuse_processes and slot.end_kind is None and slot.worker.process.is_alive()
 
+    def _stop_grace(self, slot: _Slot) -> float:
+        return self.grace_seconds if slot.stop_grace is None else slot.stop_grace
+
     def _kill_grace(self, slot: _Slot) -> float:
         """Seconds from SIGTERM to SIGKILL: a trial past its timeout gets at most TIMEOUT_GRACE."""
+        if slot.stop_grace is not None:  # a person's stop: a few more tenths of a second
+            return min(self.grace_seconds, slot.stop_grace)
         if slot.end_kind == FailureKind.TIMEOUT:
             return min(self.grace_seconds, TIMEOUT_GRACE)
         return self.grace_seconds
