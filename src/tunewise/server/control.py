@@ -1,8 +1,12 @@
 """Stop and resume over HTTP: the only writes the server makes, and only with --allow-control.
 
 Both change the study's *stored state* and nothing else: the server never starts, signals or
-kills a process. The driver that runs the study (``tunewise run``, a worker) reads the state
-and acts on it; a stopped study continues when its spec is run again.
+kills a process. The change is one conditional write (``set_study_state(only_from=...)``): it
+is stored, committed, before the response is sent, and only if the study is still in a state
+the action applies to (a study that completed a moment before is left completed: 409). The
+driver that runs the study (``tunewise run``, a worker) reads the stored state before it adds
+trials and every second: after a stop it starts no new trial and ends its running ones; a
+stopped study continues when its spec is run again.
 
 Only studies defined from a spec file can be controlled: their stored definition names the
 trial to run (``trial: {python: ...}`` or ``trial: {command: [...]}``), so whoever resumes them
@@ -16,13 +20,14 @@ from typing import Any
 
 from fastapi import HTTPException
 
+from tunewise.errors import IllegalTransition
 from tunewise.store.base import Store
 from tunewise.trial import StudyState
 
 #: Which states each action may start from, and the state it records.
-ACTIONS: dict[str, tuple[frozenset[str], StudyState]] = {
-    "stop": (frozenset({"running"}), StudyState.STOPPED),
-    "resume": (frozenset({"stopped"}), StudyState.RUNNING),
+ACTIONS: dict[str, tuple[frozenset[StudyState], StudyState]] = {
+    "stop": (frozenset({StudyState.RUNNING}), StudyState.STOPPED),
+    "resume": (frozenset({StudyState.STOPPED}), StudyState.RUNNING),
 }
 
 
@@ -36,18 +41,28 @@ def change_state(store: Store, name: str, action: str, note: str | None) -> dict
             "process that runs it",
         )
     sources, target = ACTIONS[action]
-    state = str(record.state)
-    if state not in sources:
-        raise HTTPException(409, f"study {name!r} is {state}: it cannot be asked to {action}")
     if action == "stop":
         reason = "stopped from the dashboard" + (f": {note}" if note else "")
     else:
         reason = None
-    store.set_study_state(record.id, target, reason)
+    try:
+        store.set_study_state(record.id, target, reason, only_from=sources)
+    except IllegalTransition:
+        state = str(store.get_study(name).state)
+        raise HTTPException(
+            409, f"study {name!r} is {state}: it cannot be asked to {action}"
+        ) from None
     message = (
-        "stop recorded; the study's driver ends its running trials and leaves it stopped"
+        "stop stored (one committed write): the study's driver starts no new trial from now "
+        "on and ends its running trials; the study stays stopped until it is resumed"
         if action == "stop"
-        else "resume recorded; run `tunewise run SPEC` (or a worker) to run its trials: "
-        "this server starts no process"
+        else "resume stored (one committed write); run `tunewise run SPEC` (or a worker) to "
+        "run its trials: this server starts no process"
     )
-    return {"name": name, "state": str(target), "reason": reason, "message": message}
+    return {
+        "name": name,
+        "state": str(target),
+        "reason": reason,
+        "stored": True,
+        "message": message,
+    }

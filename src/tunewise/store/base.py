@@ -105,11 +105,17 @@ class Store(ABC):
         state: StudyState,
         reason: str | None = None,
         evidence: Mapping[str, Any] | None = None,
+        *,
+        only_from: Iterable[StudyState] | None = None,
     ) -> None:
         """Record the study's state and why: ``reason`` is shown to users as is, ``evidence``
-        (JSON) holds what the deciding criterion compared.
+        (JSON) holds what the deciding criterion compared. With ``only_from``, the write is
+        one conditional update: it happens only if the stored state is one of those (a stop
+        from the dashboard never overwrites a study that completed a moment before).
 
         Raises:
+            IllegalTransition: ``only_from`` given and the stored state is not in it (nothing
+                is written).
             StoreError: no study with that id.
         """
 

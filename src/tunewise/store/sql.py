@@ -224,13 +224,30 @@ class SQLStore(Store):
         state: StudyState,
         reason: str | None = None,
         evidence: Mapping[str, Any] | None = None,
+        *,
+        only_from: Iterable[StudyState] | None = None,
     ) -> None:
         state = StudyState(state)
         finished = None if state is StudyState.RUNNING else time.time()
         document = None if evidence is None else dump_json(evidence, "completion evidence")
-        self._update_study(
-            study_id, state=state.value, reason=reason, evidence=document, finished_at=finished
-        )
+        values = {"state": state.value, "reason": reason, "evidence": document,
+                  "finished_at": finished}  # fmt: skip
+        if only_from is None:
+            self._update_study(study_id, **values)
+            return
+        allowed = sorted(StudyState(s).value for s in only_from)
+
+        def tx(conn: Connection) -> None:
+            where = (studies.c.id == study_id) & studies.c.state.in_(allowed)
+            if conn.execute(studies.update().where(where).values(**values)).rowcount == 1:
+                return
+            query = sa.select(studies.c.state).where(studies.c.id == study_id)
+            current = conn.execute(query).scalar_one_or_none()
+            if current is None:
+                raise StoreError(f"no study with id {study_id}")
+            raise IllegalTransition(f"the study is {current}, not {' or '.join(allowed)}")
+
+        self._run(tx)
 
     def update_study_definition(self, study_id: int, definition: Mapping[str, Any]) -> None:
         self._update_study(study_id, definition=dump_json(definition, "study definition"))
