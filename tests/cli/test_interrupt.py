@@ -3,6 +3,7 @@ RUNNING, no trial process survives, and running the same command again finishes 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -81,3 +82,43 @@ def test_ctrl_c_records_running_trials_and_the_study_can_be_continued(tmp_path: 
     assert study.state == StudyState.COMPLETED
     assert [t.number for t in study.trials] == list(range(12))
     study.close()
+
+
+def test_after_kill_9_status_python_and_readme_all_say_interrupted(tmp_path: Path) -> None:
+    """A driver killed with -9 cannot store that it ended; its trials' leases show it, and
+    ``tunewise status``, ``Study.state`` and the README call that the same: ``interrupted``."""
+    (tmp_path / "slowtrain.py").write_text(TRAIN.replace("0.3 if", "30 if").replace("0.6", "30"))
+    (tmp_path / "spec.yaml").write_text(SPEC)
+    url = f"sqlite:///{tmp_path / 't.db'}"
+    env = {**os.environ, "TUNEWISE_STORAGE": ""}
+    process = subprocess.Popen(
+        [str(ENTRY_POINT), "run", "spec.yaml", "--storage", url],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    pids = tmp_path / "pids.txt"
+    deadline = time.monotonic() + 30
+    while (not pids.exists() or len(pids.read_text().split()) < 2) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.kill()
+    process.wait(timeout=10)
+
+    status = subprocess.run(
+        [str(ENTRY_POINT), "status", "interrupted", "--format", "json", "--storage", url],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert status.returncode == 0, status.stderr
+    (row,) = json.loads(status.stdout)
+    assert row["state"] == "interrupted"
+    assert row["running"] == row["stale_leases"] == 2
+    study = tw.load_study("interrupted", storage=url)
+    assert study.state == StudyState.INTERRUPTED
+    study.close()
+    readme = " ".join((Path(__file__).parents[2] / "README.md").read_text().split())
+    assert "`kill -9`, a reboot or a closed laptop leave it `interrupted`" in readme
