@@ -14,11 +14,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tunewise.cli.common import EXIT_FAILURE, EXIT_OK, storage_url
+from tunewise.cli.common import (
+    DASHBOARD_EXTRA,
+    EXIT_FAILURE,
+    EXIT_OK,
+    STORAGE_HELP,
+    missing_dashboard_extra,
+    storage_url,
+)
 from tunewise.errors import SpecError
-
-STORAGE_HELP = "store URL (default: $TUNEWISE_STORAGE, then sqlite:///tunewise.db)"
-DASHBOARD_EXTRA = "pip install 'tunewise[dashboard]'"
 
 
 def register(sub: Any) -> None:
@@ -41,22 +45,6 @@ def register(sub: Any) -> None:
         help="allow stopping and resuming studies defined from spec files over HTTP",
     )
     serve.set_defaults(handler=cmd_serve)
-
-
-def missing_dashboard_extra(*modules: str) -> str | None:
-    """The first of ``modules`` that cannot be imported, or ``None``.
-
-    Each is imported, not just looked up: a package that is there but fails to import (one of
-    its own dependencies missing or broken) is as missing to the command as an absent one.
-    """
-    import importlib
-
-    for module in modules:
-        try:
-            importlib.import_module(module)
-        except ImportError:
-            return module
-    return None
 
 
 #: What ``serve`` imports: the web framework with its parts, the server, the templates, plotly.
