@@ -9,7 +9,7 @@ from typing import Any
 
 DATA = Path(__file__).parent / "data"
 #: Realistic CreateHyperParameterTuningJob requests, written from the API reference.
-REQUESTS = sorted(p.name for p in DATA.glob("*.json") if not p.name.endswith(".schema.json"))
+REQUESTS = sorted(p.name for p in DATA.glob("*.json"))
 
 
 def request(name: str) -> dict[str, Any]:

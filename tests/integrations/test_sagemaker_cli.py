@@ -15,12 +15,13 @@ import pytest
 import yaml
 
 from tests.integrations.helpers import DATA, TRAIN_SCRIPT, request
-from tests.integrations.schema import errors
+from tests.integrations.shapes import errors, output_shape
 from tunewise.cli.main import main
 
 pytestmark = pytest.mark.timeout(60)
 
 ENTRY_POINT = Path(sys.executable).with_name("tunewise")
+DESCRIBE = output_shape("DescribeHyperParameterTuningJob")
 
 
 def run_cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -86,7 +87,7 @@ def test_a_random_request_imports_runs_and_describes(
         assert 16 <= int(args["--num_filters"]) <= 128
 
     doc = describe(capsys, "tf-cifar10-random-0703", url)
-    assert errors(doc) == []
+    assert errors(doc, DESCRIBE) == []
     assert doc["HyperParameterTuningJobStatus"] == "Completed"
     assert doc["TrainingJobStatusCounters"]["Completed"] == 4
     assert doc["ObjectiveStatusCounters"] == {"Succeeded": 4, "Pending": 0, "Failed": 0}
@@ -102,6 +103,22 @@ def test_a_random_request_imports_runs_and_describes(
     best = doc["BestTrainingJob"]["FinalHyperParameterTuningJobObjectiveMetric"]
     assert best["MetricName"] == "val_accuracy" and 0 < best["Value"] < 1
     assert describe(capsys, "tf-cifar10-random-0703", url, "--format", "json") == doc
+    arn = doc["HyperParameterTuningJobArn"]
+    assert arn.startswith(
+        "arn:aws:sagemaker:local:000000000000:hyper-parameter-tuning-job/tf-cifar10-random-0703-"
+    )
+    number = int(doc["BestTrainingJob"]["TrainingJobName"].rsplit("-", 1)[1])
+    suffix = arn.rsplit("-", 1)[1]
+    assert doc["BestTrainingJob"]["TrainingJobArn"] == (
+        "arn:aws:sagemaker:local:000000000000:training-job/"
+        f"tf-cifar10-random-0703-{number:05d}-{suffix}"
+    )
+    # the same study in another store is another study: its ARN differs, and stays its own
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    run_here(monkeypatch, tmp_path, "spec.yaml", "--max-trials", "1", "--storage", other)
+    again = describe(capsys, "tf-cifar10-random-0703", other)
+    assert again["HyperParameterTuningJobArn"] != arn
+    assert describe(capsys, "tf-cifar10-random-0703", url)["HyperParameterTuningJobArn"] == arn
 
 
 def test_a_grid_request_runs_its_sdk_entry_point_without_a_command(
@@ -123,7 +140,7 @@ def test_a_grid_request_runs_its_sdk_entry_point_without_a_command(
     )
 
     doc = describe(capsys, "sklearn-svm-grid-0820", url)
-    assert errors(doc) == []
+    assert errors(doc, DESCRIBE) == []
     assert doc["HyperParameterTuningJobConfig"]["Strategy"] == "Grid"
     assert doc["HyperParameterTuningJobConfig"]["ParameterRanges"][
         "CategoricalParameterRanges"
@@ -155,7 +172,7 @@ def test_a_study_stopped_by_best_objective_not_improving_describes_it(
     url = f"sqlite:///{tmp_path / 'flat.db'}"
     run_here(monkeypatch, tmp_path, "flat.yaml", "--storage", url)
     doc = describe(capsys, "tf-cifar10-random-0703", url)
-    assert errors(doc) == []
+    assert errors(doc, DESCRIBE) == []
     assert doc["HyperParameterTuningJobStatus"] == "Completed"
     assert doc["TrainingJobStatusCounters"]["Completed"] == 4  # the first, then 3 not improving
     assert doc["TuningJobCompletionDetails"] == {"NumberOfTrainingJobsObjectiveNotImproving": 3}

@@ -1,23 +1,42 @@
-"""``describe_study``: a study in DescribeHyperParameterTuningJob's documented shape, with the
-completion criteria and details, early stopping, Hyperband resources and warm start."""
+"""``describe_study``: a study in DescribeHyperParameterTuningJob's shape as botocore's service
+model gives it (what AWS's SDKs parse), with the completion criteria and details, early
+stopping, Hyperband resources and warm start; the training-jobs listing in
+ListTrainingJobsForHyperParameterTuningJob's; and the request rules import-sagemaker checks
+compared with CreateHyperParameterTuningJob's input shape."""
 
 from __future__ import annotations
 
 import copy
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from tests.integrations.helpers import request
-from tests.integrations.schema import errors
+from tests.integrations.helpers import REQUESTS, request
+from tests.integrations.shapes import errors, input_shape, output_shape
+from tunewise.analysis import sagemaker as sagemaker_view
 from tunewise.analysis.frame import TrialFrame
 from tunewise.integrations.sagemaker import describe_study, import_request
-from tunewise.integrations.sagemaker_api import not_improving_count
+from tunewise.integrations.sagemaker_api import (
+    REQUEST,
+    Array,
+    Dict,
+    Integer,
+    Number,
+    Obj,
+    OneOf,
+    Rule,
+    Text,
+    not_improving_count,
+)
 from tunewise.spec import StudySpec
 from tunewise.trial import FailureKind, Objective, StudyRecord, StudyState, Trial, TrialState
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+UUID = "0123456789abcdef0123456789abcdef"
+DESCRIBE = output_shape("DescribeHyperParameterTuningJob")
+LIST_JOBS = output_shape("ListTrainingJobsForHyperParameterTuningJob")
 PYTORCH = import_request(request("pytorch-mnist-hyperband.json"), ["python", "mnist.py"]).spec
 XGBOOST = import_request(request("xgboost-churn-bayesian.json"), ["python", "xgb.py"]).spec
 
@@ -55,7 +74,9 @@ def describe(
 ) -> dict[str, Any]:
     loaded = StudySpec.from_dict(spec)
     ended = None if state is StudyState.RUNNING else T0 + timedelta(minutes=5)
-    record = StudyRecord(1, loaded.name, loaded.to_dict(), state, reason, evidence, T0, ended)
+    record = StudyRecord(
+        1, loaded.name, loaded.to_dict(), state, reason, evidence, T0, ended, uuid=UUID
+    )
     frame = TrialFrame.from_trials(trials, loaded.space, loaded.objective)
     counts = {s: sum(1 for t in trials if t.state is s) for s in TrialState}
     return describe_study(record, counts, frame)
@@ -71,9 +92,10 @@ def test_a_hyperband_study_has_the_documented_shape_and_its_whole_config() -> No
         trial(5, None, "running"),
     ]
     doc = describe(PYTORCH, trials)
-    assert errors(doc) == []
-    assert list(doc)[:3] == [
+    assert errors(doc, DESCRIBE) == []
+    assert list(doc)[:4] == [
         "HyperParameterTuningJobName",
+        "HyperParameterTuningJobArn",
         "HyperParameterTuningJobConfig",
         "HyperParameterTuningJobStatus",
     ]
@@ -118,7 +140,7 @@ def test_a_hyperband_study_has_the_documented_shape_and_its_whole_config() -> No
 def test_early_stopping_and_criteria_of_a_bayesian_study() -> None:
     params = {"eta": 0.1, "min_child_weight": 2.0, "alpha": 0.01, "subsample": 0.8, "max_depth": 5}
     doc = describe(XGBOOST, [trial(0, 0.91, params=params)])
-    assert errors(doc) == []
+    assert errors(doc, DESCRIBE) == []
     config = doc["HyperParameterTuningJobConfig"]
     assert config["Strategy"] == "Bayesian" and config["RandomSeed"] == 42
     assert config["TrainingJobEarlyStoppingType"] == "Auto"
@@ -136,7 +158,7 @@ def test_early_stopping_and_criteria_of_a_bayesian_study() -> None:
 
 def test_a_failed_study_says_why_and_a_converged_one_says_when() -> None:
     failed = describe(PYTORCH, [trial(0, None, "failed")], StudyState.FAILED, "10 trials failed")
-    assert errors(failed) == []
+    assert errors(failed, DESCRIBE) == []
     assert failed["HyperParameterTuningJobStatus"] == "Failed"
     assert failed["FailureReason"] == "10 trials failed"
     assert "BestTrainingJob" not in failed
@@ -148,7 +170,7 @@ def test_a_failed_study_says_why_and_a_converged_one_says_when() -> None:
         "converged",
         {"criterion": "convergence", "regret_bound": 0.001},
     )
-    assert errors(converged) == []
+    assert errors(converged, DESCRIBE) == []
     assert converged["HyperParameterTuningJobStatus"] == "Completed"
     details = converged["TuningJobCompletionDetails"]
     assert details["ConvergenceDetectedTime"] == (T0 + timedelta(minutes=5)).isoformat()
@@ -187,26 +209,186 @@ def test_trials_not_improving_are_counted_in_finishing_order() -> None:
     assert not_improving_count(ignored, Objective("acc", "maximize"), 0.01) == 0
 
 
-def test_the_schema_check_is_not_vacuous() -> None:
+# Against botocore's model --------------------------------------------------------------------
+ARN = "arn:aws:sagemaker:local:000000000000"
+
+
+def test_describe_gives_the_arns_botocore_requires() -> None:
+    doc = describe(PYTORCH, [trial(0, 0.30), trial(1, 0.25)])
+    assert doc["HyperParameterTuningJobArn"] == (
+        f"{ARN}:hyper-parameter-tuning-job/pytorch-mnist-hb-0612-{UUID}"
+    )
+    assert doc["BestTrainingJob"]["TrainingJobArn"] == (
+        f"{ARN}:training-job/pytorch-mnist-hb-0612-00001-{UUID}"
+    )
+    assert list(doc)[:2] == ["HyperParameterTuningJobName", "HyperParameterTuningJobArn"]
+    for drop in ("HyperParameterTuningJobArn", "BestTrainingJob.TrainingJobArn"):
+        changed = copy.deepcopy(doc)
+        *parents, last = drop.split(".")
+        node = changed
+        for key in parents:
+            node = node[key]
+        del node[last]
+        assert any(last in e for e in errors(changed, DESCRIBE)), drop
+
+
+def test_arns_are_stable_for_a_study_and_differ_between_studies_of_one_name() -> None:
+    loaded = StudySpec.from_dict(PYTORCH)
+    frame = TrialFrame.from_trials([trial(0, 0.3)], loaded.space, loaded.objective)
+    counts = {s: int(frame.in_state(s).sum()) for s in TrialState}
+
+    def arns(uuid: str) -> tuple[str, str]:
+        record = StudyRecord(
+            1, loaded.name, loaded.to_dict(), StudyState.RUNNING, created_at=T0, uuid=uuid
+        )
+        doc = describe_study(record, counts, frame)
+        listing = sagemaker_view.training_jobs(record, frame)
+        assert (
+            listing["TrainingJobSummaries"][0]["TrainingJobArn"]
+            == (doc["BestTrainingJob"]["TrainingJobArn"])
+        )
+        return doc["HyperParameterTuningJobArn"], doc["BestTrainingJob"]["TrainingJobArn"]
+
+    assert arns(UUID) == arns(UUID)
+    other = arns("f" * 32)
+    assert other[0] != arns(UUID)[0] and other[1] != arns(UUID)[1]
+
+
+def test_the_training_jobs_listing_has_botocores_shape() -> None:
+    """What ``GET /api/studies/NAME/sagemaker/training-jobs`` answers (the server returns
+    this document as it is)."""
+    trials = [
+        trial(0, 0.30),
+        trial(1, 0.25),
+        trial(2, None, "failed"),
+        trial(3, 0.40, "stopped"),
+        trial(4, None, "running"),
+    ]
+    loaded = StudySpec.from_dict(PYTORCH)
+    record = StudyRecord(1, loaded.name, loaded.to_dict(), StudyState.RUNNING, uuid=UUID)
+    frame = TrialFrame.from_trials(trials, loaded.space, loaded.objective)
+    first = sagemaker_view.training_jobs(record, frame, max_results=3)
+    rest = sagemaker_view.training_jobs(record, frame, max_results=3, next_token=3)
+    for page in (first, rest):
+        assert errors(page, LIST_JOBS) == []
+    summaries = first["TrainingJobSummaries"] + rest["TrainingJobSummaries"]
+    assert len({s["TrainingJobArn"] for s in summaries}) == 5
+    broken = copy.deepcopy(first)
+    del broken["TrainingJobSummaries"][0]["TrainingJobArn"]
+    assert errors(broken, LIST_JOBS)
+
+
+def test_the_shape_check_is_not_vacuous() -> None:
     doc = describe(PYTORCH, [trial(0, 0.3), trial(1, 0.2)])
-    assert errors(doc) == []
+    assert errors(doc, DESCRIBE) == []
     broken: list[tuple[str, Any]] = [
         ("HyperParameterTuningJobStatus", "Running"),
         ("CreationTime", "yesterday"),
         ("Surprise", 1),
-        ("TrainingJobStatusCounters", {"Completed": 1}),
+        ("TrainingJobStatusCounters", {"Completed": "1"}),
         ("HyperParameterTuningJobName", "a_b"),
+        ("HyperParameterTuningJobArn", "arn:aws:sagemaker:local:0:training-job/x"),
     ]
     for key, value in broken:
         changed = copy.deepcopy(doc)
         changed[key] = value
-        assert errors(changed), key
+        assert errors(changed, DESCRIBE), key
     changed = copy.deepcopy(doc)
     changed["BestTrainingJob"]["TunedHyperParameters"]["lr"] = 0.01  # values are strings
-    assert errors(changed)
+    assert errors(changed, DESCRIBE)
     changed = copy.deepcopy(doc)
     changed["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxParallelTrainingJobs"] = 0
-    assert errors(changed)
+    assert errors(changed, DESCRIBE)
     changed = copy.deepcopy(doc)
     del changed["HyperParameterTuningJobConfig"]["Strategy"]
-    assert errors(changed)
+    assert errors(changed, DESCRIBE)
+
+
+# import-sagemaker's request rules against CreateHyperParameterTuningJob's input shape ---------
+#: Where tunewise's rules knowingly differ from botocore's model, and why.
+KNOWN = {
+    # AWS-only fields a request may leave out here (nothing is carried over from them)
+    "$.TrainingJobDefinition: botocore requires AlgorithmSpecification, OutputDataConfig, "
+    "RoleArn, StoppingCondition",
+    "$.TrainingJobDefinitions[]: botocore requires AlgorithmSpecification, OutputDataConfig, "
+    "RoleArn, StoppingCondition",
+    "$.TrainingJobDefinition.AlgorithmSpecification: botocore requires TrainingInputMode",
+    "$.TrainingJobDefinitions[].AlgorithmSpecification: botocore requires TrainingInputMode",
+    # what tunewise needs to map the field (the API reference calls each required)
+    "$.HyperParameterTuningJobConfig.TuningJobCompletionCriteria.BestObjectiveNotImproving: "
+    "tunewise requires MaxNumberOfTrainingJobsNotImproving",
+    "$.WarmStartConfig.ParentHyperParameterTuningJobs[]: tunewise requires "
+    "HyperParameterTuningJobName",
+    # the API reference's documented maximum (the model gives none)
+    "$.HyperParameterTuningJobConfig.StrategyConfig.HyperbandStrategyConfig.MaxResource: "
+    "range 1..20000, botocore 1..None",
+}
+TRIVIAL = {None, ".*", ".+", r"[\S\s]*"}  # patterns a length range already says
+
+
+def compare(rule: Rule, shape: Any, path: str, found: list[str]) -> None:
+    """Each difference between a request rule and botocore's shape, one line each."""
+    kind, meta = shape.type_name, shape.metadata
+    if isinstance(rule, Obj):
+        assert kind == "structure", path
+        for key, sub in rule.fields.items():
+            if key not in shape.members:
+                found.append(f"{path}.{key}: not a member in botocore")
+            else:
+                compare(sub, shape.members[key], f"{path}.{key}", found)
+        if set(shape.members) - set(rule.fields):
+            found.append(f"{path}: refuses {sorted(set(shape.members) - set(rule.fields))}")
+        ours, theirs = set(rule.required), set(shape.required_members)
+        if theirs - ours:
+            found.append(f"{path}: botocore requires {', '.join(sorted(theirs - ours))}")
+        if ours - theirs:
+            found.append(f"{path}: tunewise requires {', '.join(sorted(ours - theirs))}")
+    elif isinstance(rule, Array):
+        assert kind == "list", path
+        if (rule.least, rule.most) != (meta.get("min", 0), meta.get("max")):
+            found.append(f"{path}: {rule.least}..{rule.most} items, botocore {meta}")
+        compare(rule.item, shape.member, f"{path}[]", found)
+    elif isinstance(rule, Dict):
+        assert kind == "map", path
+        if rule.most != meta.get("max"):
+            found.append(f"{path}: {rule.most} names, botocore {meta.get('max')}")
+        key_meta = shape.key.metadata
+        for name in ("a" * key_meta["max"], "a" * (key_meta["max"] + 1), "a-b", "9a", ""):
+            expected = _matches(name, shape.key)
+            if bool(rule.key.fullmatch(name)) != expected:
+                found.append(f"{path}: name {name[:10]!r} accepted={not expected}")
+        compare(rule.value, shape.value, f"{path}{{}}", found)
+    elif isinstance(rule, Text):
+        assert kind == "string", path
+        if (rule.least, rule.most) != (meta.get("min", 0), meta.get("max")):
+            found.append(f"{path}: {rule.least}..{rule.most} characters, botocore {meta}")
+        pattern = None if rule.pattern is None else rule.pattern.pattern
+        if pattern != meta.get("pattern") and not {pattern, meta.get("pattern")} <= TRIVIAL:
+            found.append(f"{path}: pattern {pattern}, botocore {meta.get('pattern')}")
+    elif isinstance(rule, Integer):
+        assert kind in ("integer", "long"), path
+        if (rule.least, rule.most) != (meta.get("min"), meta.get("max")):
+            found.append(f"{path}: range {rule.least}..{rule.most}, botocore "
+                         f"{meta.get('min')}..{meta.get('max')}")  # fmt: skip
+    elif isinstance(rule, OneOf):
+        if set(rule.choices) != set(shape.enum):
+            found.append(f"{path}: {rule.choices}, botocore {shape.enum}")
+    elif isinstance(rule, Number):
+        assert kind in ("float", "double"), path
+
+
+def _matches(name: str, shape: Any) -> bool:
+    meta = shape.metadata
+    pattern = re.fullmatch(meta.get("pattern", ".*"), name, re.S)
+    return meta.get("min", 0) <= len(name) <= meta.get("max", len(name)) and bool(pattern)
+
+
+def test_import_sagemakers_request_rules_agree_with_botocores_model() -> None:
+    found: list[str] = []
+    compare(REQUEST, input_shape("CreateHyperParameterTuningJob"), "$", found)
+    assert set(found) == KNOWN
+
+
+@pytest.mark.parametrize("name", REQUESTS)
+def test_every_sample_request_is_valid_for_botocore(name: str) -> None:
+    assert errors(request(name), input_shape("CreateHyperParameterTuningJob")) == []

@@ -3,7 +3,10 @@
 ``describe`` follows ``DescribeHyperParameterTuningJob``'s response and ``training_jobs``
 ``ListTrainingJobsForHyperParameterTuningJob``'s (field names and enumerations as in the AWS
 API reference; times as ISO 8601 strings, as the AWS CLI prints them). Fields that only make
-sense in AWS (ARNs, the training image, VPC settings) are left out rather than invented.
+sense in AWS (the training image, VPC settings) are left out rather than invented; the ARNs the
+API requires are ARN-shaped identifiers in a ``local`` region of account ``000000000000``, built
+from the study's stored uuid: stable for a study, and never shared by two studies, even two
+of the same name in two stores.
 
 Mappings: a trial is a training job named ``STUDY-NNNNN`` (its folder's name); QUEUED and
 RUNNING are ``InProgress``; an early-stopped trial is ``Stopped``; a failure is retryable when
@@ -53,6 +56,8 @@ SORT_BY = {
     "FinalObjectiveMetricValue": "value",
 }
 STATUS_EQUALS = ("InProgress", "Completed", "Failed", "Stopping", "Stopped")
+#: The region and account of every ARN tunewise gives (no AWS resource has them).
+ARN_PREFIX = "arn:aws:sagemaker:local:000000000000"
 
 
 def _time(moment: datetime | None) -> str | None:
@@ -65,6 +70,20 @@ def _drop_none(data: dict[str, Any]) -> dict[str, Any]:
 
 def job_name(study: str, number: int) -> str:
     return f"{study}-{number:05d}"
+
+
+def tuning_job_arn(record: StudyRecord) -> str:
+    """The study's ``HyperParameterTuningJobArn``: ``.../hyper-parameter-tuning-job/NAME-UUID``."""
+    return f"{ARN_PREFIX}:hyper-parameter-tuning-job/{_unique(record.name, record.uuid)}"
+
+
+def training_job_arn(record: StudyRecord, number: int) -> str:
+    """A trial's ``TrainingJobArn``: ``.../training-job/NAME-NNNNN-UUID``."""
+    return f"{ARN_PREFIX}:training-job/{_unique(job_name(record.name, number), record.uuid)}"
+
+
+def _unique(name: str, uuid: str) -> str:
+    return f"{name}-{uuid}" if uuid else name  # (a record built in memory has no uuid)
 
 
 def parameter_ranges(spec: StudySpec) -> dict[str, list[dict[str, Any]]]:
@@ -99,7 +118,7 @@ def objective_metric(spec: StudySpec, value: float | None) -> dict[str, Any] | N
     }
 
 
-def job_summary(study: str, spec: StudySpec, trial: Trial) -> dict[str, Any]:
+def job_summary(record: StudyRecord, spec: StudySpec, trial: Trial) -> dict[str, Any]:
     """A ``HyperParameterTrainingJobSummary`` of one trial."""
     has_value = trial.value is not None and trial.state is not TrialState.FAILED
     if trial.state in (TrialState.QUEUED, TrialState.RUNNING):
@@ -108,8 +127,9 @@ def job_summary(study: str, spec: StudySpec, trial: Trial) -> dict[str, Any]:
         objective_status = "Succeeded" if has_value else "Failed"
     return _drop_none(
         {
-            "TrainingJobName": job_name(study, trial.number),
-            "TuningJobName": study,
+            "TrainingJobName": job_name(record.name, trial.number),
+            "TrainingJobArn": training_job_arn(record, trial.number),
+            "TuningJobName": record.name,
             "CreationTime": _time(trial.created_at),
             "TrainingStartTime": _time(trial.started_at),
             "TrainingEndTime": _time(trial.finished_at),
@@ -153,10 +173,11 @@ def describe(
         runtime = int(((end or last or record.created_at) - record.created_at).total_seconds())
     status = STUDY_STATUS.get(str(record.state), "InProgress")
     best_row = frame.best_index()
-    best = None if best_row is None else job_summary(record.name, spec, frame.trials[best_row])
+    best = None if best_row is None else job_summary(record, spec, frame.trials[best_row])
     return _drop_none(
         {
             "HyperParameterTuningJobName": record.name,
+            "HyperParameterTuningJobArn": tuning_job_arn(record),
             "HyperParameterTuningJobConfig": _drop_none(
                 {
                     "Strategy": STRATEGY.get(spec.strategy, "Bayesian"),
@@ -217,7 +238,7 @@ def training_jobs(
         limit=max_results,
     )
     out: dict[str, Any] = {
-        "TrainingJobSummaries": [job_summary(record.name, spec, frame.trials[i]) for i in rows]
+        "TrainingJobSummaries": [job_summary(record, spec, frame.trials[i]) for i in rows]
     }
     if next_token + max_results < total:
         out["NextToken"] = str(next_token + max_results)

@@ -207,7 +207,7 @@ DEFINITION = obj(
     StoppingCondition=obj(
         MaxRuntimeInSeconds=POSITIVE,
         MaxWaitTimeInSeconds=POSITIVE,
-        MaxPendingTimeInSeconds=Integer(7200, 2_419_200),
+        MaxPendingTimeInSeconds=Integer(1800, 2_419_200),
     ),
     RetryStrategy=obj("MaximumRetryAttempts", MaximumRetryAttempts=Integer(1, 30)),
     Environment=Dict(48, re.compile("[a-zA-Z_][a-zA-Z0-9_]{0,511}"), Text(512)),
