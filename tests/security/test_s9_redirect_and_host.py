@@ -97,6 +97,9 @@ def test_known_pages_keep_their_path_and_other_parameters(
     for path, expected in (("/studies/demo", "/studies/demo"),
                            ("/studies/demo/trials/3?x=1", "/studies/demo/trials/3?x=1"),
                            ("/?next=//evil.example", "/?next=%2F%2Fevil.example"),
+                           ("/api/studies/demo", "/api/studies/demo"),
+                           ("/api/studies/demo/trials/3/files/logs/a%25b.txt",
+                            "/api/studies/demo/trials/3/files/logs/a%25b.txt"),
                            ("/nowhere/at/all", "/")):  # fmt: skip
         sep = "&" if "?" in path else "?"
         response = raw_get(server, f"{path}{sep}token={token}")

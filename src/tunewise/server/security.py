@@ -235,13 +235,23 @@ async def _refuse(send: Send, status: int, detail: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def flat_routes(routes: Sequence[BaseRoute]) -> list[BaseRoute]:
+    """``routes`` with each included router replaced by its own routes, in order (FastAPI
+    keeps ``app.include_router(router)`` as one entry that holds the router)."""
+    out: list[BaseRoute] = []
+    for route in routes:
+        inner = getattr(getattr(route, "original_router", None), "routes", None)
+        out.extend(flat_routes(inner) if inner is not None else [route])
+    return out
+
+
 def redirect_target(path: str, routes: Sequence[BaseRoute]) -> str:
     """The path of the GET route ``path`` matches, rebuilt from the route's template with its
     parameters percent-encoded; ``/`` when no route matches. What comes back always starts
     with ``/`` and a literal segment of a route (or is ``/``), and holds no byte a header or a
     browser could read as another host, so it cannot lead off this server."""
     probe: Scope = {"type": "http", "path": path, "root_path": "", "method": "GET"}
-    for route in routes:
+    for route in flat_routes(routes):
         template = getattr(route, "path_format", None)
         if not isinstance(template, str) or not template.startswith("/"):
             continue
