@@ -65,7 +65,10 @@ def parse_yaml(text: str, source: str) -> Any:
     """The YAML document in ``text``, bounded as the module docstring says; raises SpecError."""
     import yaml
 
-    loader = _loader_class()(text)
+    try:
+        loader = _loader_class()(text)  # (it refuses unprintable characters at once)
+    except yaml.YAMLError as exc:
+        raise SpecError(source, f"is not valid YAML ({_one_line(exc)})") from None
     try:
         try:
             node = loader.get_single_node()

@@ -281,3 +281,31 @@ def test_the_help_says_where_the_command_comes_from(capsys: pytest.CaptureFixtur
         main(["import-sagemaker", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "--NAME VALUE" in text and "sagemaker_program" in text and "needs --command" in text
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("deep.json", '{"HyperParameterTuningJobName": ' + "[" * 5000 + "]" * 5000 + "}"),
+        ("deep.yaml", "HyperParameterTuningJobName: " + "[" * 5000 + "]" * 5000 + "\n"),
+        (
+            "bomb.yaml",
+            "a0: &a0 [x, x, x, x, x, x, x, x, x]\n"
+            + "".join(
+                f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]\n" for i in range(1, 9)
+            ),
+        ),
+        ("loop.yaml", "Tags: &t [*t]\n"),
+    ],
+)
+def test_a_deep_or_exploding_request_exits_2_in_one_sentence(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, text: str
+) -> None:
+    source = tmp_path / name
+    source.write_text(text)
+    target = tmp_path / "spec.yaml"
+    assert main(["import-sagemaker", str(source), "-o", str(target), "--command", "x"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("tunewise: ")
+    assert "levels deep" in err or "aliases" in err or "contains itself" in err
+    assert not target.exists()
