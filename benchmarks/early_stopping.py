@@ -8,6 +8,10 @@ Every method tunes the search space of ``examples/mlp_digits_hyperband.yaml`` wi
 - ``hyperband``: tunewise ``strategy: hyperband`` (random sampler, min_resource 1, factor 3);
 - ``bohb``: the same with ``sampler: bayesian`` (model-based Hyperband, as BOHB);
 - ``median``: tunewise random search with ``early_stopping: median`` (min_trials 5);
+- ``hyperband_cmd`` / ``median_cmd``: the same as command trials (``benchmarks/_epoch_command.py``
+  prints a ``@tunewise`` line per epoch and never asks whether to stop: SIGTERM ends it), so
+  their epochs count what the command trained after the decision (read from each trial's
+  ``stdout.log``), a measure of how fast a stop reaches a command;
 - ``optuna_hyperband`` / ``optuna_median`` (``--optuna``): Optuna's ``RandomSampler`` with its
   ``HyperbandPruner`` (same min_resource, max_resource and factor) or ``MedianPruner`` (5 startup
   trials), through ``trial.report`` / ``trial.should_prune``.
@@ -53,17 +57,20 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from tunewise.reporting import parse_report_line
+
 ROOT = Path(__file__).resolve().parents[1]
 SPEC_PATH = ROOT / "examples" / "mlp_digits_hyperband.yaml"
-TUNEWISE_METHODS = ("random", "hyperband", "bohb", "median")
+TUNEWISE_METHODS = ("random", "hyperband", "bohb", "median", "hyperband_cmd", "median_cmd")
 OPTUNA_METHODS = ("optuna_hyperband", "optuna_median")
-HYPERBAND_METHODS = ("hyperband", "bohb", "optuna_hyperband")
+HYPERBAND_METHODS = ("hyperband", "bohb", "optuna_hyperband", "hyperband_cmd")
 #: Median-rule settings shared by tunewise's and Optuna's rows.
 MIN_TRIALS = 5
 REDUCTION_FACTOR = 3
 MIN_RESOURCE = 1
 #: A rough cost per run relative to a full-budget random run, to start the long runs first.
 COST = {"random": 1.0, "median": 0.6, "optuna_median": 0.6, "hyperband": 0.3, "bohb": 0.3}
+COST.update(hyperband_cmd=0.6, median_cmd=1.0)  # an interpreter and sklearn per trial
 
 Record = dict[str, Any]
 
@@ -134,6 +141,8 @@ def run_tunewise(method: str, seed: int, trials: int, parallel: int, epochs: int
 
     space, objective = load_task(epochs)
     max_epochs = int(space.static["epochs"])
+    command = method.endswith("_cmd")
+    method = method.removesuffix("_cmd")
     hyperband = method in ("hyperband", "bohb")
     options: dict[str, Any] = {"strategy": "hyperband" if hyperband else "random"}
     if hyperband:
@@ -151,24 +160,46 @@ def run_tunewise(method: str, seed: int, trials: int, parallel: int, epochs: int
     )
     try:
         start, cpu = time.perf_counter(), cpu_seconds()
-        study.optimize(train_epochs, max_trials=trials, max_parallel=parallel)
+        if command:
+            from tunewise.runners.command import CommandRunner
+            from tunewise.spec import Limits
+
+            runner = CommandRunner(
+                [sys.executable, "-m", "benchmarks._epoch_command"],
+                env={"PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "src")])},
+            )
+            study.run(runner, Limits(max_trials=trials, max_parallel=parallel))
+        else:
+            study.optimize(train_epochs, max_trials=trials, max_parallel=parallel)
         times = (time.perf_counter() - start, cpu_seconds() - cpu)
         rows = [
             [
                 t.number,
                 str(t.state),
-                t.last_step or 0,
+                _trained(study.runs_dir, t.number) if command else t.last_step or 0,
                 t.value,
                 _decision_step(t.error) if str(t.state) == "stopped" else None,
             ]
             for t in sorted(study.trials, key=lambda t: t.number)
         ]
+        method += "_cmd" if command else ""
         runs_root = study.runs_dir.parent
     finally:
         study.close()
     if runs_root.name.startswith("tunewise-runs-"):  # the in-memory study's temporary folder
         shutil.rmtree(runs_root, ignore_errors=True)
     return summarize(method, seed, trials, parallel, max_epochs, times, rows)
+
+
+def _trained(runs_dir: Path, number: int) -> int:
+    """The last epoch a command trial printed (trained), from its ``stdout.log``."""
+    steps = [0]
+    log = runs_dir / f"{number:05d}" / "stdout.log"
+    for line in log.read_text(errors="replace").splitlines():
+        parsed = parse_report_line(line)
+        if parsed is not None and parsed[0] is not None:
+            steps.append(parsed[0])
+    return max(steps)
 
 
 class _OptunaEpochTrial:
@@ -178,7 +209,7 @@ class _OptunaEpochTrial:
         self.trial = trial
         self.pruned = False
 
-    def report(self, step: int, value: float) -> None:
+    def report(self, value: float, step: int) -> None:
         self.trial.report(value, step)
 
     def should_stop(self) -> bool:
@@ -522,7 +553,7 @@ def report(records: list[Record], trials: int) -> str:
             ]
 
     lines.append("")
-    for method in ("hyperband", "bohb", "optuna_hyperband"):
+    for method in ("hyperband", "bohb", "optuna_hyperband", "hyperband_cmd"):
         if (method, trials) in summary:
             s = summary[(method, trials)]
             met = s["best"] >= base_best and s["ratio"] <= 1 / 3
@@ -531,7 +562,7 @@ def report(records: list[Record], trials: int) -> str:
                 f"({100 * (s['best'] - base_best):+.2f} pp), epochs {s['ratio']:.2f} of random: "
                 f"target {'met' if met else 'not met'}"
             )
-    for method in ("median", "optuna_median"):
+    for method in ("median", "optuna_median", "median_cmd"):
         if (method, trials) in summary:
             s = summary[(method, trials)]
             loss = 100 * (base_best - s["best"])

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test_split
+from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -80,35 +80,37 @@ def build_model(params: Mapping[str, Any]) -> Pipeline:
 def train(params: dict[str, Any]) -> dict[str, float]:
     """One trial: mean stratified CV accuracy of ``build_model(params)`` on the training split.
 
-    Returns the objective ``accuracy`` with ``accuracy_std`` (across folds) and
-    ``fit_seconds``. A configuration whose weights blow up (a large learning rate with high
-    momentum) raises ``ValueError``, so the trial fails with that reason.
+    Fold ``k`` starts from initial weights ``random_state + k`` (``random_state`` defaults to
+    ``SEED``), so the mean is over three starts as well as three folds. With one start for
+    every fold, the search learned to pick configurations on the edge of stability (a large
+    learning rate with high momentum) that trained well from that start and diverged from
+    others: 0.981 CV accuracy, 0.81 held-out over 5 starts. Returns the objective
+    ``accuracy`` with ``accuracy_std`` (across folds) and ``fit_seconds``. A configuration
+    whose weights blow up on any fold raises ``ValueError``, so the trial fails with that
+    reason.
     """
-    model = build_model(params)
+    params = dict(params)
+    seed = int(params.pop("random_state", SEED))
     folds = StratifiedKFold(n_splits=CV_FOLDS, shuffle=True, random_state=SEED)
     start = time.perf_counter()
+    scores: list[float] = []
     with warnings.catch_warnings(), threadpool_limits(limits=THREADS_PER_TRIAL):
         # Expected with few epochs: finding enough of them is part of the search.
         warnings.simplefilter("ignore", ConvergenceWarning)
         # Overflow on the way to diverging; the ValueError below says it plainly.
         warnings.simplefilter("ignore", RuntimeWarning)
-        try:
-            scores = cross_val_score(
-                model,
-                X_train,
-                y_train,
-                cv=folds,
-                scoring="accuracy",
-                n_jobs=1,
-                error_score="raise",
-            )
-        except ValueError as exc:
-            if "non-finite" not in str(exc):
-                raise
-            raise ValueError(
-                "training diverged (non-finite weights); learning_rate_init="
-                f"{params.get('learning_rate_init')}, momentum={params.get('momentum')}"
-            ) from exc
+        for fold, (fit_rows, val_rows) in enumerate(folds.split(X_train, y_train)):
+            model = build_model({**params, "random_state": seed + fold})
+            try:
+                model.fit(X_train[fit_rows], y_train[fit_rows])
+            except ValueError as exc:
+                if "non-finite" not in str(exc):
+                    raise
+                raise ValueError(
+                    "training diverged (non-finite weights); learning_rate_init="
+                    f"{params.get('learning_rate_init')}, momentum={params.get('momentum')}"
+                ) from exc
+            scores.append(float(model.score(X_train[val_rows], y_train[val_rows])))
     return {
         "accuracy": float(np.mean(scores)),
         "accuracy_std": float(np.std(scores)),
@@ -119,7 +121,7 @@ def train(params: dict[str, Any]) -> dict[str, float]:
 class EpochTrial(Protocol):
     """What ``train_epochs`` needs of its trial: tunewise's trial context has both methods."""
 
-    def report(self, step: int, value: float) -> None: ...
+    def report(self, value: float, step: int) -> None: ...
 
     def should_stop(self) -> bool: ...
 
@@ -129,7 +131,7 @@ def train_epochs(params: dict[str, Any], trial: EpochTrial) -> dict[str, float]:
 
     ``params["epochs"]`` is the budget (Hyperband's resource; it replaces ``max_iter``). The
     ``CV_FOLDS`` models of ``train``'s folds are trained in lockstep with ``partial_fit``, one
-    epoch each per step, and ``trial.report(epoch, mean validation accuracy)`` follows every
+    epoch each per step, and ``trial.report(mean validation accuracy, epoch)`` follows every
     epoch. The value at epoch ``n`` measures what ``train`` measures for ``max_iter=n``: same
     folds, scaling, initial weights, learning-rate decay and momentum; only the order of the
     per-epoch shuffles differs (``fit`` permutes its previous permutation, ``partial_fit``
@@ -158,10 +160,11 @@ def train_epochs(params: dict[str, Any], trial: EpochTrial) -> dict[str, float]:
     with warnings.catch_warnings(), threadpool_limits(limits=THREADS_PER_TRIAL):
         warnings.simplefilter("ignore", RuntimeWarning)  # overflow on the way to diverging
         fold_data = []
-        for fit_rows, val_rows in folds.split(X_train, y_train):
+        for fold, (fit_rows, val_rows) in enumerate(folds.split(X_train, y_train)):
             # A RandomState object (not an int) carries on across partial_fit calls, so each
-            # epoch gets a new shuffle (an int would give every epoch the same one).
-            model = build_model({**params, "random_state": np.random.RandomState(seed)})
+            # epoch gets a new shuffle (an int would give every epoch the same one). Fold k
+            # starts from seed + k, as in ``train``.
+            model = build_model({**params, "random_state": np.random.RandomState(seed + fold)})
             scaler = model.named_steps["scale"].fit(X_train[fit_rows])
             fold_data.append(
                 (
@@ -186,7 +189,7 @@ def train_epochs(params: dict[str, Any], trial: EpochTrial) -> dict[str, float]:
                         f"momentum={params.get('momentum')}"
                     ) from exc
                 scores.append(float(net.score(x_val, y_val)))
-            trial.report(epoch, float(np.mean(scores)))
+            trial.report(float(np.mean(scores)), epoch)
             if trial.should_stop():
                 break
     return {
@@ -243,7 +246,8 @@ def compare(study_name: str, storage: str) -> None:
     """Print the best configuration and how it compares with scikit-learn's defaults.
 
     Two comparisons: the search's own measure (the same CV folds), and the held-out test split
-    the search never saw, averaged over :data:`HELD_OUT_INITS` initial weights.
+    the search never saw, averaged over :data:`HELD_OUT_INITS` initial weights. The last line is
+    :func:`verdict` on the held-out figures.
     """
     params, static, cv_value, metrics = load_best(study_name, storage)
     cv_line = f"{cv_value:.4f}"
@@ -268,10 +272,55 @@ def compare(study_name: str, storage: str) -> None:
     )
     print(f"  tuned    {_spread(tuned)}   (the best hyperparameters above)")
     print(f"  default  {_spread(default)}   (MLPClassifier())")
+    print(verdict(tuned, default))
 
 
 def _spread(values: Sequence[float]) -> str:
     return f"{np.mean(values):.4f} [{min(values):.4f}, {max(values):.4f}]"
+
+
+def noise_half_width(tuned: Sequence[float], default: Sequence[float]) -> float:
+    """Half-width of the 95% interval of ``mean(tuned) - mean(default)`` (Welch's t).
+
+    The values are one configuration's accuracies over initial weights each, so the interval
+    says how far the difference of the two means could move with other starts. Needs at least
+    two values on each side; with no spread at all the half-width is 0.
+    """
+    from scipy import stats  # scikit-learn's own dependency
+
+    if len(tuned) < 2 or len(default) < 2:
+        raise ValueError("the noise needs at least 2 initial weights on each side")
+    var_t = float(np.var(tuned, ddof=1)) / len(tuned)
+    var_d = float(np.var(default, ddof=1)) / len(default)
+    se2 = var_t + var_d
+    if se2 == 0.0:
+        return 0.0
+    # Welch-Satterthwaite degrees of freedom (a side without spread contributes none).
+    dof = se2**2 / sum(
+        v**2 / (n - 1) for v, n in ((var_t, len(tuned)), (var_d, len(default))) if v > 0
+    )
+    return float(stats.t.ppf(0.975, dof)) * se2**0.5
+
+
+def verdict(tuned: Sequence[float], default: Sequence[float]) -> str:
+    """One line for a newcomer: tuned vs default on held-out digits, and whether it is noise.
+
+    The difference of the means is beyond the noise when it is larger than
+    :func:`noise_half_width` (the 95% interval over initial weights excludes 0).
+    """
+    diff = float(np.mean(tuned) - np.mean(default))
+    half = noise_half_width(tuned, default)
+    if abs(diff) <= half:
+        judged = "within the noise: no better than the defaults"
+    elif diff > 0:
+        judged = "beyond the noise: tuning wins"
+    else:
+        judged = "beyond the noise: the defaults win"
+    return (
+        f"Tuned {np.mean(tuned):.4f} vs default {np.mean(default):.4f} on held-out digits: "
+        f"{diff:+.4f}, {judged} (95% interval +/-{half:.4f} over "
+        f"{len(tuned)} and {len(default)} initial weights)"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -142,7 +142,7 @@ def test_enqueued_configurations_run_first() -> None:
     with pytest.raises(tw.SpecError, match=r"^enqueue\[0\]\.x"):
         tw.create_study(
             "bad",
-            objective=tw.Objective("acc"),
+            objective=tw.Objective("acc", "maximize"),
             space=dict(SPACE.params),
             enqueue=[{"x": 3.0, "y": 0.0}],
         )
@@ -207,7 +207,7 @@ def test_transfer_warm_start_runs_the_parents_best_first(tmp_path: Path) -> None
     with pytest.raises(tw.SpecError, match=r"^warm_start\.parents\[0\]"):
         tw.create_study(
             "d",
-            objective=tw.Objective("acc"),
+            objective=tw.Objective("acc", "maximize"),
             space=dict(SPACE.params),
             storage=url,
             warm_start={"parents": ["nope"], "type": "transfer"},

@@ -28,7 +28,7 @@ def curve_train(params: dict[str, Any], trial: Any) -> float | None:
     value = 0.0
     for epoch in range(1, params["epochs"] + 1):
         value = q * (1 - 0.5**epoch)
-        trial.report(epoch, value)
+        trial.report(value, epoch)
         if trial.should_stop():
             return None
         time.sleep(0.005)

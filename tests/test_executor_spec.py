@@ -14,7 +14,7 @@ from tunewise.spec import ExecutorSpec, StudySpec
 def spec_data(**extra: Any) -> dict[str, Any]:
     return {
         "study": "s",
-        "objective": {"metric": "score"},
+        "objective": {"metric": "score", "direction": "maximize"},
         "space": {"x": {"type": "float", "low": 0.0, "high": 1.0}},
         **extra,
     }

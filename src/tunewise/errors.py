@@ -82,3 +82,17 @@ class LeaseLost(StoreError):
 class NumberTaken(StoreError):
     """Another process added a trial first: the number the caller meant to add is taken (read
     the study's trials again and suggest anew, so no configuration is run twice)."""
+
+
+class NoTrialCompleted(StudyAborted):
+    """A study ended with failed trials and not one completed: ``study.optimize`` raises it
+    (``tunewise run`` exits 1 with the same text) instead of returning as if all went well.
+
+    ``counts`` maps each failure kind to how many trials failed with it; ``last_error`` is the
+    reason of the last failed trial.
+    """
+
+    def __init__(self, message: str, counts: dict[str, int], last_error: str | None) -> None:
+        self.counts = counts
+        self.last_error = last_error
+        super().__init__(message)

@@ -212,8 +212,10 @@ class Study:
     def trials_dataframe(self) -> Any:
         """The trials as a pandas DataFrame, one row per trial in number order: ``number``,
         ``state``, ``value``, ``datetime_start``, ``datetime_complete``, ``duration``, one
-        ``params_NAME`` column per hyperparameter and one ``metrics_NAME`` per metric,
-        ``attempt``, ``failure_kind``, ``error`` (Optuna's names, where it has them).
+        ``params_NAME`` column per hyperparameter, one ``metrics_NAME`` per metric and one
+        ``user_attrs_KEY`` per user attribute, ``attempt``, ``failure_kind``, ``error``
+        (Optuna's names, where it has them; ``state`` holds tunewise's state names: completed,
+        stopped (Optuna's pruned), failed, running, queued (Optuna's waiting)).
 
         Raises:
             ImportError: pandas is not installed (``pip install 'tunewise[dashboard]'``).
@@ -226,6 +228,7 @@ class Study:
             ) from exc
         trials = self.trials
         metrics = sorted({name for t in trials for name in t.metrics})
+        attrs = sorted({key for t in trials for key in t.user_attrs})
         rows = [
             {
                 "number": t.number,
@@ -238,6 +241,7 @@ class Study:
                 else None,
                 **{f"params_{p}": t.params.get(p) for p in self.space.names},
                 **{f"metrics_{m}": t.metrics.get(m) for m in metrics},
+                **{f"user_attrs_{a}": t.user_attrs.get(a) for a in attrs},
                 "attempt": t.attempt,
                 "failure_kind": str(t.failure_kind) if t.failure_kind else None,
                 "error": t.error,
@@ -247,7 +251,7 @@ class Study:
         columns = [
             "number", "state", "value", "datetime_start", "datetime_complete", "duration",
             *(f"params_{p}" for p in self.space.names), *(f"metrics_{m}" for m in metrics),
-            "attempt", "failure_kind", "error",
+            *(f"user_attrs_{a}" for a in attrs), "attempt", "failure_kind", "error",
         ]  # fmt: skip
         frame = pd.DataFrame(rows, columns=columns)
         frame["duration"] = pd.to_timedelta(frame["duration"])

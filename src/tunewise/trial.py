@@ -23,14 +23,22 @@ class Direction(StrEnum):
 
 @dataclass(frozen=True)
 class Objective:
-    """The metric a study optimises and its direction."""
+    """The metric a study optimises and its direction, both required: a default direction
+    would silently maximise a loss."""
 
     metric: str
-    direction: Direction | str = Direction.MAXIMIZE
+    direction: Direction | str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.metric, str) or not self.metric:
             raise SpecError("objective.metric", "must be a non-empty metric name")
+        if self.direction is None:
+            raise SpecError(
+                "objective.direction",
+                f"is required: minimize or maximize (say whether a lower or a higher "
+                f"{self.metric!r} is better; tunewise never guesses, so a loss is never "
+                "maximized by mistake)",
+            )
         try:
             direction = Direction(str(self.direction).lower())
         except ValueError:

@@ -35,7 +35,7 @@ class ScriptedTrial:
         self.checks = 0
         self.stop_after = stop_after
 
-    def report(self, step: int, value: float) -> None:
+    def report(self, value: float, step: int) -> None:
         self.reports.append((step, value))
 
     def should_stop(self) -> bool:

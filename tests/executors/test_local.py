@@ -77,8 +77,8 @@ def test_runs_trials_in_parallel_and_streams_reports(tmp_path: Path) -> None:
 
 def test_a_training_function_may_take_the_trial_context(tmp_path: Path) -> None:
     def train(params: dict[str, Any], trial: Any) -> None:
-        trial.report(1, 0.5)
-        trial.report(2, value=0.75, loss=0.1)
+        trial.report(0.5, 1)
+        trial.report(0.75, 2, loss=0.1)
         print("hello from trial", trial.number)
 
     executor = LocalExecutor(capacity=1)
@@ -141,7 +141,7 @@ def test_cancel_stops_a_cooperative_trial_at_its_last_report(tmp_path: Path) -> 
         step = 0
         while not trial.should_stop():
             step += 1
-            trial.report(step, value=float(step))
+            trial.report(float(step), step)
             time.sleep(0.05)
         raise tw.TrialStopped()
 

@@ -17,7 +17,7 @@ STEPS = 3
 
 def curve(params: dict[str, Any], trial: TrialContext) -> float | None:
     for step in range(1, STEPS + 1):
-        trial.report(step, params["x"] * step)
+        trial.report(params["x"] * step, step)
         if trial.should_stop():
             return None
         time.sleep(0.1)

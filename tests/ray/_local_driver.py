@@ -67,7 +67,7 @@ def stubborn_trial(params: dict[str, Any], trial: TrialContext) -> float:
 
 def curve(params: dict[str, Any], trial: TrialContext) -> float | None:
     for step in range(1, 5):
-        trial.report(step, params["x"] * step)
+        trial.report(params["x"] * step, step)
         if trial.should_stop():  # the study's decision on this step came with the report
             return None
         time.sleep(0.05)

@@ -121,7 +121,7 @@ def test_local_ray_streams_stops_kills_and_ends(tmp_path: Path, launcher: Launch
 def test_cli_says_in_one_sentence_when_no_ray_cluster_answers(tmp_path: Path) -> None:
     spec = {
         "study": "nowhere",
-        "objective": {"metric": "score"},
+        "objective": {"metric": "score", "direction": "maximize"},
         "space": {"x": {"type": "float", "low": 0.0, "high": 1.0}},
         "trial": {"command": ["true"]},
         "limits": {"max_trials": 1},

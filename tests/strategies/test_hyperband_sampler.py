@@ -71,7 +71,7 @@ def _curve(params: dict[str, Any], trial: Any) -> float | None:
     value = 0.0
     for epoch in range(1, params["epochs"] + 1):
         value = 1.0 - (params["q"] - 0.7) ** 2 - 0.5**epoch
-        trial.report(epoch, value)
+        trial.report(value, epoch)
         if trial.should_stop():
             return None
     return value

@@ -35,7 +35,7 @@ def train(params, trial):
     sleep = float(os.environ.get("TW_TEST_SLEEP", "0.02"))
     steps = int(os.environ.get("TW_TEST_STEPS", "0"))
     for step in range(1, steps + 1):
-        trial.report(step, params["x"])
+        trial.report(params["x"], step)
         if trial.should_stop():
             raise tunewise.TrialStopped()
         time.sleep(sleep)

@@ -158,6 +158,12 @@ def _run_to_the_end(
         bar.close()
     print(f"study {spec.name} {study.state}: {completion.message}")
     _print_best(study)
+    from tunewise.failures import no_result_error
+
+    failure = no_result_error(spec.name, study.trials)  # trials failed and none completed
+    if failure is not None:
+        print(f"tunewise: {failure}", file=sys.stderr)
+        return EXIT_FAILURE
     return EXIT_OK
 
 
@@ -362,6 +368,9 @@ def build_parser() -> argparse.ArgumentParser:
     from tunewise.cli import sagemaker as sagemaker_commands  # import-sagemaker, describe
 
     sagemaker_commands.register(sub)
+    from tunewise.cli import manage  # add, delete, copy
+
+    manage.register(sub)
     return parser
 
 

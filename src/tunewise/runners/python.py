@@ -81,8 +81,10 @@ class TrialContext:
         self._objective = job.objective
         self._should_stop = should_stop
 
-    def report(self, step: int | None = None, value: float | None = None, **metrics: float) -> None:
-        """Report intermediate values (``value``: the objective's); same as tunewise.report."""
+    def report(self, value: float | None = None, step: int | None = None, **metrics: float) -> None:
+        """Report intermediate values at ``step``: ``value`` is the objective's, ``metrics``
+        any others. Optuna's order, ``trial.report(value, step)``; keywords work either way.
+        Same as ``tunewise.report(step=..., **metrics)``."""
         values = dict(metrics)
         if value is not None:
             values[self._objective] = value
@@ -90,6 +92,10 @@ class TrialContext:
 
     def should_stop(self) -> bool:
         """True once the study wants this trial to end; return (or raise TrialStopped) then."""
+        return self._should_stop()
+
+    def should_prune(self) -> bool:
+        """Optuna's name for :meth:`should_stop`."""
         return self._should_stop()
 
 
