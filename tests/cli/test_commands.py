@@ -404,9 +404,11 @@ def test_storage_flag_beats_environment_beats_spec(tmp_path: Path) -> None:
     ok(cli(tmp_path, "run", "spec.yaml"))
     assert [has_study(db) for db in dbs.values()] == [True, True, True, False]
 
-    # The reading commands follow the same rule (they have no spec).
-    empty = ok(cli(tmp_path, "status", env={"TUNEWISE_STORAGE": "sqlite:///nothing.db"}))
-    assert "no studies" in empty.stdout
+    # The reading commands follow the same rule (they have no spec), and create no store.
+    missing = cli(tmp_path, "status", env={"TUNEWISE_STORAGE": "sqlite:///nothing.db"})
+    assert missing.returncode == 2
+    assert f"no SQLite database at {tmp_path / 'nothing.db'}" in missing.stderr
+    assert not (tmp_path / "nothing.db").exists()
     flag_only = status_rows(
         tmp_path, "--storage", "sqlite:///flag.db", env={"TUNEWISE_STORAGE": "sqlite:///nothing.db"}
     )
@@ -534,10 +536,16 @@ def test_trial_timeout_fails_the_trials_and_ends_quickly(tmp_path: Path) -> None
         limits={"max_trials": 2, "max_parallel": 2},
     )
     started = time.monotonic()
-    result = ok(cli(tmp_path, "run", "spec.yaml", *storage(tmp_path)))
+    result = cli(tmp_path, "run", "spec.yaml", *storage(tmp_path))
     elapsed = time.monotonic() - started
     assert elapsed < 20, elapsed
     assert "no trial completed" in result.stdout
+    # No trial completed: exit 1 with the failure kinds, their counts and the last error.
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith(
+        f"tunewise: study '{STUDY}' has no completed trial: 2 failed (timeout 2)"
+    )
     trials = trials_json(tmp_path)
     assert len(trials) == 2
     for t in trials:

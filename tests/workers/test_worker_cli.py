@@ -227,8 +227,8 @@ def test_worker_bad_input(tmp_path: Path) -> None:
         assert "Traceback" not in done.stderr
         return done.stderr.strip()
 
-    assert fails("--storage", url, "--study", "nope") == (
-        "tunewise: no study named 'nope' in this storage; `tunewise status` lists the studies"
+    assert fails("--storage", url, "--study", "nope").startswith(
+        f"tunewise: no study named 'nope' in {url}; `tunewise status` lists the studies"
     )
     assert fails("--storage", url, "--max-parallel", "0") == (
         "tunewise: --max-parallel: must be at least 1"
