@@ -27,7 +27,13 @@ from tunewise.documents import trial_document
 from tunewise.errors import StoreError, StudyNotFound
 from tunewise.server.control import change_state
 from tunewise.server.data import StudyData
-from tunewise.server.files import LOG_STREAMS, UnsafePath, list_files, read_tail
+from tunewise.server.files import (
+    LOG_STREAMS,
+    UnsafePath,
+    attempt_logs,
+    list_files,
+    read_tail,
+)
 from tunewise.trial import TrialState
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$"
@@ -154,7 +160,14 @@ def build_router(data: StudyData, *, allow_control: bool) -> APIRouter:
             detail = data.trial(name, number)
         except StoreError:
             raise HTTPException(404, f"study {name!r} has no trial {number}") from None
-        detail["files"] = list_files(data.trial_dir(name, number))
+        folder = data.trial_dir(name, number)
+        detail["files"] = list_files(folder)
+        present = {f["name"] for f in detail["files"]}
+        detail["logs"] = [  # each attempt's logs, latest first (read them by the files route)
+            {"attempt": log.attempt, "stream": log.stream, "name": log.name}
+            for log in attempt_logs(folder, int(detail["attempt"] or 1))
+            if log.name in present
+        ]
         return detail
 
     @router.get("/studies/{name}/trials/{number}/logs/{stream}", summary="Tail of a trial log")

@@ -28,6 +28,9 @@ MAX_BYTES = 256 * 1024
 MAX_LIST = 200  # files listed on a trial's page
 LOG_STREAMS = ("stdout", "stderr")
 _DRIVE = re.compile(r"^[A-Za-z]:")
+#: An earlier attempt's log as the runner keeps it (``runners.trialdir.keep_earlier_logs``):
+#: ``stdout.2.log``, or ``stdout.2-3.log`` when that name was taken.
+_EARLIER_LOG = re.compile(r"(?P<stream>stdout|stderr)\.(?P<attempt>[1-9][0-9]{0,5})(-[0-9]+)?\.log")
 
 
 class UnsafePath(ValueError):
@@ -151,3 +154,29 @@ def list_files(folder: Path) -> list[dict[str, object]]:
             if len(out) >= MAX_LIST:
                 return out
     return out
+
+
+@dataclass(frozen=True)
+class AttemptLog:
+    """One log file of one attempt of a trial."""
+
+    attempt: int
+    stream: str
+    name: str  # relative to the trial's folder
+    latest: bool  # the current attempt's ``stdout.log``/``stderr.log``
+
+
+def attempt_logs(folder: Path, attempt: int) -> list[AttemptLog]:
+    """Each attempt's logs, latest attempt first: the current attempt's ``stdout.log`` and
+    ``stderr.log`` (listed whether or not they exist yet), then the logs earlier attempts left
+    (renamed by the runner when the next attempt started), newest attempt first."""
+    logs = [AttemptLog(attempt, s, f"{s}.log", True) for s in LOG_STREAMS]
+    earlier = []
+    for entry in list_files(folder):
+        match = _EARLIER_LOG.fullmatch(str(entry["name"]))
+        if match:
+            number = int(match["attempt"])
+            earlier.append(AttemptLog(number, match["stream"], match[0], False))
+    order = {s: i for i, s in enumerate(LOG_STREAMS)}
+    earlier.sort(key=lambda log: (-log.attempt, log.name.count("-"), order[log.stream], log.name))
+    return logs + earlier

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 from tunewise.errors import StoreError
 from tunewise.server.api import StudyName, TrialNumber
 from tunewise.server.data import StudyData
-from tunewise.server.files import LOG_STREAMS, list_files, read_tail
+from tunewise.server.files import attempt_logs, list_files, read_tail
 from tunewise.server.render import (
     CSP,
     STATIC_TYPES,
@@ -26,6 +26,7 @@ from tunewise.server.render import (
     study_context,
 )
 
+MAX_LOGS_SHOWN = 20  # log tails on a trial's page (the latest attempt's, then earlier ones)
 PAGE_HEADERS = {"Content-Security-Policy": CSP, "Cache-Control": "no-store"}
 ERROR_TITLES = {404: "Not found", 405: "Method not allowed", 503: "The store did not answer"}
 
@@ -74,12 +75,14 @@ def build_pages(app: FastAPI, data: StudyData) -> None:
         except StoreError:
             raise HTTPException(404, f"study {name!r} has no trial {number}") from None
         folder = data.trial_dir(name, number)
-        logs: dict[str, Any] = {}
-        for stream in LOG_STREAMS:
+        logs: list[dict[str, Any]] = []  # each attempt's logs, the latest attempt first
+        for log in attempt_logs(folder, int(trial["attempt"] or 1))[:MAX_LOGS_SHOWN]:
             try:
-                logs[stream] = read_tail(folder, f"{stream}.log", 64 * 1024)
+                tail = read_tail(folder, log.name, 64 * 1024)
             except (OSError, ValueError):
-                logs[stream] = None
+                tail = None
+            if tail is not None or log.latest:
+                logs.append({"log": log, "tail": tail})
         text = render(
             "trial.html",
             page="trial",
