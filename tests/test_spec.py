@@ -803,3 +803,9 @@ def test_a_huge_integer_or_impossible_date_is_a_spec_error() -> None:
     for value in ("1" * 5000, "2024-13-45"):
         text = SPEC_HEAD + SPACE_LINE + f"static: {{v: {value}}}\n"
         assert "cannot read" in spec_error(parse_spec_text, text, "v.yaml").message
+
+
+@pytest.mark.parametrize("key", ["storage", "runs_dir"])
+def test_a_nul_byte_in_a_path_is_refused(key: str) -> None:
+    """It once failed every trial ("embedded null byte"), or crashed opening the store."""
+    assert spec_error(StudySpec.from_dict, minimal(**{key: "a\x00b"})).field == key

@@ -333,6 +333,9 @@ class StudySpec:
         runs_dir = data.get("runs_dir")
         if runs_dir is not None and not isinstance(runs_dir, str):
             raise SpecError("runs_dir", "must be a folder path")
+        for key in ("storage", "runs_dir"):
+            if data.get(key) is not None:
+                check_text(data[key], key)
         name = data["study"]
         if isinstance(name, bool) or not isinstance(name, str | int):
             raise SpecError("study", f"must be a name such as mlp-digits, got {name!r}")

@@ -97,4 +97,6 @@ def check_text(text: str, path: str) -> None:
     """Refuse text with a NUL byte: an argument, an environment variable or a file name
     cannot hold one, so every trial given it would fail."""
     if "\x00" in text:
-        raise SpecError(path, f"{text!r} holds a NUL byte (\\x00), which no command can be given")
+        raise SpecError(
+            path, f"{text!r} holds a NUL byte (\\x00), which no argument or file name can hold"
+        )
