@@ -519,9 +519,9 @@ class Tuner:
         elif outcome.state != TrialState.FAILED:
             self._consecutive_failures = 0
         if outcome.state == TrialState.FAILED and kind != FailureKind.INTERRUPTED:
-            retry = " (retried)" if trial.state == TrialState.QUEUED else ""
+            retry = ", retried" if trial.state == TrialState.QUEUED else ""
             get_logger().warning(
-                "trial %d failed%s (%s): %s", number, retry, kind, one_line(outcome.error)
+                "trial %d failed (%s%s): %s", number, kind, retry, one_line(outcome.error)
             )
         if trial.state.is_finished and self.on_trial_finished is not None:
             self.on_trial_finished(trial)
