@@ -133,6 +133,14 @@ def test_unreadable_storage_urls_are_one_sentence(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_server_that_cannot_be_reached_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    # psycopg's message has a second line ("Is the server running ...?"): shown as one.
+    assert main(["status", "--storage", "postgresql://u@127.0.0.1:1/db"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("tunewise: storage error at "), err
+    assert "127.0.0.1" in err and "Traceback" not in err
+
+
 def test_sqlite_url_with_no_file_is_refused_not_run_in_memory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

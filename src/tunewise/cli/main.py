@@ -414,7 +414,10 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"tunewise: the study aborted: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     except StoreError as exc:
-        print(f"tunewise: storage error: {exc}", file=sys.stderr)
+        # One line, even where the driver's message has several (PostgreSQL's hints do).
+        text = " ".join(str(exc).split())
+        shown = text if text.startswith("storage error") else f"storage error: {text}"
+        print(f"tunewise: {shown}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         print(
