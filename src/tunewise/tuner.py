@@ -61,7 +61,7 @@ NOT_DECIDED_HERE = frozenset({"ended_elsewhere", "idle"})
 #: How long a tuner waits for its turn to suggest before it goes on without it (a process that
 #: holds the turn may be frozen; the trial-number check keeps suggestions right regardless).
 SUGGESTION_LOCK_SECONDS = 0.5
-INTERRUPTED = "interrupted by the user (Ctrl-C)"
+INTERRUPTED = "interrupted (Ctrl-C or SIGTERM)"
 #: How often the loop reads the study's stored state (a stop from the dashboard or REST).
 STATE_POLL_SECONDS = 0.2
 

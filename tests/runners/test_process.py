@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from collections.abc import Callable
@@ -103,3 +104,43 @@ def test_log_tail_shows_what_a_terminal_shows(tmp_path: Path) -> None:
     assert process.log_tail(tmp_path / "missing.log", 5) == []
     log.write_bytes(b"x" * 100 + b"\n" + b"\xff\xfebad utf8\n")
     assert process.log_tail(log, 1) == ["\ufffd\ufffdbad utf8"]
+
+
+def test_descendants_are_found_through_every_generation(tmp_path: Path, script: Script) -> None:
+    proc, pids = start_tree(tmp_path, script, "default")
+    try:
+        assert sorted(process.descendants(os.getpid())) == sorted(pids)
+        assert process.has_children()
+    finally:
+        proc.kill()
+        proc.wait()
+        kill_all(pids)
+
+
+def test_a_subreaper_kills_the_orphans_that_left_its_tree(tmp_path: Path) -> None:
+    """A forked process makes itself a subreaper, starts a double-forked ``sleep`` in a
+    session of its own (an orphan: reparented to it, not to PID 1), and kills it."""
+    pid_file = tmp_path / "orphan.txt"
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the forked child
+        code = 1
+        try:
+            assert process.become_subreaper() and process.is_subreaper()
+            middle = os.fork()
+            if middle == 0:
+                os.setsid()
+                sleeper = subprocess.Popen(["sleep", "60"])
+                pid_file.write_text(str(sleeper.pid))
+                os._exit(0)
+            os.waitpid(middle, 0)
+            orphan = int(pid_file.read_text())
+            assert orphan in process.descendants(os.getpid())  # it came back to us
+            assert process.kill_descendants(os.getpid())
+            code = 0 if not running([orphan]) else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(child, 0)
+    orphan = int(pid_file.read_text())
+    kill_all([orphan])
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert not process.is_subreaper()  # only the forked child was one
