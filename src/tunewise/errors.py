@@ -53,14 +53,16 @@ class StoreError(TunewiseError):
 
 
 class StudyNotFound(StoreError, KeyError):
-    """No study of that name exists in the store."""
+    """No study of that name exists in the store; ``storage`` names the store searched."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, storage: str | None = None) -> None:
         self.name = name
+        self.storage = storage
         super().__init__(name)
 
     def __str__(self) -> str:
-        return f"no study named {self.name!r} in this storage; `tunewise status` lists the studies"
+        where = self.storage or "this storage"
+        return f"no study named {self.name!r} in {where}; `tunewise status` lists the studies"
 
 
 class StudyExists(StoreError):

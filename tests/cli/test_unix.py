@@ -188,3 +188,6 @@ def test_no_study_messages_name_the_store_searched(
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "'nosuch'" in err
         assert f"sqlite:///{path}" in err
+    with pytest.raises(tw.StudyNotFound) as caught:  # and from Python
+        tw.load_study("nosuch", storage=url)
+    assert f"no study named 'nosuch' in {path};" in str(caught.value)

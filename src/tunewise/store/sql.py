@@ -205,7 +205,7 @@ class SQLStore(Store):
         def tx(conn: Connection) -> StudyRecord:
             row = conn.execute(sa.select(studies).where(studies.c.name == name)).first()
             if row is None:
-                raise StudyNotFound(name)
+                raise StudyNotFound(name, storage=self._label)  # the message names the store
             return study_from_row(row)
 
         return self._run(tx, write=False)
