@@ -377,9 +377,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``tunewise`` command; returns its exit code."""
     try:
-        code = _main(argv)
-        sys.stdout.flush()  # here, so that a closed pipe is met while it can still be handled
-        return code
+        try:
+            return _main(argv)
+        finally:  # --help and --version exit through SystemExit: flush for them too
+            sys.stdout.flush()  # here, so that a closed pipe is met while it can be handled
     except BrokenPipeError:
         # The reader went away (``tunewise trials STUDY | head``): end quietly, as Unix tools
         # do, and keep Python from complaining when it flushes stdout at exit.
