@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 
 from tunewise import __version__
 from tunewise.cli.common import (
-    DEFAULT_STORAGE,
     EXIT_BROKEN_PIPE,
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
@@ -39,7 +38,7 @@ if TYPE_CHECKING:
     from tunewise.store.base import Store
 
 EXECUTORS = ("local", "ray")
-__all__ = ["DEFAULT_STORAGE", "EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
+__all__ = ["build_parser", "main"]
 
 
 def _open_study(args: argparse.Namespace) -> Study:
