@@ -7,6 +7,7 @@ copy (e.g. to see the XGBoost module's import-time message) without touching ``e
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 import yaml
+from scipy import stats
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -26,6 +28,7 @@ COMMAND_SCRIPT = EXAMPLES / "command" / "train.py"
 SPECS = [MLP_SPEC, XGB_SPEC, COMMAND_SPEC]
 
 MLP_HYPERPARAMETERS = {
+    "solver",
     "learning_rate_init",
     "power_t",
     "momentum",
@@ -71,6 +74,7 @@ def static_plus(spec_path: Path, **params: Any) -> dict[str, Any]:
 
 
 CHEAP_MLP = {
+    "solver": "sgd",
     "learning_rate_init": 0.05,
     "power_t": 0.1,
     "momentum": 0.9,
@@ -107,12 +111,18 @@ def test_mlp_spec_searches_every_hyperparameter() -> None:
     assert set(data["space"]) == MLP_HYPERPARAMETERS
     assert data["objective"] == {"metric": "accuracy", "direction": "maximize"}
     assert data["trial"]["python"] == "examples.mlp_digits:train"
-    assert data["static"]["solver"] == "sgd"
+    # Adam (scikit-learn's default) and SGD with momentum and a decaying learning rate.
+    assert data["space"]["solver"]["values"] == ["adam", "sgd"]
     assert data["static"]["learning_rate"] == "invscaling"
     assert data["static"]["early_stopping"] is False
     assert data["space"]["momentum"]["scale"] == "reverse_log"
     assert data["space"]["learning_rate_init"]["scale"] == "log"
     assert data["space"]["batch_size"]["values"] == [32, 64, 128, 256]
+    # Room to beat the defaults: their 100 units, 200 epochs and L2 1e-4 lie inside.
+    space = data["space"]
+    assert space["nodes_per_layer"]["low"] <= 100 <= space["nodes_per_layer"]["high"]
+    assert space["max_iter"]["low"] <= 200 <= space["max_iter"]["high"]
+    assert space["alpha"]["low"] <= 1e-4 <= space["alpha"]["high"]
 
 
 def test_xgboost_spec_searches_every_hyperparameter() -> None:
@@ -151,6 +161,86 @@ def test_mlp_train_returns_cv_accuracy() -> None:
     assert 0.5 < result["accuracy"] <= 1.0
     assert 0.0 <= result["accuracy_std"] < 0.5
     assert result["fit_seconds"] > 0
+
+
+def test_mlp_train_starts_each_fold_from_other_weights(monkeypatch: pytest.MonkeyPatch) -> None:
+    # One start for every fold let the search pick configurations that diverge from others.
+    mlp = load_example("mlp_digits.py")
+    real = mlp.build_model
+    starts: list[Any] = []
+
+    def recording_build_model(params: dict[str, Any]) -> Any:
+        starts.append(params.get("random_state"))
+        return real(params)
+
+    monkeypatch.setattr(mlp, "build_model", recording_build_model)
+    mlp.train(static_plus(MLP_SPEC, **CHEAP_MLP))
+    assert starts == [mlp.SEED, mlp.SEED + 1, mlp.SEED + 2]
+    starts.clear()
+    mlp.train(static_plus(MLP_SPEC, **CHEAP_MLP, random_state=10))
+    assert starts == [10, 11, 12]
+
+
+# The verdict: small fixed inputs whose Welch interval is known.
+
+
+def test_noise_half_width_is_welchs_95_percent_interval() -> None:
+    mlp = load_example("mlp_digits.py")
+    # Variances 1 and 1, 3 values each: standard error sqrt(2/3), 4 degrees of freedom.
+    half = mlp.noise_half_width([1.0, 2.0, 3.0], [1.0, 2.0, 3.0])
+    assert half == pytest.approx(2.7764451 * (2 / 3) ** 0.5, rel=1e-6)
+    # One side without spread: the other side's 2 degrees of freedom alone.
+    half = mlp.noise_half_width([1.0, 2.0, 3.0], [5.0, 5.0, 5.0])
+    assert half == pytest.approx(4.3026527 * (1 / 3) ** 0.5, rel=1e-6)
+    assert mlp.noise_half_width([0.9, 0.9], [0.8, 0.8]) == 0.0
+    # The interval of scipy's Welch test, on accuracies over starts.
+    tuned, default = [0.974, 0.982, 0.978, 0.976, 0.980], [0.973, 0.981, 0.977, 0.975]
+    interval = stats.ttest_ind(tuned, default, equal_var=False).confidence_interval(0.95)
+    assert mlp.noise_half_width(tuned, default) == pytest.approx(
+        (interval.high - interval.low) / 2, rel=1e-9
+    )
+    with pytest.raises(ValueError, match="at least 2"):
+        mlp.noise_half_width([0.9], [0.8, 0.8])
+
+
+@pytest.mark.parametrize(
+    ("tuned", "default", "expected"),
+    [
+        # +0.008, interval +/-0.0010: tuning wins
+        (
+            [0.984, 0.985, 0.986, 0.985, 0.985],
+            [0.976, 0.977, 0.978, 0.977, 0.977],
+            "Tuned 0.9850 vs default 0.9770 on held-out digits: +0.0080, beyond the noise: "
+            "tuning wins (95% interval +/-0.0010 over 5 and 5 initial weights)",
+        ),
+        # +0.001 with starts that span 0.008: within the noise
+        (
+            [0.974, 0.982, 0.978, 0.976, 0.980],
+            [0.973, 0.981, 0.977, 0.975, 0.979],
+            "Tuned 0.9780 vs default 0.9770 on held-out digits: +0.0010, within the noise: "
+            "no better than the defaults (95% interval +/-0.0046 over 5 and 5 initial weights)",
+        ),
+        # -0.01 with little spread: the defaults win
+        (
+            [0.966, 0.968, 0.967],
+            [0.977, 0.977, 0.978],
+            "Tuned 0.9670 vs default 0.9773 on held-out digits: -0.0103, beyond the noise: "
+            "the defaults win (95% interval +/-0.0020 over 3 and 3 initial weights)",
+        ),
+        # no spread at all and no difference: within (an interval of 0 excludes nothing)
+        (
+            [0.98, 0.98],
+            [0.98, 0.98],
+            "Tuned 0.9800 vs default 0.9800 on held-out digits: +0.0000, within the noise: "
+            "no better than the defaults (95% interval +/-0.0000 over 2 and 2 initial weights)",
+        ),
+    ],
+)
+def test_verdict_says_whether_the_difference_is_beyond_the_noise(
+    tuned: list[float], default: list[float], expected: str
+) -> None:
+    mlp = load_example("mlp_digits.py")
+    assert mlp.verdict(tuned, default) == expected
 
 
 def test_mlp_build_model_from_params_and_defaults() -> None:
@@ -198,6 +288,14 @@ def test_mlp_compare_prints_tuned_beside_default(
 
     monkeypatch.setattr(mlp, "load_best", fake_load_best)
     monkeypatch.setattr(mlp, "HELD_OUT_INITS", 2)
+    real_accuracies = mlp.held_out_accuracies
+    measured: list[list[float]] = []
+
+    def recording_accuracies(params: dict[str, Any], inits: int) -> list[float]:
+        measured.append(real_accuracies(params, inits))
+        return measured[-1]
+
+    monkeypatch.setattr(mlp, "held_out_accuracies", recording_accuracies)
     assert mlp.main(["compare", "--storage", "sqlite:///x.db", "--study", "s1"]) == 0
     assert seen == [("s1", "sqlite:///x.db")]
     out = capsys.readouterr().out
@@ -213,13 +311,66 @@ def test_mlp_compare_prints_tuned_beside_default(
         mean, low, high = (float(v) for v in found.groups())
         assert floor < low <= mean <= high <= 1, out
     assert "0.9300 +/- 0.0100" in out
+    # The last line is the verdict on exactly the accuracies above.
+    tuned_values, default_values = measured
+    assert out.strip().splitlines()[-1] == mlp.verdict(tuned_values, default_values), out
+    assert re.search(
+        rf"^Tuned {tuned.group(1)} vs default {default.group(1)} on held-out digits: "
+        r"[+-]0\.\d{4}, (beyond|within) the noise: .+ over 2 and 2 initial weights\)$",
+        out,
+        re.M,
+    ), out
+
+
+def run_small_study(spec_path: Path, folder: Path, space: dict[str, Any]) -> str:
+    """``tunewise run`` on a copy of an example spec with 2 trials and a cheaper ``space``;
+    returns the storage URL."""
+    data = read_spec(spec_path)
+    for name, bounds in space.items():
+        data["space"][name].update(bounds)
+    data["limits"] = {**data["limits"], "max_trials": 2}
+    spec = folder / spec_path.name
+    spec.write_text(yaml.safe_dump(data))
+    storage = f"sqlite:///{folder / 'small.db'}"
+    proc = subprocess.run(
+        [sys.executable, "-m", "tunewise.cli.main", "run", str(spec), "--storage", storage],
+        cwd=folder,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "trials: 2 completed" in proc.stdout, proc.stdout + proc.stderr
+    return storage
+
+
+def test_the_demo_runs_and_ends_with_its_verdict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `make demo` with a small budget: the spec through the CLI, then the compare step.
+    cheap = {
+        "nodes_per_layer": {"low": 16, "high": 32},
+        "max_iter": {"low": 10, "high": 15},
+    }
+    storage = run_small_study(MLP_SPEC, tmp_path, cheap)
+    mlp = load_example("mlp_digits.py")
+    monkeypatch.setattr(mlp, "HELD_OUT_INITS", 2)
+    study = read_spec(MLP_SPEC)["study"]
+    assert mlp.main(["compare", "--storage", storage, "--study", study]) == 0
+    out = capsys.readouterr().out
+    assert re.search(
+        r"^Tuned 0\.\d{4} vs default 0\.\d{4} on held-out digits: [+-]0\.\d{4}, "
+        r"(beyond|within) the noise: .+ over 2 and 2 initial weights\)$",
+        out.strip().splitlines()[-1],
+    ), out
 
 
 # --- xgboost_breast_cancer -------------------------------------------------------------------
 
 
 def test_xgboost_train_returns_cv_logloss() -> None:
-    pytest.importorskip("xgboost")  # an optional extra
+    # The dev extra installs xgboost-cpu, so this runs in `make test` (no skip).
     xgb = load_example("xgboost_breast_cancer.py")
     params = {
         "eta": 0.3,
@@ -235,6 +386,15 @@ def test_xgboost_train_returns_cv_logloss() -> None:
     assert 0.0 < result["logloss"] < 0.4
     assert 0.9 < result["auc"] <= 1.0
     assert 0.0 <= result["error"] < 0.2
+
+
+def test_xgboost_example_runs_as_a_study(tmp_path: Path) -> None:
+    cheap = {"num_boost_round": {"low": 5, "high": 10}, "max_depth": {"low": 2, "high": 3}}
+    storage = run_small_study(XGB_SPEC, tmp_path, cheap)
+    import tunewise as tw
+
+    best = tw.load_study(read_spec(XGB_SPEC)["study"], storage=storage).best_trial
+    assert best.value is not None and 0.0 < best.value < 0.7  # log loss of a few rounds
 
 
 def test_xgboost_example_without_xgboost_says_how_to_install(

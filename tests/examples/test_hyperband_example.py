@@ -57,12 +57,13 @@ def test_hyperband_spec_parses_with_epochs_as_the_resource() -> None:
     assert spec.hyperband.max_resource == spec.space.static["epochs"] == 27
     assert (spec.hyperband.min_resource, spec.hyperband.reduction_factor) == (1, 3)
     assert spec.early_stopping is None  # hyperband does its own stopping
-    # The main job's space, less max_iter: the budget is the resource, not a hyperparameter.
-    assert set(spec.space.names) == MLP_HYPERPARAMETERS - {"max_iter"}
+    # The main job's hyperparameters less max_iter (the budget is the resource, not a
+    # hyperparameter) and the solver (this variant keeps SGD, where momentum and decay act).
+    assert set(spec.space.names) == MLP_HYPERPARAMETERS - {"max_iter", "solver"}
     main = read_spec(MLP_SPEC)
     variant = read_spec(HYPERBAND_SPEC)
-    assert {k: v for k, v in main["space"].items() if k != "max_iter"} == variant["space"]
-    assert {**main["static"], "epochs": 27} == variant["static"]
+    assert variant["static"]["solver"] == "sgd"
+    assert {**main["static"], "solver": "sgd", "epochs": 27} == variant["static"]
     assert variant["trial"]["python"] == "examples.mlp_digits:train_epochs"
     assert variant["objective"] == main["objective"]
 
