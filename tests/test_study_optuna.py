@@ -424,3 +424,16 @@ def test_tell_with_a_trial_of_another_study_names_both(tmp_path: Path) -> None:
     assert first.tell(theirs, 0.1).state == TrialState.COMPLETED
     first.close()
     second.close()
+
+
+def test_get_trials_by_state() -> None:
+    study = new()
+    study.add_trial({"x": 0.1, "k": "a"}, 0.5)
+    study.add_trial({"x": 0.2, "k": "a"}, state="failed")
+    study.enqueue_trial({"x": 0.3, "k": "a"})
+    assert [t.number for t in study.get_trials()] == [0, 1, 2]
+    assert [t.number for t in study.get_trials([TrialState.COMPLETED, "queued"])] == [0, 2]
+    with pytest.raises(ValueError, match="^states must be among queued, running"):
+        study.get_trials(["done"])
+    with pytest.raises(TypeError, match="^states must be a list of trial states"):
+        study.get_trials("completed")

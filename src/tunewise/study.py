@@ -6,14 +6,13 @@ run`` does with the same spec); with a different definition it refuses, naming w
 
 from __future__ import annotations
 
-import random
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tunewise.asked import AskedTrial
-from tunewise.errors import SpecError, StudyExists, StudyNotFound
+from tunewise.errors import SpecError, StudyNotFound
 from tunewise.heartbeat import Heartbeat
 from tunewise.history import TrialHistory
 from tunewise.space import Param, Space
@@ -29,12 +28,12 @@ from tunewise.spec import (
     StudySpec,
     WarmStart,
 )
-from tunewise.study_admin import enqueue_new
 from tunewise.study_admin import finished_state as _finished_state
 from tunewise.study_admin import study_name as _study_name
 from tunewise.study_admin import trial_number as _trial_number
 from tunewise.study_admin import user_attr as _user_attr
 from tunewise.study_admin import user_attrs as _user_attrs
+from tunewise.study_create import open_or_create
 from tunewise.trial import Attempt, Objective, Report, StudyState, Trial, TrialState
 
 if TYPE_CHECKING:
@@ -151,7 +150,21 @@ class Study:
     # Results ---------------------------------------------------------------------------
     @property
     def trials(self) -> list[Trial]:
+        """Every trial, in number order."""
         return self._store.get_trials(self._id)
+
+    def get_trials(self, states: Sequence[TrialState | str] | None = None) -> list[Trial]:
+        """The trials in ``states`` (all when ``None``), in number order, as Optuna's."""
+        if states is None:
+            return self.trials
+        if isinstance(states, str) or not isinstance(states, Sequence):
+            raise TypeError(f"states must be a list of trial states, got {states!r}")
+        try:
+            wanted = [TrialState(str(state).lower()) for state in states]
+        except ValueError:
+            names = ", ".join(s.value for s in TrialState)
+            raise ValueError(f"states must be among {names}, got {list(states)!r}") from None
+        return self._store.get_trials(self._id, wanted)
 
     @property
     def best_trial(self) -> Trial:
@@ -220,42 +233,9 @@ class Study:
         Raises:
             ImportError: pandas is not installed (``pip install 'tunewise[dashboard]'``).
         """
-        try:
-            import pandas as pd
-        except ImportError as exc:
-            raise ImportError(
-                "trials_dataframe() needs pandas: pip install 'tunewise[dashboard]'"
-            ) from exc
-        trials = self.trials
-        metrics = sorted({name for t in trials for name in t.metrics})
-        attrs = sorted({key for t in trials for key in t.user_attrs})
-        rows = [
-            {
-                "number": t.number,
-                "state": str(t.state),
-                "value": t.value,
-                "datetime_start": t.started_at,
-                "datetime_complete": t.finished_at,
-                "duration": t.finished_at - t.started_at
-                if t.started_at and t.finished_at
-                else None,
-                **{f"params_{p}": t.params.get(p) for p in self.space.names},
-                **{f"metrics_{m}": t.metrics.get(m) for m in metrics},
-                **{f"user_attrs_{a}": t.user_attrs.get(a) for a in attrs},
-                "attempt": t.attempt,
-                "failure_kind": str(t.failure_kind) if t.failure_kind else None,
-                "error": t.error,
-            }
-            for t in trials
-        ]
-        columns = [
-            "number", "state", "value", "datetime_start", "datetime_complete", "duration",
-            *(f"params_{p}" for p in self.space.names), *(f"metrics_{m}" for m in metrics),
-            *(f"user_attrs_{a}" for a in attrs), "attempt", "failure_kind", "error",
-        ]  # fmt: skip
-        frame = pd.DataFrame(rows, columns=columns)
-        frame["duration"] = pd.to_timedelta(frame["duration"])
-        return frame
+        from tunewise.study_frame import trials_dataframe
+
+        return trials_dataframe(self)
 
     # Running ---------------------------------------------------------------------------
     def optimize(
@@ -672,74 +652,6 @@ def create_study(
     except BaseException:
         store.close()
         raise
-
-
-def open_or_create(store: Store, spec: StudySpec) -> StudySpec:
-    """Create the study of ``spec`` in ``store``, or check that the stored one matches it.
-
-    Returns the spec as stored (its seed fixed). Raises SpecError when a study of that name has
-    another space, objective, static values or strategy, or another explicit seed.
-    """
-    from tunewise.strategies import get_strategy
-
-    get_strategy(spec.strategy)  # unknown names fail here, before anything is stored
-    if spec.hyperband is not None and spec.hyperband.sampler != "random":
-        try:
-            get_strategy(spec.hyperband.sampler)
-        except SpecError as exc:
-            raise SpecError("hyperband.sampler", exc.message) from None
-    explicit_seed = spec.seed
-    if spec.seed is None:
-        spec = spec.with_overrides(seed=random.SystemRandom().randrange(2**31))
-    try:
-        store.get_study(spec.name)
-    except StudyNotFound:
-        first = _first_configurations(store, spec)  # parents checked before anything is stored
-        try:
-            record = store.create_study(spec.name, spec.to_dict())
-        except StudyExists:
-            pass  # created by another process meanwhile: continue it as below
-        else:
-            for params in first:
-                store.add_trial(record.id, params)
-            return spec
-    record = store.get_study(spec.name)
-    stored = StudySpec.from_dict(dict(record.definition))
-    mine, theirs = spec.search_definition(), stored.search_definition()
-    for key in mine:
-        if mine[key] != theirs[key]:
-            raise SpecError(
-                "study",
-                f"a study named {spec.name!r} already exists with another {key}; "
-                "give a new name (--study NAME) or the same definition to continue it",
-            )
-    if explicit_seed is not None and explicit_seed != stored.seed:
-        raise SpecError(
-            "seed",
-            f"study {spec.name!r} was created with seed {stored.seed}, not {explicit_seed}; "
-            "drop the seed to continue it, or give a new study name",
-        )
-    # Same search: keep the stored seed, take the new limits and trial settings.
-    continued = spec.with_overrides(seed=stored.seed)
-    if continued.to_dict() != stored.to_dict():
-        store.update_study_definition(record.id, continued.to_dict())
-    enqueue_new(store, record.id, continued)  # each configuration once: see enqueue_new
-    return continued
-
-
-def _first_configurations(store: Store, spec: StudySpec) -> list[dict[str, Any]]:
-    """What a new study runs first: ``enqueue``, then (``transfer`` warm start) the parents'
-    best configurations. Loading the parents also checks they exist."""
-    from tunewise.warmstart import load_parents, starting_points
-
-    configurations = [dict(p) for p in spec.enqueue]
-    if spec.warm_start is not None:
-        parents = load_parents(spec.warm_start, spec.space, spec.objective, store)
-        if spec.warm_start.type == "transfer":
-            for params in starting_points(parents, spec.objective.sign):
-                if params not in configurations:
-                    configurations.append(params)
-    return configurations
 
 
 def load_study(name: str, *, storage: str | None = None) -> Study:

@@ -1,0 +1,46 @@
+"""``Study.trials_dataframe``: the trials as a pandas DataFrame, with Optuna's column names."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tunewise.study import Study
+
+
+def trials_dataframe(study: Study) -> Any:
+    """See :meth:`tunewise.study.Study.trials_dataframe`."""
+    try:
+        import pandas as pd
+    except ImportError as exc:
+        raise ImportError(
+            "trials_dataframe() needs pandas: pip install 'tunewise[dashboard]'"
+        ) from exc
+    trials = study.trials
+    metrics = sorted({name for t in trials for name in t.metrics})
+    attrs = sorted({key for t in trials for key in t.user_attrs})
+    rows = [
+        {
+            "number": t.number,
+            "state": str(t.state),
+            "value": t.value,
+            "datetime_start": t.started_at,
+            "datetime_complete": t.finished_at,
+            "duration": t.finished_at - t.started_at if t.started_at and t.finished_at else None,
+            **{f"params_{p}": t.params.get(p) for p in study.space.names},
+            **{f"metrics_{m}": t.metrics.get(m) for m in metrics},
+            **{f"user_attrs_{a}": t.user_attrs.get(a) for a in attrs},
+            "attempt": t.attempt,
+            "failure_kind": str(t.failure_kind) if t.failure_kind else None,
+            "error": t.error,
+        }
+        for t in trials
+    ]
+    columns = [
+        "number", "state", "value", "datetime_start", "datetime_complete", "duration",
+        *(f"params_{p}" for p in study.space.names), *(f"metrics_{m}" for m in metrics),
+        *(f"user_attrs_{a}" for a in attrs), "attempt", "failure_kind", "error",
+    ]  # fmt: skip
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["duration"] = pd.to_timedelta(frame["duration"])
+    return frame
