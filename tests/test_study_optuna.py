@@ -437,3 +437,17 @@ def test_get_trials_by_state() -> None:
         study.get_trials(["done"])
     with pytest.raises(TypeError, match="^states must be a list of trial states"):
         study.get_trials("completed")
+
+
+def test_user_attrs_show_in_the_trial_document_and_the_training_function_is_told_how() -> None:
+    from tunewise.documents import trial_document
+
+    def train(params: dict[str, Any], trial: Any) -> float:
+        trial.set_user_attr("k", 1)
+        return 0.0
+
+    study = new()
+    with pytest.raises(tw.NoTrialCompleted, match=r"set_user_attr\('k', \.\.\.\) is not avail"):
+        study.optimize(train, n_trials=1, progress=False)
+    study.set_trial_user_attr(0, "note", "flaky GPU")
+    assert trial_document(study.trials[0])["user_attrs"] == {"note": "flaky GPU"}

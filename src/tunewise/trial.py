@@ -179,6 +179,7 @@ class Trial:
             "started_at": self.started_at.isoformat() if self.started_at else None,
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
             "duration_s": self.duration,
+            "user_attrs": dict(self.user_attrs),
         }
 
 

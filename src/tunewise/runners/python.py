@@ -98,6 +98,15 @@ class TrialContext:
         """Optuna's name for :meth:`should_stop`."""
         return self._should_stop()
 
+    def set_user_attr(self, key: str, value: object) -> None:
+        """Not available in a trial's process (it has no line to the store but its reports):
+        refused with what to do instead, rather than an AttributeError."""
+        raise TypeError(
+            f"trial.set_user_attr({key!r}, ...) is not available inside a training function; "
+            "return the value as a metric, or set it from optimize(callbacks=[fn]) with "
+            "study.set_trial_user_attr(trial.number, key, value)"
+        )
+
 
 @contextlib.contextmanager
 def _captured_output(trial_dir: Path, attempt: int = 1) -> Iterator[None]:
