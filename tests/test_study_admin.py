@@ -126,3 +126,18 @@ def test_delete_study(tmp_path: Path) -> None:
     again.close()
     with pytest.raises(TypeError, match="^study_name must be a study name"):
         tw.delete_study(None, storage=url)  # type: ignore[arg-type]
+
+
+def test_delete_and_copy_never_create_the_store_they_read(tmp_path: Path) -> None:
+    missing = tmp_path / "typo.db"
+    with pytest.raises(tw.SpecError, match="there is no SQLite database at"):
+        tw.delete_study("src", storage=f"sqlite:///{missing}")
+    with pytest.raises(tw.SpecError, match="there is no SQLite database at"):
+        tw.copy_study(
+            from_study_name="src",
+            from_storage=f"sqlite:///{missing}",
+            to_storage=f"sqlite:///{tmp_path / 'b.db'}",
+        )
+    assert not missing.exists() and not (tmp_path / "b.db").exists()
+    with pytest.raises(TypeError, match="^from_storage must be a database URL"):
+        tw.copy_study(from_study_name="src", from_storage=None, to_storage="sqlite://")  # type: ignore[arg-type]

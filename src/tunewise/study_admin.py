@@ -149,10 +149,8 @@ def delete_study(study_name: str, *, storage: str | None = None) -> None:
     Raises:
         StudyNotFound: no study of that name in ``storage``.
     """
-    from tunewise.study import _open
-
     _check_name(study_name, "study_name")
-    store = _open(storage)
+    store = _existing(storage, "storage")
     try:
         store.delete_study(store.get_study(study_name).id)
     finally:
@@ -179,7 +177,7 @@ def copy_study(
     _check_name(from_study_name, "from_study_name")
     target_name = from_study_name if to_study_name is None else to_study_name
     _check_name(target_name, "to_study_name")
-    source = _open(from_storage)
+    source = _existing(from_storage, "from_storage")
     try:
         rows = source.export_study(from_study_name)
     finally:
@@ -189,6 +187,19 @@ def copy_study(
         target.import_study(rows, target_name)
     finally:
         target.close()
+
+
+def _existing(url: Any, argument: str) -> Store:
+    """The store at ``url``, which must exist: deleting from or copying out of a mistyped
+    SQLite path must not leave an empty database behind."""
+    from tunewise.store import open_store
+
+    if not isinstance(url, str):
+        raise TypeError(
+            f"{argument} must be a database URL such as sqlite:///tunewise.db or "
+            f"postgresql://user@host/db, got {url!r}"
+        )
+    return open_store(url, create=False)
 
 
 def _check_name(name: Any, argument: str) -> None:
