@@ -347,14 +347,19 @@ def test_an_exception_in_a_callback_ends_optimize_and_propagates() -> None:
     class Enough(Exception):
         pass
 
+    calls: list[int] = []
+
     def explode(study: tw.Study, trial: tw.Trial) -> None:
+        calls.append(trial.number)
         raise Enough(f"trial {trial.number}")
 
     study = new()
-    with pytest.raises(Enough, match="trial 0"):
-        study.optimize(loss, n_trials=5, callbacks=[explode], progress=False)
+    with pytest.raises(Enough) as caught:
+        study.optimize(loss, n_trials=6, callbacks=[explode], max_parallel=3, progress=False)
+    assert calls == [int(str(caught.value).split()[1])]  # called once: its error is the one
     assert study.state == StudyState.INTERRUPTED
-    assert study.trials[0].state == TrialState.COMPLETED
+    assert study.trials[calls[0]].state == TrialState.COMPLETED
+    assert not [t for t in study.trials if t.state == TrialState.RUNNING]
 
 
 def test_stop_from_another_thread() -> None:

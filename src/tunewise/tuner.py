@@ -524,7 +524,11 @@ class Tuner:
                 "trial %d failed (%s%s): %s", number, kind, retry, one_line(outcome.error)
             )
         if trial.state.is_finished and self.on_trial_finished is not None:
-            self.on_trial_finished(trial)
+            # Unset while it runs: once it has raised, the shutdown that follows (which may
+            # finish more trials) does not call it again and hide its exception.
+            hook, self.on_trial_finished = self.on_trial_finished, None
+            hook(trial)
+            self.on_trial_finished = hook
 
     def _explain(self, number: int, outcome: Outcome) -> Outcome:
         """Say why a trial ended early, and when a stopping rule could not judge a trial that
