@@ -614,7 +614,12 @@ def create_study(
     (``"median"``) and ``hyperband`` (``{"max_resource": 27}``, with ``strategy="hyperband"``)
     ``completion`` (``{"target": 0.99, "not_improving": {"trials": 10}, "convergence":
     True}``), ``warm_start`` (``{"parents": ["a"], "type": "identical"}``) and ``enqueue`` (a
-    list of configurations to run first) take the spec's forms.
+    list of configurations to run first; continuing a stored study queues those no trial of it
+    has had yet, so each runs once) take the spec's forms.
+
+    Raises:
+        TypeError: an argument of the wrong kind (``space=None``, ``storage=123``), named.
+        SpecError: a value the spec would refuse, with its field path.
     """
     if not isinstance(objective, Objective):
         raise TypeError(f"objective must be tw.Objective(metric, direction), got {objective!r}")
