@@ -6,6 +6,7 @@ PostgreSQL.
 
 from __future__ import annotations
 
+import math
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -228,3 +229,34 @@ def test_upgrade_to_0005_gives_each_existing_study_its_own_uuid(
         command.downgrade(config, "0004")
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM trials")).scalar_one() == 3
+
+
+def test_a_database_written_by_schema_0004_is_upgraded_with_its_data(tmp_path: Path) -> None:
+    """``data/v0004.db`` was written by tunewise at schema 0004 (commit c034afd): study
+    ``made-by-0004`` with 3 completed trials (one NaN) with reports, a failed trial with an
+    earlier crashed attempt, one left running; and ``other-0004``. Opening it applies 0005:
+    every study gets its own uuid and empty user attributes, and nothing else changes."""
+    path = tmp_path / "old.db"
+    shutil.copy(DATA / "v0004.db", path)
+    plain = sa.create_engine(f"sqlite:///{path}", poolclass=sa.NullPool)
+    assert _versions(plain) == ["0004"]
+    store = open_store(f"sqlite:///{path}")
+    try:
+        assert _versions(plain) == [SCHEMA_REVISION]
+        study, other = store.list_studies()
+        assert (study.name, other.name) == ("made-by-0004", "other-0004")
+        assert study.uuid != other.uuid and len(study.uuid) == len(other.uuid) == 32
+        assert study.user_attrs == other.user_attrs == {}
+        trials = store.get_trials(study.id)
+        assert [t.state.value for t in trials] == [
+            "completed", "completed", "completed", "failed", "running",
+        ]  # fmt: skip
+        assert math.isnan(trials[0].value or 0.0) and trials[2].value == 0.2
+        assert all(t.user_attrs == {} for t in trials)
+        assert [r.values for r in store.get_reports(study.id, 2)] == [{"acc": 0.1}]
+        assert [(a.attempt, a.error) for a in store.get_attempts(study.id, 3)] == [(1, "killed")]
+        store.set_trial_user_attr(study.id, 4, "checked", True)
+        assert store.get_trial(study.id, 4).user_attrs == {"checked": True}
+    finally:
+        store.close()
+        plain.dispose()
