@@ -149,9 +149,11 @@ def optimize(
     finally:
         if display is not None:
             display.close()
-    error = no_result_error(study.name, study.trials)
-    if error is not None:
-        raise error
+    counts = study.counts()  # one cheap read; the trials only when none completed
+    if counts[TrialState.COMPLETED] == 0 and counts[TrialState.FAILED] > 0:
+        error = no_result_error(study.name, study.trials)
+        if error is not None:
+            raise error
     return completion
 
 

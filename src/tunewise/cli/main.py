@@ -158,8 +158,11 @@ def _run_to_the_end(
     print(f"study {spec.name} {study.state}: {completion.message}")
     _print_best(study)
     from tunewise.failures import no_result_error
+    from tunewise.trial import TrialState
 
-    failure = no_result_error(spec.name, study.trials)  # trials failed and none completed
+    counts = study.counts()  # trials failed and none completed: read them to say why
+    failed = counts[TrialState.COMPLETED] == 0 and counts[TrialState.FAILED] > 0
+    failure = no_result_error(spec.name, study.trials) if failed else None
     if failure is not None:
         print(f"tunewise: {failure}", file=sys.stderr)
         return EXIT_FAILURE
