@@ -202,8 +202,8 @@ class Store(ABC):
 
         Raises:
             IllegalTransition: ``state`` is not a finished state.
-            StoreError: no study with that id, or ``failure_kind`` given for, and only for,
-                a FAILED trial is not respected.
+            StoreError: no study with that id, or a ``failure_kind`` missing for a FAILED
+                trial (or given for another state).
         """
 
     @abstractmethod
