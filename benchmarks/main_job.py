@@ -7,7 +7,7 @@ Each seed runs the spec through ``tunewise run`` (the same CLI as ``make demo``)
 store, with ``--seed``; ``--strategy random`` runs it with ``strategy: random`` instead of the
 default. The best configuration is then fitted on the whole training split with ``--inits``
 initial weights (``random_state`` 0, 1, ...), as ``examples.mlp_digits compare`` does, and so are
-the defaults. Reported per seed: the best CV accuracy, the held-out mean over initial weights, its
+the defaults. Reported per seed: the best trial's objective (CV log loss), the held-out mean over initial weights, its
 difference from the defaults' mean and the demo's verdict line; over all seeds: the mean
 difference with a 95% bootstrap interval that resamples the seeds, each seed's initial weights
 and the defaults' initial weights (so it holds both the search's luck and the starts' luck), and
@@ -131,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"The defaults (`MLPClassifier()`), held-out over {args.inits} initial weights: "
         f"{statistics.mean(default):.4f} [{min(default):.4f}, {max(default):.4f}]",
         "",
-        "| seed | best CV accuracy | held-out, tuned (mean [min, max]) | tuned - default "
+        "| seed | best CV objective | held-out, tuned (mean [min, max]) | tuned - default "
         "| study wall s | study CPU s |",
         "|---:|---:|---:|---:|---:|---:|",
     ]

@@ -7,10 +7,16 @@ scikit-learn's defaults on held-out digits that the search never saw::
     python -m examples.mlp_digits compare --storage sqlite:///tunewise.db --study mlp-digits
 
 Each trial scores a configuration by stratified k-fold cross-validation on a fixed training
-split; the test split is used only by ``compare``. ``train_epochs`` (used by
-``examples/mlp_digits_hyperband.yaml``) computes the same objective epoch by epoch, so that
-Hyperband can stop the configurations that fall behind. The data is loaded once at import, so
-trials forked from the runner share it.
+split (log loss, the demo's objective, and accuracy); the test split is used only by
+``compare``, whose last line is a verdict: tuned vs default held-out accuracy, and whether the
+difference is beyond what the initial weights alone move. Log loss chooses: on 1,347 training
+digits the good configurations' CV accuracies tie within a few digits, so choosing by accuracy
+chose by luck (held-out -0.004 against the defaults on the first seed tried), while log loss
+still ranks them and prefers well-regularised networks.
+
+``train_epochs`` (used by ``examples/mlp_digits_hyperband.yaml``) computes the CV accuracy
+epoch by epoch, so that Hyperband can stop the configurations that fall behind. The data is
+loaded once at import, so trials forked from the runner share it.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from typing import Any, Protocol
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import log_loss
 from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
@@ -36,7 +43,7 @@ TEST_SIZE = 0.25
 CV_FOLDS = 3
 #: Initial weights per configuration in ``compare``'s held-out figure (see
 #: :func:`held_out_accuracies`).
-HELD_OUT_INITS = 5
+HELD_OUT_INITS = 10
 #: BLAS threads per fit: the demo runs two trials at once on two cores, and these small
 #: matrices gain nothing from more threads anyway.
 THREADS_PER_TRIAL = 1
@@ -84,8 +91,9 @@ def train(params: dict[str, Any]) -> dict[str, float]:
     ``SEED``), so the mean is over three starts as well as three folds. With one start for
     every fold, the search learned to pick configurations on the edge of stability (a large
     learning rate with high momentum) that trained well from that start and diverged from
-    others: 0.981 CV accuracy, 0.81 held-out over 5 starts. Returns the objective
-    ``accuracy`` with ``accuracy_std`` (across folds) and ``fit_seconds``. A configuration
+    others: 0.981 CV accuracy, 0.81 held-out over 5 starts. Returns ``log_loss`` (the demo's
+    objective) and ``accuracy`` (means over folds), ``accuracy_std`` (across folds) and
+    ``fit_seconds``. A configuration
     whose weights blow up on any fold raises ``ValueError``, so the trial fails with that
     reason.
     """
@@ -94,6 +102,7 @@ def train(params: dict[str, Any]) -> dict[str, float]:
     folds = StratifiedKFold(n_splits=CV_FOLDS, shuffle=True, random_state=SEED)
     start = time.perf_counter()
     scores: list[float] = []
+    losses: list[float] = []
     with warnings.catch_warnings(), threadpool_limits(limits=THREADS_PER_TRIAL):
         # Expected with few epochs: finding enough of them is part of the search.
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -111,9 +120,13 @@ def train(params: dict[str, Any]) -> dict[str, float]:
                     f"{params.get('learning_rate_init')}, momentum={params.get('momentum')}"
                 ) from exc
             scores.append(float(model.score(X_train[val_rows], y_train[val_rows])))
+            losses.append(
+                float(log_loss(y_train[val_rows], model.predict_proba(X_train[val_rows])))
+            )
     return {
         "accuracy": float(np.mean(scores)),
         "accuracy_std": float(np.std(scores)),
+        "log_loss": float(np.mean(losses)),
         "fit_seconds": time.perf_counter() - start,
     }
 
@@ -250,10 +263,9 @@ def compare(study_name: str, storage: str) -> None:
     :func:`verdict` on the held-out figures.
     """
     params, static, cv_value, metrics = load_best(study_name, storage)
-    cv_line = f"{cv_value:.4f}"
-    if "accuracy_std" in metrics:
-        cv_line += f" +/- {metrics['accuracy_std']:.4f}"
-    print(f"study {study_name}: best {CV_FOLDS}-fold CV accuracy {cv_line}")
+    print(
+        f"study {study_name}: best {CV_FOLDS}-fold CV {_cv_line({'log_loss': cv_value, **metrics})}"
+    )
     print(f"  on {len(y_train)} training digits; best hyperparameters:")
     width = max(map(len, params), default=0)
     for name in sorted(params):
@@ -262,7 +274,7 @@ def compare(study_name: str, storage: str) -> None:
         fixed = ", ".join(f"{k}={_format_value(v)}" for k, v in sorted(static.items()))
         print(f"  fixed: {fixed}")
 
-    print(f"  scikit-learn's defaults on the same folds: {train({})['accuracy']:.4f}")
+    print(f"  scikit-learn's defaults on the same folds: {_cv_line(train({}))}")
 
     tuned = held_out_accuracies({**static, **params}, HELD_OUT_INITS)
     default = held_out_accuracies({}, HELD_OUT_INITS)
@@ -273,6 +285,14 @@ def compare(study_name: str, storage: str) -> None:
     print(f"  tuned    {_spread(tuned)}   (the best hyperparameters above)")
     print(f"  default  {_spread(default)}   (MLPClassifier())")
     print(verdict(tuned, default))
+
+
+def _cv_line(metrics: Mapping[str, float]) -> str:
+    """``log loss 0.0852, accuracy 0.9807 +/- 0.0031`` from a trial's metrics."""
+    line = f"log loss {metrics['log_loss']:.4f}, accuracy {metrics['accuracy']:.4f}"
+    if "accuracy_std" in metrics:
+        line += f" +/- {metrics['accuracy_std']:.4f}"
+    return line
 
 
 def _spread(values: Sequence[float]) -> str:

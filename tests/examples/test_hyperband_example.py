@@ -65,7 +65,7 @@ def test_hyperband_spec_parses_with_epochs_as_the_resource() -> None:
     assert variant["static"]["solver"] == "sgd"
     assert {**main["static"], "solver": "sgd", "epochs": 27} == variant["static"]
     assert variant["trial"]["python"] == "examples.mlp_digits:train_epochs"
-    assert variant["objective"] == main["objective"]
+    assert variant["objective"] == {"metric": "accuracy", "direction": "maximize"}
 
 
 def test_train_epochs_reports_every_epoch_and_runs_the_budget() -> None:
