@@ -420,7 +420,8 @@ RAW_SPECS = [
     pytest.param("spec.yaml", "- study: v\n", "spec.yaml", id="yaml-list"),
     pytest.param(
         "spec.json",
-        '{"study": "v", "objective": {"metric": "score", "direction": "maximize"}, "space": {"momentum": '
+        '{"study": "v", "objective": {"metric": "score", "direction": "maximize"}, '
+        '"space": {"momentum": '
         '{"type": "float", "low": 0.5, "high": 0.9}, "momentum": {"type": "float", "low": 0.1, '
         '"high": 0.2}}, "trial": {"python": "mytrain:train"}, "limits": {"max_trials": 2}}',
         "space.momentum",
