@@ -92,9 +92,11 @@ class Float:
     step: float | None = None
     num: int | None = None
     values: Sequence[float] | None = None
+    when: Mapping[str, Any] | None = None
     kind: ClassVar[str] = "float"
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "when", _when(self.when))
         values = None
         if self.values is not None:
             if isinstance(self.values, str | bytes) or not isinstance(self.values, Sequence):
@@ -232,7 +234,7 @@ class Float:
                 out[key] = getattr(self, key)
         if self.values is not None:
             out["values"] = list(self.values)
-        return out
+        return _with_when(out, self.when)
 
 
 @dataclass(frozen=True)
@@ -250,9 +252,11 @@ class Int:
     step: int | None = None
     num: int | None = None
     values: Sequence[int] | None = None
+    when: Mapping[str, Any] | None = None
     kind: ClassVar[str] = "int"
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "when", _when(self.when))
         low, high = _integer(self.low, "low"), _integer(self.high, "high")
         if low >= high:
             raise SpecError("high", f"must be greater than low ({high!r} <= {low!r})")
@@ -340,7 +344,7 @@ class Int:
                 out[key] = getattr(self, key)
         if self.values is not None:
             out["values"] = list(self.values)
-        return out
+        return _with_when(out, self.when)
 
 
 @dataclass(frozen=True)
@@ -348,9 +352,11 @@ class Categorical:
     """One of a list of values (strings, numbers, booleans); unordered."""
 
     values: Sequence[JSONScalar]
+    when: Mapping[str, Any] | None = None
     kind: ClassVar[str] = "categorical"
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "when", _when(self.when))
         if isinstance(self.values, str | bytes) or not isinstance(self.values, Sequence):
             raise SpecError("values", "must be a list of choices")
         values = tuple(self.values)
@@ -392,7 +398,46 @@ class Categorical:
         return len(self.values)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"type": "categorical", "values": list(self.values)}
+        return _with_when({"type": "categorical", "values": list(self.values)}, self.when)
+
+
+class When(dict[str, tuple[JSONScalar, ...]]):
+    """A parameter's condition: ``{parent: (values...)}``, all of which must hold. A dict that
+    hashes (parameters are frozen, hashable values); never mutated after it is built."""
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(tuple((k, tuple(_key(v) for v in vs)) for k, vs in sorted(self.items())))
+
+
+def _when(data: Any) -> When:
+    """Normalise ``when={"optimizer": ["sgd"]}`` (a scalar stands for a one-value list)."""
+    if data is None:
+        return When()
+    if not isinstance(data, Mapping):
+        raise SpecError(
+            "when", "must map a categorical parent to its values, e.g. {optimizer: [sgd]}"
+        )
+    out = When()
+    for parent, values in data.items():
+        if not isinstance(parent, str) or not NAME_PATTERN.fullmatch(parent):
+            raise SpecError(f"when.{parent}", "must name a categorical hyperparameter")
+        if isinstance(values, str | int | float | bool) or values is None:
+            values = [values]
+        if isinstance(values, bytes) or not isinstance(values, Sequence) or not values:
+            raise SpecError(f"when.{parent}", "must be a non-empty list of the parent's values")
+        out[parent] = tuple(values)
+    return out
+
+
+def _with_when(out: dict[str, Any], when: Mapping[str, Sequence[Any]] | None) -> dict[str, Any]:
+    if when:
+        out["when"] = {parent: list(values) for parent, values in when.items()}
+    return out
+
+
+def _holds(values: Sequence[Any], value: Any) -> bool:
+    key = _key(value)
+    return any(_key(v) == key for v in values)
 
 
 Param = Float | Int | Categorical
@@ -463,9 +508,9 @@ def param_from_dict(data: Any) -> Param:
         raise SpecError("type", f"must be one of float, int, categorical; got {kind!r}")
     cls = PARAM_TYPES[kind]
     allowed = (
-        {"type", "values"}
+        {"type", "values", "when"}
         if cls is Categorical
-        else {"type", "low", "high", "scale", "step", "num", "values"}
+        else {"type", "low", "high", "scale", "step", "num", "values", "when"}
     )
     for key in data:
         if key not in allowed:
@@ -482,10 +527,17 @@ def param_from_dict(data: Any) -> Param:
 
 @dataclass(frozen=True)
 class Space:
-    """Named hyperparameters to search plus static (fixed) values passed to every trial."""
+    """Named hyperparameters to search plus static (fixed) values passed to every trial.
+
+    A space may be a tree: a parameter whose ``when`` names a categorical parent is *active*
+    only when that parent is active and takes one of the listed values (all keys must hold).
+    A trial holds its active parameters and nothing else; ``order`` lists parents before
+    children, so walking it decides every parent before its children.
+    """
 
     params: Mapping[str, Param]
     static: Mapping[str, Any] = field(default_factory=dict)
+    _order: tuple[str, ...] = field(init=False, repr=False, compare=False, default=())
 
     def __post_init__(self) -> None:
         if not isinstance(self.params, Mapping):
@@ -512,52 +564,131 @@ class Space:
             check_json_value(static[name], f"static.{name}")
         object.__setattr__(self, "params", params)
         object.__setattr__(self, "static", static)
+        _check_conditions(params, static)
+        object.__setattr__(self, "_order", _topological(params))
 
     @property
     def names(self) -> list[str]:
+        """The searched parameters in declaration order (the encoding's coordinate order)."""
         return list(self.params)
+
+    @property
+    def order(self) -> tuple[str, ...]:
+        """The searched parameters with every parent before its children (declaration order
+        otherwise)."""
+        return self._order
+
+    @property
+    def is_conditional(self) -> bool:
+        return any(p.when for p in self.params.values())
+
+    def branches(self, name: str) -> dict[str, dict[str, list[JSONScalar]]]:
+        """The children of ``name`` and, for each, the values of ``name`` that activate it."""
+        return {
+            child: {name: list(p.when[name])}
+            for child, p in self.params.items()
+            if p.when and name in p.when
+        }
+
+    def is_active(self, name: str, params: Mapping[str, Any]) -> bool:
+        """Whether ``name`` is active given (some of) the values: every parent in its ``when``
+        is itself active, decided in ``params``, and takes one of the listed values."""
+        when = self.params[name].when
+        if not when:
+            return True
+        for parent, values in when.items():
+            if parent not in params or not _holds(values, params[parent]):
+                return False
+            if not self.is_active(parent, params):
+                return False
+        return True
+
+    def active_names(self, params: Mapping[str, Any]) -> list[str]:
+        """The active parameters (in ``order``) given the values decided so far."""
+        return [name for name in self.order if self.is_active(name, params)]
+
+    def active(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """``params`` without its inactive searched keys (unknown keys are kept)."""
+        return {
+            k: v for k, v in params.items() if k not in self.params or self.is_active(k, params)
+        }
 
     def __len__(self) -> int:
         return len(self.params)
 
     def encode(self, values: Mapping[str, Any]) -> list[float]:
-        """Map searched values to the unit hypercube (order: ``names``)."""
-        return [p.to_unit(values[name]) for name, p in self.params.items()]
+        """Map searched values to the unit hypercube (order: ``names``). An inactive parameter
+        (absent from a conditional space's values) encodes as NaN: it has no value, and a
+        strategy must decide what that means for its model."""
+        return [
+            p.to_unit(values[name]) if name in values or not p.when else math.nan
+            for name, p in self.params.items()
+        ]
 
     def decode(self, point: Sequence[float]) -> dict[str, Any]:
-        """Map a point of the unit hypercube to runnable values of the searched parameters."""
+        """Map a point of the unit hypercube to runnable values of the searched parameters;
+        in a conditional space only the active ones are kept (the children of a parent follow
+        the value decoded for it)."""
         if len(point) != len(self.params):
             raise ValueError(f"expected {len(self.params)} coordinates, got {len(point)}")
         pairs = zip(self.params.items(), point, strict=True)
-        return {name: p.from_unit(float(u)) for (name, p), u in pairs}
+        out = {name: p.from_unit(float(u)) for (name, p), u in pairs}
+        return self.active(out) if self.is_conditional else out
 
     def validate(self, values: Mapping[str, Any], path: str = "params") -> dict[str, Any]:
-        """Check a full assignment of the searched parameters; returns it normalised."""
+        """Check an assignment of the searched parameters: every active one present, no
+        inactive one; returns it normalised (in ``names`` order)."""
         unknown = [k for k in values if k not in self.params]
         if unknown:
             raise SpecError(f"{path}.{unknown[0]}", "is not a hyperparameter of this space")
         out: dict[str, Any] = {}
-        for name, p in self.params.items():
+        for name in self.order:
+            p = self.params[name]
+            if not self.is_active(name, out):
+                if name in values:
+                    raise SpecError(f"{path}.{name}", _inactive_reason(name, p, out))
+                continue
             if name not in values:
                 raise SpecError(f"{path}.{name}", "is missing")
             try:
                 out[name] = p.validate(values[name])
             except SpecError as exc:
                 raise SpecError(f"{path}.{name}", exc.message) from None
-        return out
+        return {name: out[name] for name in self.params if name in out}
+
+    def validate_params(self, params: Mapping[str, Any], path: str = "params") -> dict[str, Any]:
+        """:meth:`validate` under the name the tree's API uses."""
+        return self.validate(params, path)
 
     def with_static(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """What a trial receives: the static values, then the searched ones."""
         return {**self.static, **values}
 
     def grid_size(self) -> int:
-        size = 1
+        """The number of valid combinations (each condition's branches counted apart)."""
+        sizes: dict[str, int] = {}
         for name, p in self.params.items():
             try:
-                size *= p.grid_size()
+                sizes[name] = p.grid_size()
             except SpecError as exc:
                 raise SpecError(f"space.{name}.{exc.field}", exc.message) from None
-        return size
+        if not self.is_conditional:
+            return math.prod(sizes.values())
+        parents = [n for n in self.order if self.branches(n)]
+
+        def count(i: int, decided: dict[str, Any]) -> int:
+            if i == len(parents):
+                return math.prod(
+                    sizes[n] for n in self.order if n not in decided and self.is_active(n, decided)
+                )
+            name = parents[i]
+            if not self.is_active(name, decided):
+                return count(i + 1, decided)
+            param = self.params[name]
+            assert isinstance(param, Categorical)
+            return sum(count(i + 1, {**decided, name: v}) for v in param.grid_points())
+
+        return count(0, {})
 
     def grid_points(self) -> list[list[Any]]:
         """Per-parameter grid values (order: ``names``); refuses grids over MAX_GRID_SIZE."""
@@ -570,6 +701,26 @@ class Space:
             )
         return [p.grid_points() for p in self.params.values()]
 
+    def grid_combinations(self) -> list[dict[str, Any]]:
+        """Every valid combination of the tree's grid values, each once (active parameters
+        only), in a fixed order; refuses grids over MAX_GRID_SIZE."""
+        axes = dict(zip(self.names, self.grid_points(), strict=True))
+        out: list[dict[str, Any]] = []
+
+        def walk(i: int, decided: dict[str, Any]) -> None:
+            if i == len(self.order):
+                out.append({n: decided[n] for n in self.names if n in decided})
+                return
+            name = self.order[i]
+            if not self.is_active(name, decided):
+                walk(i + 1, decided)
+                return
+            for value in axes[name]:
+                walk(i + 1, {**decided, name: value})
+
+        walk(0, {})
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "params": {name: p.to_dict() for name, p in self.params.items()},
@@ -578,12 +729,17 @@ class Space:
 
     @classmethod
     def from_dict(
-        cls, data: Mapping[str, Any], static: Mapping[str, Any] | None = None, path: str = "space"
+        cls,
+        data: Mapping[str, Any],
+        static: Mapping[str, Any] | None = None,
+        path: str = "space",
+        *,
+        allow_empty: bool = False,
     ) -> Space:
         """Build from the spec form ``{name: {type: ..., ...}}``; errors name the field path."""
         if not isinstance(data, Mapping):
             raise SpecError(path, "must be a mapping of names to hyperparameters")
-        if not data:
+        if not data and not allow_empty:
             raise SpecError(path, "is empty: give at least one hyperparameter to search")
         params: dict[str, Param] = {}
         for name, spec in data.items():
@@ -598,5 +754,60 @@ class Space:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Space:
-        """Inverse of :meth:`to_dict`."""
-        return cls.from_dict(data["params"], data.get("static") or {})
+        """Inverse of :meth:`to_dict` (a stored define-by-run space may be empty)."""
+        return cls.from_dict(data["params"], data.get("static") or {}, allow_empty=True)
+
+
+def _inactive_reason(name: str, param: Param, decided: Mapping[str, Any]) -> str:
+    conditions = " and ".join(
+        f"{parent} is one of {list(values)!r}" for parent, values in (param.when or {}).items()
+    )
+    return f"is inactive here (it applies only when {conditions}); leave it out"
+
+
+def _check_conditions(params: Mapping[str, Param], static: Mapping[str, Any]) -> None:
+    """Refuse a ``when`` that names an unknown, static or non-categorical parent, or a value
+    the parent cannot take."""
+    for name, param in params.items():
+        for parent, values in (param.when or {}).items():
+            where = f"space.{name}.when.{parent}"
+            if parent == name:
+                raise SpecError(where, "a hyperparameter cannot be conditioned on itself")
+            if parent not in params:
+                hint = " (it is a static value)" if parent in static else ""
+                raise SpecError(where, f"names no searched hyperparameter{hint}")
+            parent_param = params[parent]
+            if not isinstance(parent_param, Categorical):
+                article = "an" if parent_param.kind == "int" else "a"
+                raise SpecError(
+                    where,
+                    f"{parent} is {article} {parent_param.kind}; a parent must be categorical",
+                )
+            for value in values:
+                if not _holds(parent_param.values, value):
+                    raise SpecError(
+                        where,
+                        f"{value!r} is not one of {parent}'s values {list(parent_param.values)!r}",
+                    )
+
+
+def _topological(params: Mapping[str, Param]) -> tuple[str, ...]:
+    """Parents before children, declaration order otherwise; a cycle is refused, named."""
+    order: list[str] = []
+    state: dict[str, int] = {}  # 1: being visited, 2: placed
+
+    def visit(name: str, trail: list[str]) -> None:
+        if state.get(name) == 2:
+            return
+        if state.get(name) == 1:
+            cycle = " -> ".join([*trail[trail.index(name) :], name])
+            raise SpecError(f"space.{name}.when", f"the conditions form a cycle: {cycle}")
+        state[name] = 1
+        for parent in params[name].when or {}:
+            visit(parent, [*trail, name])
+        state[name] = 2
+        order.append(name)
+
+    for name in params:
+        visit(name, [])
+    return tuple(order)

@@ -1,0 +1,230 @@
+"""Conditional spaces (trees): ``when`` on a parameter, what is refused, the active set, the
+grid of valid combinations and the JSON round-trip."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pytest
+
+import tunewise as tw
+from tunewise.errors import SpecError
+from tunewise.space import Space
+
+
+def tree() -> Space:
+    """optimizer -> (sgd: momentum -> (nesterov), adam: beta1); lr everywhere."""
+    return Space(
+        {
+            "lr": tw.Float(1e-4, 1e-1, scale="log", num=3),
+            "optimizer": tw.Categorical(["sgd", "adam"]),
+            "momentum": tw.Float(0.0, 0.9, num=2, when={"optimizer": ["sgd"]}),
+            "nesterov": tw.Categorical([True, False], when={"optimizer": "sgd"}),
+            "damping": tw.Float(0.0, 0.5, num=2, when={"nesterov": [True]}),
+            "beta1": tw.Float(0.8, 0.99, num=3, when={"optimizer": ["adam"]}),
+        }
+    )
+
+
+def test_order_puts_parents_before_children_even_when_declared_after() -> None:
+    space = Space(
+        {
+            "child": tw.Int(1, 3, when={"kind": ["a"]}),
+            "kind": tw.Categorical(["a", "b"]),
+        }
+    )
+    assert space.order == ("kind", "child")
+    assert space.names == ["child", "kind"]
+    assert space.is_conditional and not Space({"x": tw.Int(1, 2)}).is_conditional
+
+
+def test_active_names_follow_nested_conditions() -> None:
+    space = tree()
+    sgd = {"optimizer": "sgd", "nesterov": True}
+    assert space.active_names(sgd) == ["lr", "optimizer", "momentum", "nesterov", "damping"]
+    assert space.active_names({"optimizer": "sgd", "nesterov": False}) == [
+        "lr",
+        "optimizer",
+        "momentum",
+        "nesterov",
+    ]
+    assert space.active_names({"optimizer": "adam"}) == ["lr", "optimizer", "beta1"]
+    # a grandchild is inactive when its parent is, whatever value the parent's key holds
+    assert not space.is_active("damping", {"optimizer": "adam", "nesterov": True})
+    assert space.active({"optimizer": "adam", "nesterov": True, "beta1": 0.9, "x": 1}) == {
+        "optimizer": "adam",
+        "beta1": 0.9,
+        "x": 1,
+    }
+
+
+def test_all_keys_of_one_when_must_hold() -> None:
+    space = Space(
+        {
+            "a": tw.Categorical(["x", "y"]),
+            "b": tw.Categorical(["u", "v"]),
+            "c": tw.Int(1, 4, when={"a": ["x"], "b": ["v"]}),
+        }
+    )
+    assert space.is_active("c", {"a": "x", "b": "v"})
+    assert not space.is_active("c", {"a": "x", "b": "u"})
+    assert not space.is_active("c", {"a": "y", "b": "v"})
+
+
+@pytest.mark.parametrize(
+    ("data", "static", "field", "words"),
+    [
+        (
+            {"a": {"type": "int", "low": 1, "high": 3, "when": {"b": ["x"]}}},
+            {},
+            "space.a.when.b",
+            "names no searched",
+        ),
+        (
+            {"a": {"type": "int", "low": 1, "high": 3, "when": {"b": ["x"]}}},
+            {"b": "x"},
+            "space.a.when.b",
+            "static",
+        ),
+        (
+            {
+                "a": {"type": "int", "low": 1, "high": 3, "when": {"b": [1]}},
+                "b": {"type": "int", "low": 1, "high": 3},
+            },
+            {},
+            "space.a.when.b",
+            "categorical",
+        ),
+        (
+            {
+                "a": {"type": "int", "low": 1, "high": 3, "when": {"b": ["z"]}},
+                "b": {"type": "categorical", "values": ["x", "y"]},
+            },
+            {},
+            "space.a.when.b",
+            "'z'",
+        ),
+        (
+            {
+                "a": {"type": "categorical", "values": ["p"], "when": {"b": ["x"]}},
+                "b": {"type": "categorical", "values": ["x"], "when": {"a": ["p"]}},
+            },
+            {},
+            "space.a.when",
+            "cycle",
+        ),
+        (
+            {"a": {"type": "categorical", "values": ["p"], "when": {"a": ["p"]}}},
+            {},
+            "space.a.when.a",
+            "itself",
+        ),
+        (
+            {"a": {"type": "int", "low": 1, "high": 3, "when": ["b"]}},
+            {},
+            "space.a.when",
+            "must map",
+        ),
+        (
+            {
+                "a": {"type": "int", "low": 1, "high": 3, "when": {"b": []}},
+                "b": {"type": "categorical", "values": ["x"]},
+            },
+            {},
+            "space.a.when.b",
+            "non-empty",
+        ),
+        (
+            {
+                "a": {"type": "int", "low": 1, "high": 3},
+                "b": {"type": "categorical", "values": ["x"]},
+            },
+            {"a": 2},
+            "static.a",
+            "searched",
+        ),
+    ],
+)
+def test_bad_conditions_are_refused_naming_the_field(
+    data: dict[str, Any], static: dict[str, Any], field: str, words: str
+) -> None:
+    with pytest.raises(SpecError) as caught:
+        Space.from_dict(data, static)
+    assert caught.value.field == field
+    assert words in caught.value.message
+
+
+def test_validate_requires_active_and_refuses_inactive_parameters() -> None:
+    space = tree()
+    good = {"lr": 0.01, "optimizer": "adam", "beta1": 0.9}
+    assert space.validate_params(good) == good
+    with pytest.raises(SpecError, match=r"params\.momentum: is inactive"):
+        space.validate({**good, "momentum": 0.5})
+    with pytest.raises(SpecError, match=r"params\.nesterov: is missing"):
+        space.validate({"lr": 0.01, "optimizer": "sgd", "momentum": 0.5})
+    with pytest.raises(SpecError, match=r"params\.damping: is inactive"):
+        space.validate(
+            {"lr": 0.01, "optimizer": "sgd", "momentum": 0.5, "nesterov": False, "damping": 0.1}
+        )
+
+
+def test_decode_keeps_only_active_parameters_and_encode_marks_inactive_as_nan() -> None:
+    space = tree()
+    for u in (0.1, 0.3, 0.6, 0.9):
+        values = space.decode([u] * len(space))
+        assert space.validate(values) == values
+        assert set(values) == set(space.active_names(values))
+    adam = {"lr": 0.01, "optimizer": "adam", "beta1": 0.9}
+    encoded = dict(zip(space.names, space.encode(adam), strict=True))
+    assert math.isnan(encoded["momentum"]) and math.isnan(encoded["damping"])
+    assert not math.isnan(encoded["beta1"])
+
+
+def test_grid_is_exactly_the_valid_combinations_each_once() -> None:
+    space = tree()
+    # sgd: lr 3 x momentum 2 x (nesterov True: damping 2 | False: 1) = 18; adam: 3 x 3 = 9
+    assert space.grid_size() == 27
+    combos = space.grid_combinations()
+    assert len(combos) == 27
+    assert len({json.dumps(c, sort_keys=True) for c in combos}) == 27
+    for combo in combos:
+        assert space.validate(combo) == combo
+
+
+def test_json_round_trip_keeps_conditions() -> None:
+    space = tree()
+    data = json.loads(json.dumps(space.to_dict()))
+    assert data["params"]["momentum"]["when"] == {"optimizer": ["sgd"]}
+    assert "when" not in data["params"]["lr"]
+    again = Space.from_json(data)
+    assert again == space and again.order == space.order
+    assert again.params["nesterov"].when == {"optimizer": ("sgd",)}
+    hash(again.params["momentum"])  # parameters stay hashable values
+
+
+def test_spec_file_form_loads_conditions() -> None:
+    from tunewise.spec import StudySpec
+
+    spec = StudySpec.from_dict(
+        {
+            "study": "tree",
+            "objective": {"metric": "loss", "direction": "minimize"},
+            "strategy": "random",
+            "space": {
+                "solver": {"type": "categorical", "values": ["sgd", "adam"]},
+                "momentum": {
+                    "type": "float",
+                    "low": 0.0,
+                    "high": 0.99,
+                    "when": {"solver": ["sgd"]},
+                },
+            },
+            "enqueue": [{"solver": "adam"}],
+        }
+    )
+    assert spec.space.params["momentum"].when == {"solver": ("sgd",)}
+    assert StudySpec.from_dict(spec.to_dict()).space == spec.space
+    with pytest.raises(SpecError, match=r"enqueue\[0\]\.momentum: is inactive"):
+        StudySpec.from_dict({**spec.to_dict(), "enqueue": [{"solver": "adam", "momentum": 0.5}]})
