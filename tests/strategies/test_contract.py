@@ -32,6 +32,25 @@ def mixed_space() -> Space:
     )
 
 
+def conditional_space() -> Space:
+    """A tree: the solver brings its own parameters; ``nesterov`` brings ``damping``."""
+    return Space(
+        {
+            "lr": tw.Float(1e-4, 1e-1, scale="log", num=4),
+            "solver": tw.Categorical(["sgd", "adam", "lbfgs"]),
+            "momentum": tw.Float(0.5, 0.99, scale="reverse_log", num=3, when={"solver": ["sgd"]}),
+            "nesterov": tw.Categorical([True, False], when={"solver": ["sgd"]}),
+            "damping": tw.Int(1, 4, when={"nesterov": [True]}),
+            "beta1": tw.Float(0.8, 0.99, num=3, when={"solver": ["adam"]}),
+            "layers": tw.Int(1, 3),
+        },
+        static={"epochs": 3},
+    )
+
+
+SPACES = {"mixed": mixed_space, "conditional": conditional_space}
+
+
 def completed(space: Space, suggestions: list[dict[str, Any]], start: int = 0) -> list[Trial]:
     return [
         Trial(1, start + i, TrialState.COMPLETED, p, value=float(i % 7))
@@ -39,9 +58,11 @@ def completed(space: Space, suggestions: list[dict[str, Any]], start: int = 0) -
     ]
 
 
-def run_strategy(name: str, seed: int, rounds: int = 4, n: int = 3) -> list[dict[str, Any]]:
+def run_strategy(
+    name: str, seed: int, rounds: int = 4, n: int = 3, space_name: str = "mixed"
+) -> list[dict[str, Any]]:
     """Suggest in rounds, feeding the results back as history (what the tuner does)."""
-    space = mixed_space()
+    space = SPACES[space_name]()
     strategy = get_strategy(name)(OBJECTIVE, seed)
     history: list[Trial] = []
     out: list[dict[str, Any]] = []
@@ -63,13 +84,28 @@ def test_suggestions_are_valid_values_of_the_space(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", strategy_names())
-def test_same_seed_same_history_same_suggestions_across_processes(name: str) -> None:
-    here = run_strategy(name, seed=11)
+def test_conditional_suggestions_hold_exactly_the_active_parameters(name: str) -> None:
+    space = conditional_space()
+    suggestions = run_strategy(name, seed=3, rounds=5, space_name="conditional")
+    for params in suggestions:
+        assert space.validate(params) == params  # every active one, no inactive one
+        assert list(params) == [n for n in space.names if n in params]
+        assert set(params) == set(space.active_names(params))
+    solvers = {p["solver"] for p in suggestions}
+    assert len(solvers) >= 2, solvers
+
+
+@pytest.mark.parametrize("space_name", sorted(SPACES))
+@pytest.mark.parametrize("name", strategy_names())
+def test_same_seed_same_history_same_suggestions_across_processes(
+    name: str, space_name: str
+) -> None:
+    here = run_strategy(name, seed=11, space_name=space_name)
     root = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
     code = (
         f"import json, sys; sys.path.insert(0, {root!r}); "
         "from tests.strategies.test_contract import run_strategy; "
-        f"print(json.dumps(run_strategy({name!r}, seed=11)))"
+        f"print(json.dumps(run_strategy({name!r}, seed=11, space_name={space_name!r})))"
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     out = subprocess.run(
@@ -92,6 +128,44 @@ def test_parallel_suggestions_are_distinct(name: str) -> None:
     second = strategy.suggest(space, [], pending, 4, strategy_rng(5, 4))
     keys = [json.dumps(p, sort_keys=True) for p in first + second]
     assert len(set(keys)) == len(keys)
+
+
+@pytest.mark.parametrize("name", strategy_names())
+def test_parallel_suggestions_are_distinct_on_a_tree(name: str) -> None:
+    space = conditional_space()
+    strategy = get_strategy(name)(OBJECTIVE, 5)
+    first = strategy.suggest(space, [], [], 4, strategy_rng(5, 0))
+    pending = [Trial(1, i, TrialState.RUNNING, p) for i, p in enumerate(first)]
+    second = strategy.suggest(space, [], pending, 4, strategy_rng(5, 4))
+    keys = [json.dumps(p, sort_keys=True) for p in first + second]
+    assert len(set(keys)) == len(keys)
+    for params in first + second:
+        assert space.validate(params) == params
+
+
+def test_grid_on_a_tree_visits_each_valid_combination_once_then_stops() -> None:
+    space = conditional_space()
+    strategy = get_strategy("grid")(OBJECTIVE, 0)
+    total = strategy.default_max_trials(space)
+    # lr 4 x layers 3 x (sgd: momentum 3 x (nesterov: damping 4 + 1) | adam: beta1 3 | lbfgs 1)
+    assert total == 4 * 3 * (3 * 5 + 3 + 1)
+    history: list[Trial] = []
+    pending: list[Trial] = []
+    while True:
+        batch = strategy.suggest(space, history, pending, 7, strategy_rng(0, 0))
+        if not batch:
+            break
+        history += [
+            Trial(1, len(history) + i, TrialState.COMPLETED, t.params)
+            for i, t in enumerate(pending)
+        ]
+        pending = [Trial(1, 10_000 + i, TrialState.RUNNING, p) for i, p in enumerate(batch)]
+    history += [
+        Trial(1, len(history) + i, TrialState.COMPLETED, t.params) for i, t in enumerate(pending)
+    ]
+    keys = [json.dumps(t.params, sort_keys=True) for t in history]
+    assert len(keys) == total == len(set(keys))
+    assert set(keys) == {json.dumps(c, sort_keys=True) for c in space.grid_combinations()}
 
 
 def test_grid_visits_every_point_exactly_once_then_stops() -> None:

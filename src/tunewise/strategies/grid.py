@@ -3,6 +3,10 @@
 The grid's order is a permutation fixed by the seed (so a study stopped early has sampled the
 whole grid evenly, not one corner). Which points remain is derived from the history and the
 pending trials, so resume and parallel workers never repeat a point.
+
+On a conditional space (a tree) the grid is the list of valid combinations: each branch of a
+parent brings the grid of its own children, and inactive parameters take no value, so no
+combination differs from another only by a value that is never used.
 """
 
 from __future__ import annotations
@@ -22,6 +26,9 @@ if TYPE_CHECKING:
 
 
 def _point_key(space: Space, params: Mapping[str, Any]) -> str:
+    if space.is_conditional:
+        # an inactive parameter is absent, never None (None can be a categorical's value)
+        return json.dumps([[name, params[name]] for name in space.names if name in params])
     return json.dumps([params.get(name) for name in space.names])
 
 
@@ -41,6 +48,8 @@ class GridStrategy(Strategy):
     ) -> list[dict[str, Any]]:
         import numpy as np
 
+        if space.is_conditional:
+            return self._suggest_tree(space, history, pending, n)
         axes = space.grid_points()
         sizes = [len(axis) for axis in axes]
         total = int(np.prod(sizes))
@@ -50,6 +59,26 @@ class GridStrategy(Strategy):
         for flat in order:
             index = np.unravel_index(int(flat), sizes)
             params = {name: axis[i] for name, axis, i in zip(space.names, axes, index, strict=True)}
+            key = _point_key(space, params)
+            if key in seen:
+                continue
+            seen.add(key)
+            out.append(params)
+            if len(out) == n:
+                break
+        return out
+
+    def _suggest_tree(
+        self, space: Space, history: Sequence[Trial], pending: Sequence[Trial], n: int
+    ) -> list[dict[str, Any]]:
+        import numpy as np
+
+        combos = space.grid_combinations()
+        seen = {_point_key(space, t.params) for t in (*history, *pending)}
+        order = np.random.default_rng(self.seed & 0xFFFFFFFF).permutation(len(combos))
+        out: list[dict[str, Any]] = []
+        for index in order:
+            params = combos[int(index)]
             key = _point_key(space, params)
             if key in seen:
                 continue
