@@ -25,6 +25,9 @@ class _PrintedTrial:
 
 
 if __name__ == "__main__":
-    with open(os.environ["TUNEWISE_PARAMS_FILE"]) as file:
-        params = json.load(file)
+    if "TUNEWISE_PARAMS_FILE" in os.environ:
+        with open(os.environ["TUNEWISE_PARAMS_FILE"]) as file:
+            params = json.load(file)
+    else:  # tunewise before TUNEWISE_PARAMS_FILE (to measure the code before a change)
+        params = json.loads(os.environ["TUNEWISE_PARAMS"])
     train_epochs(params, _PrintedTrial())
