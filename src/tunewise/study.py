@@ -327,8 +327,15 @@ class Study:
         from tunewise.executors import Executor, build_executor
         from tunewise.stopping import build_stopping_rule
         from tunewise.strategies import get_strategy
+        from tunewise.tracking import chain, study_tracking
         from tunewise.tuner import Tuner
 
+        record = self._store.get_study(self.name)
+        # The spec's trackers log each trial this driver finishes (built first: a missing
+        # library is an error before any trial runs).
+        tracking = study_tracking(
+            self._store, record.id, self.name, record.uuid, self.objective, self.spec.tracking
+        )
         options = self.spec.hyperband.to_dict() if self.spec.hyperband is not None else None
         strategy = get_strategy(self.spec.strategy)(self.objective, self.seed, options)
         chosen = executor or self.spec.executor
@@ -338,7 +345,7 @@ class Study:
         try:
             tuner = Tuner(
                 self._store,
-                self._store.get_study(self.name),
+                record,
                 space=self.space,
                 objective=self.objective,
                 strategy=strategy,
@@ -356,11 +363,13 @@ class Study:
                 worker=worker,
                 leave_when_idle=leave_when_idle,
                 call_limit=call_limit,
-                on_trial_finished=on_trial_finished,
+                on_trial_finished=chain(tracking, on_trial_finished),
             )
             return tuner.run()
         finally:
             trials_executor.close()  # a Ray connection, a Ray it started
+            if tracking is not None:
+                tracking.close()
 
     def _prior_history(self) -> list[Trial]:
         warm = self.spec.warm_start
@@ -384,7 +393,7 @@ class Study:
             self._owner = process_owner()
         return self._owner
 
-    def ask(self, *, remaining: int | None = None) -> AskedTrial:
+    def ask(self, *, remaining: int | None = None, lease: float | None = None) -> AskedTrial:
         """A new RUNNING trial leased to this caller: a queued one, else a fresh suggestion.
 
         A background thread renews the lease until :meth:`tell`; if this process dies, the
@@ -394,6 +403,11 @@ class Study:
         work to a fixed budget (default: what the spec's ``limits.max_trials`` leaves, if it
         has one). The default strategy spends a budget's last rounds refining around the best
         trials, as ``optimize(max_trials=...)`` and ``tunewise run`` do.
+
+        ``lease``: seconds the trial stays leased with no heartbeat, for a caller in another
+        process or language (``tunewise ask``, REST) that tells before then; after it the trial
+        is lost (requeued or failed by the retry policy), so a caller that never tells does not
+        block the study. Its owner is ``ask:<tag>``, which no process's exit frees earlier.
         """
         from tunewise.strategies import get_strategy, strategy_rng
         from tunewise.study_run import positive_int
@@ -401,12 +415,18 @@ class Study:
         if remaining is not None:
             positive_int(remaining, "remaining")
 
-        lease = self._lease_seconds
+        owner, beat = self.owner, lease is None
+        if lease is None:
+            lease = self._lease_seconds
+        else:
+            import uuid
+
+            owner = f"ask:{uuid.uuid4().hex[:12]}"
         max_attempts = self.spec.retries.max_attempts if "lost" in self.spec.retries.on else 1
         self._store.expire_leases(self._id, max_attempts=max_attempts)
-        claimed = self._store.claim_trial(self._id, self.owner, lease)
+        claimed = self._store.claim_trial(self._id, owner, lease)
         if claimed is not None:
-            return self._leased(claimed)
+            return self._leased(claimed, beat)
         if self._history is None:
             self._history = TrialHistory(self._store, self._id)
         self._history.refresh()  # reads only what changed: the cost stays flat as trials add up
@@ -425,15 +445,16 @@ class Study:
         if not suggestions:
             raise ValueError(f"the {strategy.name} strategy has no configuration left to try")
         return self._leased(
-            self._store.add_trial(self._id, suggestions[0], owner=self.owner, lease_seconds=lease)
+            self._store.add_trial(self._id, suggestions[0], owner=owner, lease_seconds=lease),
+            beat,
         )
 
     @property
     def _lease_seconds(self) -> float:
         return MEMORY_LEASE_SECONDS if self._storage is None else self.spec.lease.grace
 
-    def _leased(self, trial: Trial) -> AskedTrial:
-        if self._storage is not None:
+    def _leased(self, trial: Trial, beat: bool = True) -> AskedTrial:
+        if self._storage is not None and beat:
             if self._heartbeat is None:
                 self._heartbeat = Heartbeat(
                     self._storage,

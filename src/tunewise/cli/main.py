@@ -373,6 +373,9 @@ def build_parser() -> argparse.ArgumentParser:
     from tunewise.cli import manage  # add, delete, copy
 
     manage.register(sub)
+    from tunewise.cli import asktell  # create, ask, tell
+
+    asktell.register(sub)
     return parser
 
 
