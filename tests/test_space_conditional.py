@@ -228,3 +228,81 @@ def test_spec_file_form_loads_conditions() -> None:
     assert StudySpec.from_dict(spec.to_dict()).space == spec.space
     with pytest.raises(SpecError, match=r"enqueue\[0\]\.momentum: is inactive"):
         StudySpec.from_dict({**spec.to_dict(), "enqueue": [{"solver": "adam", "momentum": 0.5}]})
+
+
+# A conditional study end to end: the store, the frame, the CSV, SageMaker, the dashboard --------
+def conditional_study(tmp_path: Any) -> tw.Study:
+    space = {
+        "solver": tw.Categorical(["sgd", "adam"]),
+        "momentum": tw.Float(0.0, 0.9, when={"solver": ["sgd"]}),
+        "lr": tw.Float(1e-3, 1.0, scale="log"),
+    }
+    study = tw.create_study(
+        "tree",
+        objective=tw.Objective("score", "maximize"),
+        space=space,
+        strategy="random",
+        seed=1,
+        storage=f"sqlite:///{tmp_path}/t.db",
+    )
+
+    def train(params: dict[str, Any]) -> float:
+        assert ("momentum" in params) == (params["solver"] == "sgd"), params
+        return float(params["lr"] + params.get("momentum", 0.0))
+
+    study.optimize(train, n_trials=8, progress=False)
+    return study
+
+
+def test_a_conditional_study_keeps_only_active_parameters_everywhere(tmp_path: Any) -> None:
+    from tunewise.analysis.frame import TrialFrame
+    from tunewise.analysis.importance import ped_anova
+    from tunewise.analysis.plots import parallel, slices
+    from tunewise.cli.views import render_csv, trials_table
+    from tunewise.integrations.sagemaker_api import describe_study
+
+    study = conditional_study(tmp_path)
+    trials = study.trials
+    assert {t.params["solver"] for t in trials} == {"sgd", "adam"}
+    for t in trials:
+        assert study.space.validate(t.params) == t.params
+    again = tw.load_study("tree", storage=f"sqlite:///{tmp_path}/t.db")
+    assert [t.params for t in again.trials] == [t.params for t in trials]
+    assert again.space == study.space
+
+    frame = study.trials_dataframe()
+    adam = frame["params_solver"] == "adam"
+    assert frame.loc[adam, "params_momentum"].isna().all()
+    assert frame.loc[~adam, "params_momentum"].notna().all()
+
+    header, rows = trials_table(study, trials)
+    column = header.index("momentum")
+    lines = render_csv(header, rows).splitlines()[1:]
+    for t, line in zip(trials, lines, strict=True):
+        cell = next(iter(__import__("csv").reader([line])))[column]
+        assert (cell == "") == (t.params["solver"] == "adam")
+
+    tframe = TrialFrame.from_trials(trials, study.space, study.objective)
+    axes = {a["name"]: a for a in parallel(tframe)["axes"]}
+    numbers = parallel(tframe)["number"]
+    by_number = {t.number: t for t in trials}
+    for i, n in enumerate(numbers):
+        has = "momentum" in by_number[n].params
+        assert (axes["momentum"]["values"][i] is None) == (not has)
+    assert {p["name"] for p in slices(tframe)["params"]} == {"solver", "momentum", "lr"}
+    ped_anova(tframe)  # counts momentum over the sgd trials only; must not fail on NaN
+
+    record = study.store.get_study("tree")
+    with pytest.raises(SpecError, match=r"space\.momentum\.when: SageMaker .* no conditional"):
+        describe_study(record, study.store.count_trials(record.id), tframe)
+    study.close()
+    again.close()
+
+
+def test_distance_counts_a_parameter_active_in_one_only_as_the_largest_gap() -> None:
+    space = tree()
+    adam = {"lr": 0.01, "optimizer": "adam", "beta1": 0.9}
+    assert space.distance(adam, adam) == 0.0
+    sgd = {"lr": 0.01, "optimizer": "sgd", "momentum": 0.0, "nesterov": False}
+    # optimizer differs by 0.5 in the unit encoding; beta1, momentum, nesterov each count 1
+    assert math.isclose(space.distance(adam, sgd), math.sqrt(0.25 + 3))

@@ -617,11 +617,11 @@ class Space:
         return len(self.params)
 
     def encode(self, values: Mapping[str, Any]) -> list[float]:
-        """Map searched values to the unit hypercube (order: ``names``). An inactive parameter
-        (absent from a conditional space's values) encodes as NaN: it has no value, and a
-        strategy must decide what that means for its model."""
+        """Map searched values to the unit hypercube (order: ``names``). A parameter absent
+        from ``values`` (inactive in a tree, or never asked by a define-by-run trial) encodes
+        as NaN: it has no value, and a strategy must decide what that means for its model."""
         return [
-            p.to_unit(values[name]) if name in values or not p.when else math.nan
+            p.to_unit(values[name]) if name in values else math.nan
             for name, p in self.params.items()
         ]
 
@@ -634,6 +634,17 @@ class Space:
         pairs = zip(self.params.items(), point, strict=True)
         out = {name: p.from_unit(float(u)) for (name, p), u in pairs}
         return self.active(out) if self.is_conditional else out
+
+    def distance(self, a: Mapping[str, Any], b: Mapping[str, Any]) -> float:
+        """Euclidean distance of two assignments in the unit encoding; a parameter active in
+        one only counts as the largest gap (1), one inactive in both as none."""
+        total = 0.0
+        for x, y in zip(self.encode(a), self.encode(b), strict=True):
+            if math.isnan(x) or math.isnan(y):
+                total += 0.0 if math.isnan(x) and math.isnan(y) else 1.0
+            else:
+                total += (x - y) ** 2
+        return math.sqrt(total)
 
     def validate(self, values: Mapping[str, Any], path: str = "params") -> dict[str, Any]:
         """Check an assignment of the searched parameters: every active one present, no

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -27,7 +28,8 @@ def trials_dataframe(study: Study) -> Any:
             "datetime_start": t.started_at,
             "datetime_complete": t.finished_at,
             "duration": t.finished_at - t.started_at if t.started_at and t.finished_at else None,
-            **{f"params_{p}": t.params.get(p) for p in study.space.names},
+            # an inactive (conditional) parameter is NaN, as pandas marks what is missing
+            **{f"params_{p}": t.params.get(p, math.nan) for p in study.space.names},
             **{f"metrics_{m}": t.metrics.get(m) for m in metrics},
             **{f"user_attrs_{a}": t.user_attrs.get(a) for a in attrs},
             "attempt": t.attempt,

@@ -77,7 +77,9 @@ def load_parents(
 
 def _map(params: Any, space: Space) -> dict[str, Any] | None:
     try:
-        return space.validate({name: params[name] for name in space.names})
+        # a conditional parameter the parent trial left inactive stays absent; validate
+        # refuses a trial whose active parameters are missing
+        return space.validate({name: params[name] for name in space.names if name in params})
     except (KeyError, SpecError):
         return None
 

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from tunewise.analysis.frame import TrialFrame
+from tunewise.errors import SpecError
 from tunewise.space import Categorical, Float
 from tunewise.spec import StudySpec
 from tunewise.trial import FailureKind, StudyRecord, Trial, TrialState
@@ -91,6 +92,14 @@ def parameter_ranges(spec: StudySpec) -> dict[str, list[dict[str, Any]]]:
     integer: list[dict[str, Any]] = []
     categorical: list[dict[str, Any]] = []
     for name, param in spec.space.params.items():
+        if param.when:
+            parent, values = next(iter(param.when.items()))
+            raise SpecError(
+                f"space.{name}.when",
+                f"SageMaker Automatic Model Tuning has no conditional hyperparameters, and "
+                f"{name} is searched only when {parent} is one of {list(values)!r}; this "
+                "study cannot be described as a tuning job",
+            )
         if isinstance(param, Categorical):
             categorical.append({"Name": name, "Values": [str(v) for v in param.values]})
             continue

@@ -180,10 +180,14 @@ def build_router(data: StudyData, *, allow_control: bool) -> APIRouter:
 
     @router.get("/studies/{name}/sagemaker/describe", summary="DescribeHyperParameterTuningJob")
     def describe(name: StudyName) -> dict[str, Any]:
+        from tunewise.errors import SpecError
         from tunewise.integrations.sagemaker_api import describe_study
 
         snap, record, counts = data.snapshot_and_live(name)
-        return describe_study(record, counts, snap.frame)
+        try:
+            return describe_study(record, counts, snap.frame)
+        except SpecError as exc:  # a conditional space: AMT has no conditions
+            raise HTTPException(status_code=409, detail=str(exc)) from None
 
     @router.get(
         "/studies/{name}/sagemaker/training-jobs",

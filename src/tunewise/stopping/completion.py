@@ -139,8 +139,7 @@ def check_convergence(completed: Sequence[Trial], sign: float, space: Space) -> 
     improvement = (best_now.value - best_before.value) * sign
     if spread > 0 and improvement > 1e-3 * spread:
         return None
-    incumbent = space.encode(best_now.params)
-    distances = sorted(math.dist(space.encode(t.params), incumbent) for t in finite[-window:])
+    distances = sorted(space.distance(t.params, best_now.params) for t in finite[-window:])
     median_distance = distances[len(distances) // 2]
     radius = 0.1 * math.sqrt(d)
     if median_distance >= radius:
