@@ -22,6 +22,9 @@ TAG = "@tunewise "
 
 #: Set by the Python runner inside a trial's process: receives (step, metrics).
 _sink: Callable[[int | None, Mapping[str, float]], None] | None = None
+#: Set beside ``_sink``: whether the study wants the running trial to end (the framework
+#: callbacks in ``tunewise.integrations`` ask it when no trial was passed to them).
+_stop_check: Callable[[], bool] | None = None
 
 
 def report(step: int | None = None, **metrics: float) -> None:

@@ -16,10 +16,12 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import tunewise.reporting as report_module
+from tunewise.define_by_run import Suggester
 from tunewise.errors import SpecError, TrialStopped
 from tunewise.runners import trialdir
 from tunewise.runners.base import (
@@ -71,8 +73,9 @@ def _wants_trial(func: TrainFunction) -> bool:
     return len(positional) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in parameters)
 
 
-class TrialContext:
-    """What a training function may use of its trial: number, params, folder, report, stop."""
+class TrialContext(Suggester):
+    """What a training function may use of its trial: number, params, folder, report, stop,
+    and Optuna's ``suggest_float / suggest_int / suggest_categorical`` (define-by-run)."""
 
     def __init__(self, job: TrialJob, should_stop: StopCheck) -> None:
         self.number = job.number
@@ -80,6 +83,7 @@ class TrialContext:
         self.dir = job.trial_dir
         self._objective = job.objective
         self._should_stop = should_stop
+        self._start_suggesting(job.space, job.params, job.seed, job.number)
 
     def report(self, value: float | None = None, step: int | None = None, **metrics: float) -> None:
         """Report intermediate values at ``step``: ``value`` is the objective's, ``metrics``
@@ -163,22 +167,36 @@ class PythonRunner:
         return self._func
 
     def run(self, job: TrialJob, report: ReportCallback, should_stop: StopCheck) -> Outcome:
+        context = TrialContext(job, should_stop)
+        outcome = self._run(job, report, should_stop, context)
+        if job.space is None:
+            return outcome
+        # define-by-run: what the trial asked goes back to be stored (tunewise.define_by_run)
+        return replace(outcome, params=context.suggested, distributions=context.distributions)
+
+    def _run(
+        self, job: TrialJob, report: ReportCallback, should_stop: StopCheck, context: TrialContext
+    ) -> Outcome:
         last: dict[str, float] = {}
 
         def sink(step: int | None, values: Mapping[str, float]) -> None:
             last.update(values)
             report(step, values)
 
-        context = TrialContext(job, should_stop)
-        previous_sink = report_module._sink
-        report_module._sink = sink
+        previous_sink, previous_check = report_module._sink, report_module._stop_check
+        report_module._sink, report_module._stop_check = sink, should_stop
         try:
             with _captured_output(job.trial_dir, job.attempt):
                 func = self.func
                 wants = self._wants_trial
                 if wants is None:
                     wants = _wants_trial(func)
-                result = func(dict(job.params), context) if wants else func(dict(job.params))
+                if wants:
+                    result = func(dict(job.params), context)
+                elif job.space is not None:  # define-by-run: Optuna's objective(trial)
+                    result = func(context)
+                else:
+                    result = func(dict(job.params))
         except TrialStopped:
             return Outcome(TrialState.STOPPED, last.get(job.objective), dict(last))
         except Exception as exc:
@@ -186,7 +204,7 @@ class PythonRunner:
             tail = "".join(lines).rstrip().splitlines()[-ERROR_TAIL_LINES:]
             return Outcome.failed(FailureKind.USER_ERROR, "\n".join(tail), last)
         finally:
-            report_module._sink = previous_sink
+            report_module._sink, report_module._stop_check = previous_sink, previous_check
         return interpret_result(result, job.objective, last, stopped=should_stop())
 
 
