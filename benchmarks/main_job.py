@@ -6,12 +6,12 @@ default ``MLPClassifier()`` on held-out digits, by more than the noise, over stu
 Each seed runs the spec through ``tunewise run`` (the same CLI as ``make demo``) in a temporary
 store, with ``--seed``; ``--strategy random`` runs it with ``strategy: random`` instead of the
 default. The best configuration is then fitted on the whole training split with ``--inits``
-initial weights (``random_state`` 0, 1, ...), as ``examples.mlp_digits compare`` does, and so are
-the defaults. Reported per seed: the best trial's objective (CV log loss), the held-out mean over initial weights, its
-difference from the defaults' mean and the demo's verdict line; over all seeds: the mean
-difference with a 95% bootstrap interval that resamples the seeds, each seed's initial weights
-and the defaults' initial weights (so it holds both the search's luck and the starts' luck), and
-the study's CPU and wall-clock seconds.
+initial weights (``random_state`` 0, 1, ...), as ``examples.mlp_digits compare`` does, and so
+are the defaults. Reported per seed: the best trial's objective (CV log loss), the held-out mean
+over initial weights, its difference from the defaults' mean and the demo's verdict line; over
+all seeds: the mean difference with a 95% bootstrap interval that resamples the seeds, each
+seed's initial weights and the defaults' initial weights (so it holds both the search's luck and
+the starts' luck), and the study's CPU and wall-clock seconds.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ SPEC = ROOT / "examples" / "mlp_digits.yaml"
 
 @dataclass(frozen=True)
 class JobResult:
-    """One seed's run: the study's best CV accuracy and its held-out accuracies per start."""
+    """One seed's run: the best trial's objective and its held-out accuracies per start."""
 
     seed: int
     cv: float
