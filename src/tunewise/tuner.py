@@ -198,6 +198,7 @@ class Tuner:
         self._seen_ended = 0
         self._failed = 0
         self._best: Trial | None = None
+        self._define_by_run = bool(study.definition.get("define_by_run"))
 
     # The loop --------------------------------------------------------------------------
     def run(self) -> Completion:
@@ -373,6 +374,8 @@ class Tuner:
                 return
             if queued.state != TrialState.QUEUED or queued.number in running:
                 continue
+            if time.monotonic() - self._state_read_at > 0.05 and self._read_study_state():
+                return  # stopped meanwhile (the suggestion turn may have taken a while)
             claimed = self.store.claim_trial(
                 self.study.id, self.owner, self.lease.grace, number=queued.number
             )
@@ -441,6 +444,9 @@ class Tuner:
             attempt=trial.attempt,
             timeout=self.timeout,
             wait_for_decision=self.stopping is not None,
+            # define-by-run: the trial asks its params against the space seen so far
+            space=self.space.to_dict()["params"] if self._define_by_run else None,
+            seed=self.strategy.seed,
         )
         try:
             self.executor.submit(job, self.runner)
@@ -485,6 +491,15 @@ class Tuner:
         kind = outcome.failure_kind
         attempt = self._trials[number].attempt if number in self._trials else 1
         outcome = self._explain(number, outcome)
+        if outcome.params is not None and outcome.distributions is not None:
+            from tunewise.define_by_run import record_suggested
+
+            with contextlib.suppress(IllegalTransition):  # finished by another process
+                grown = record_suggested(
+                    self.store, self.study, number, outcome.params, outcome.distributions
+                )
+                if grown is not None:
+                    self.space = grown
         try:
             if (
                 outcome.state == TrialState.FAILED
