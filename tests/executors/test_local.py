@@ -180,6 +180,24 @@ def test_cancel_kills_a_trial_that_ignores_it(tmp_path: Path) -> None:
     assert (outcome.state, outcome.value) == (TrialState.STOPPED, 0.25)
 
 
+def test_a_prompt_stop_kills_a_trial_that_ignores_it_well_before_the_grace_period(
+    tmp_path: Path,
+) -> None:
+    def train(params: dict[str, Any]) -> None:
+        tw.report(step=1, score=0.25)
+        time.sleep(60)
+
+    executor = LocalExecutor(capacity=1, grace_seconds=30)
+    executor.submit(job(tmp_path), PythonRunner(train))
+    events: list[Event] = []
+    while not any(isinstance(e, ReportEvent) for e in events):
+        events += executor.poll(0.1)
+    executor.stop_promptly(0, "stopped from the dashboard")
+    # A plain cancel would wait the 30 s grace period; run_until_done gives up after 10 s.
+    outcome = done(events + run_until_done(executor, limit=10))[0].outcome
+    assert (outcome.state, outcome.value) == (TrialState.STOPPED, 0.25)
+
+
 def test_shutdown_ends_every_running_trial(tmp_path: Path) -> None:
     executor = LocalExecutor(capacity=2)
     for number in (0, 1):
