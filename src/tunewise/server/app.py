@@ -69,6 +69,13 @@ def create_app(config: ServerConfig) -> FastAPI:
     )
     app.state.data = data
     app.include_router(build_router(data, allow_control=config.allow_control))
+    from tunewise.server.asktell import build_asktell_router  # ask and tell: control + token
+
+    app.include_router(
+        build_asktell_router(
+            data, allow_control=config.allow_control, has_token=config.token is not None
+        )
+    )
     build_pages(app, data)
 
     @app.exception_handler(StudyNotFound)
