@@ -27,6 +27,7 @@ from tunewise.policies import (
     WarmStart,
 )
 from tunewise.space import Space
+from tunewise.tracking import check_tracking
 from tunewise.trial import Objective
 from tunewise.validation import check_json_value, check_keys, check_text, parse_duration
 
@@ -192,6 +193,11 @@ class StudySpec:
     warm_start: WarmStart | None = None
     enqueue: tuple[Mapping[str, Any], ...] = ()
     executor: ExecutorSpec = field(default_factory=ExecutorSpec)
+    #: Define-by-run: the space is what the trials ask with ``trial.suggest_*`` (it starts
+    #: empty and grows; ``space`` holds what the study has seen).
+    define_by_run: bool = False
+    #: Trackers each finished trial is logged to: ``{mlflow: {tracking_uri, experiment}}``.
+    tracking: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     KEYS = (
         "study",
@@ -212,6 +218,8 @@ class StudySpec:
         "warm_start",
         "enqueue",
         "executor",
+        "define_by_run",
+        "tracking",
     )
 
     def __post_init__(self) -> None:
@@ -226,6 +234,14 @@ class StudySpec:
         ):
             raise SpecError("seed", f"must be an integer, got {self.seed!r}")
         self._resolve_hyperband()
+        if self.define_by_run and self.strategy == "grid":
+            raise SpecError("strategy", "grid needs a declared space; define-by-run has none")
+        if self.define_by_run and self.trial is not None and self.trial.command is not None:
+            raise SpecError(
+                "define_by_run",
+                "needs a Python trial (trial.python) whose function calls trial.suggest_*",
+            )
+        object.__setattr__(self, "tracking", check_tracking(self.tracking))
         enqueued = []
         for i, params in enumerate(self.enqueue):
             if not isinstance(params, Mapping):
@@ -297,6 +313,10 @@ class StudySpec:
             out["enqueue"] = [dict(p) for p in self.enqueue]
         if self.executor != ExecutorSpec():
             out["executor"] = self.executor.to_dict()
+        if self.define_by_run:
+            out["define_by_run"] = True
+        if self.tracking:
+            out["tracking"] = {k: dict(v) for k, v in self.tracking.items()}
         if self.trial is not None:
             out["trial"] = self.trial.to_dict()
         if self.storage is not None:
@@ -308,13 +328,20 @@ class StudySpec:
     def search_definition(self) -> dict[str, Any]:
         """The parts that make two runs the same study (resuming needs them equal)."""
         data = self.to_dict()
-        return {k: data[k] for k in ("objective", "strategy", "space", "static")}
+        out = {k: data[k] for k in ("objective", "strategy", "space", "static")}
+        if self.define_by_run:  # its space grows as its trials ask: not part of its identity
+            out["space"] = "define-by-run"
+        return out
 
     @classmethod
     def from_dict(cls, data: Any) -> StudySpec:
         """Validate the spec form (see the README) and build a spec; raises SpecError."""
         data = check_keys(data, "", cls.KEYS)
-        for required in ("study", "objective", "space"):
+        define_by_run = data.get("define_by_run", False)
+        if not isinstance(define_by_run, bool):
+            raise SpecError("define_by_run", f"must be true or false, got {define_by_run!r}")
+        required_keys = ("study", "objective") if define_by_run else ("study", "objective", "space")
+        for required in required_keys:
             if required not in data:
                 raise SpecError(required, "is required")
         objective_data = check_keys(data["objective"], "objective", ("metric", "direction"))
@@ -325,7 +352,8 @@ class StudySpec:
         if not isinstance(static, Mapping):
             raise SpecError("static", "must map names to fixed values")
         check_json_value(static, "static")  # (Space checks it too, for the Python API)
-        space = Space.from_dict(data["space"], static)
+        space_data = data.get("space", {}) if define_by_run else data["space"]
+        space = Space.from_dict(space_data, static, allow_empty=define_by_run)
         trial = TrialSpec.from_dict(data["trial"]) if data.get("trial") is not None else None
         storage = data.get("storage")
         if storage is not None and not isinstance(storage, str):
@@ -363,6 +391,8 @@ class StudySpec:
             warm_start=WarmStart.from_dict(data.get("warm_start")),
             enqueue=_enqueue_list(data.get("enqueue")),
             executor=ExecutorSpec.from_dict(data.get("executor")),
+            define_by_run=define_by_run,
+            tracking=check_tracking(data.get("tracking")),
         )
 
 

@@ -91,6 +91,11 @@ class Study:
 
     @property
     def space(self) -> Space:
+        """The searched space; a define-by-run study's is what its trials asked so far (read
+        from the store: it grows as they run)."""
+        if self.spec.define_by_run:
+            definition = dict(self._store.get_study(self.name).definition)
+            return StudySpec.from_dict(definition).space
         return self.spec.space
 
     @property
@@ -338,6 +343,10 @@ class Study:
         )
         options = self.spec.hyperband.to_dict() if self.spec.hyperband is not None else None
         strategy = get_strategy(self.spec.strategy)(self.objective, self.seed, options)
+        if self.spec.define_by_run:
+            from tunewise.define_by_run import SeenSpaceStrategy
+
+            strategy = SeenSpaceStrategy(strategy)
         chosen = executor or self.spec.executor
         trials_executor = (
             chosen if isinstance(chosen, Executor) else build_executor(chosen, limits.max_parallel)
@@ -431,6 +440,10 @@ class Study:
             self._history = TrialHistory(self._store, self._id)
         self._history.refresh()  # reads only what changed: the cost stays flat as trials add up
         strategy = get_strategy(self.spec.strategy)(self.objective, self.seed)
+        if self.spec.define_by_run:
+            from tunewise.define_by_run import SeenSpaceStrategy
+
+            strategy = SeenSpaceStrategy(strategy)
         budget = self.spec.limits.max_trials
         if remaining is None and budget is not None:
             remaining = max(1, budget - len(self._history))
@@ -465,7 +478,10 @@ class Study:
                 )
             self._heartbeat.add(trial.number)
         fields = {name: getattr(trial, name) for name in Trial.__dataclass_fields__}
-        return AskedTrial(**fields, study=self, study_name=self.name)
+        asked = AskedTrial(**fields, study=self, study_name=self.name)
+        grows = self.spec.define_by_run  # else suggest_* may ask only the declared names
+        asked._start_suggesting(self.space, trial.params, self.seed, trial.number, grows=grows)
+        return asked
 
     def tell(
         self,
@@ -490,6 +506,11 @@ class Study:
         target = None if state is None else _finished_state(state)
         if self._heartbeat is not None:
             self._heartbeat.discard(number)
+        if self.spec.define_by_run and isinstance(trial, AskedTrial):
+            from tunewise.define_by_run import record_suggested
+
+            record = self._store.get_study(self.name)
+            record_suggested(self._store, record, number, trial.suggested, trial.distributions)
         if target == TrialState.FAILED:
             return self._store.finish_trial(
                 self._id,
@@ -611,10 +632,12 @@ def _as_space(space: Space | Mapping[str, Param], static: Mapping[str, Any] | No
 
 
 def create_study(
-    name: str,
+    name: str | None = None,
     *,
-    objective: Objective,
-    space: Space | Mapping[str, Param],
+    objective: Objective | None = None,
+    space: Space | Mapping[str, Param] | None = None,
+    direction: str | None = None,
+    study_name: str | None = None,
     strategy: str = DEFAULT_STRATEGY,
     storage: str | None = None,
     seed: int | None = None,
@@ -638,10 +661,39 @@ def create_study(
     list of configurations to run first; continuing a stored study queues those no trial of it
     has had yet, so each runs once) take the spec's forms.
 
+    Optuna's form works too: ``create_study(direction="maximize")`` (the objective is the
+    number the function returns, named ``value``), ``study_name=`` for ``name``; without a name
+    one is generated (``no-name-<uuid>``). Without a ``space`` the study is define-by-run: its
+    trials ask their hyperparameters with ``trial.suggest_float / suggest_int /
+    suggest_categorical`` and the study stores the space they asked.
+
     Raises:
-        TypeError: an argument of the wrong kind (``space=None``, ``storage=123``), named.
+        TypeError: an argument of the wrong kind (``space=5``, ``storage=123``), named.
         SpecError: a value the spec would refuse, with its field path.
     """
+    if study_name is not None:
+        if name is not None and name != study_name:
+            raise TypeError(f"give the study's name once: name={name!r} or study_name=...")
+        name = study_name
+    if name is None:
+        import uuid
+
+        name = f"no-name-{uuid.uuid4()}"
+    if objective is None:
+        if direction is None:
+            raise TypeError(
+                "give objective=tw.Objective(metric, direction), or direction='minimize' or "
+                "'maximize' as Optuna's create_study does"
+            )
+        objective = Objective("value", direction)
+    elif direction is not None and str(direction) != str(objective.direction):
+        raise TypeError(
+            f"direction={direction!r} contradicts objective={objective!r}; give one of them"
+        )
+    define_by_run = space is None
+    if space is None:
+        space = Space({}, static or {})
+        static = None
     if not isinstance(objective, Objective):
         raise TypeError(f"objective must be tw.Objective(metric, direction), got {objective!r}")
     if not isinstance(space, Space | Mapping):
@@ -668,6 +720,7 @@ def create_study(
         completion=CompletionCriteria.from_dict(completion),
         warm_start=WarmStart.from_dict(warm_start),
         enqueue=tuple(enqueue),
+        define_by_run=define_by_run,
     )
     store = _open(storage)
     # An in-memory study leaves its trial logs in a temporary folder, not in the working tree.
