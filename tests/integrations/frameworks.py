@@ -52,7 +52,8 @@ def hyperband_study(metric: str, direction: str, good_lr: float = GOOD_LR) -> tw
 
 def check_hyperband_outcome(study: tw.Study, metric: str) -> None:
     """The learning trial ran every epoch and completed with its last report as its value; the
-    stuck one was stopped by Hyperband at the rung, with fewer reports than epochs."""
+    stuck one was stopped by Hyperband at the rung, with fewer reports than epochs. Each training
+    function returns ``{"epochs_trained": n}`` as its framework counts them."""
     trials = sorted(study.trials, key=lambda t: t.number)
     assert len(trials) == 2, [(t.number, t.state, t.error) for t in trials]
     good, bad = trials
@@ -62,6 +63,9 @@ def check_hyperband_outcome(study: tw.Study, metric: str) -> None:
     assert good.value == good_curve[-1].values[metric]
     assert bad.state is tw.TrialState.STOPPED, (bad.state, bad.error)
     assert [r.step for r in bad_curve] == [1]  # stopped mid-training: 1 report of 3 epochs
+    # What the framework itself trained, returned by the training function: the callback ended
+    # training at once, not merely stopped reporting.
+    assert (good.metrics["epochs_trained"], bad.metrics["epochs_trained"]) == (EPOCHS, 1)
     assert bad.value == bad_curve[-1].values[metric]
 
 

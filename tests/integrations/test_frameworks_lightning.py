@@ -68,17 +68,19 @@ namespace: dict[str, Any] = {}
 exec(compile(MODEL, "lightning_model", "exec"), namespace)
 
 
-def train(params: dict[str, Any], trial: Any) -> None:
+def train(params: dict[str, Any], trial: Any) -> dict[str, int]:
     from tunewise.integrations.lightning import TunewiseCallback
 
     torch.manual_seed(0)
     train_loader, val_loader = namespace["loaders"]()
     model = namespace["Regression"](params["lr"])
     callback = TunewiseCallback(monitor="val_loss", trial=trial)
-    namespace["trainer"](params["epochs"], callback).fit(model, train_loader, val_loader)
+    trainer = namespace["trainer"](params["epochs"], callback)
+    trainer.fit(model, train_loader, val_loader)
+    return {"epochs_trained": trainer.current_epoch}
 
 
-def train_without_trial(params: dict[str, Any]) -> None:
+def train_without_trial(params: dict[str, Any]) -> dict[str, int]:
     """The callback given no trial finds the running Python trial by itself."""
     from tunewise.integrations.lightning import TunewiseCallback
 
@@ -86,7 +88,9 @@ def train_without_trial(params: dict[str, Any]) -> None:
     train_loader, val_loader = namespace["loaders"]()
     model = namespace["Regression"](params["lr"])
     callback = TunewiseCallback(monitor="val_loss")
-    namespace["trainer"](params["epochs"], callback).fit(model, train_loader, val_loader)
+    trainer = namespace["trainer"](params["epochs"], callback)
+    trainer.fit(model, train_loader, val_loader)
+    return {"epochs_trained": trainer.current_epoch}
 
 
 @pytest.mark.parametrize("func", [train, train_without_trial])
