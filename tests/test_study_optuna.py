@@ -392,7 +392,7 @@ def test_progress_true_draws_and_false_draws_nothing(capsys: pytest.CaptureFixtu
 # Arguments at the boundary (issue 21 #23, #5) -----------------------------------------------
 def test_create_study_checks_its_arguments() -> None:
     with pytest.raises(TypeError, match="^space must be a dict of names to tw.Float"):
-        tw.create_study("a", objective=MIN, space=None)  # type: ignore[arg-type]
+        tw.create_study("a", objective=MIN, space=5)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="^storage must be a database URL"):
         tw.create_study("a", objective=MIN, space=SPACE, storage=123)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="^objective must be tw.Objective"):

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tunewise.define_by_run import Suggester
 from tunewise.trial import Trial
 
 if TYPE_CHECKING:
@@ -15,11 +16,13 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class AskedTrial(Trial):
+class AskedTrial(Trial, Suggester):
     """A trial from :meth:`Study.ask`, leased to the caller until :meth:`Study.tell`.
 
     Its fields are the snapshot ``ask`` read; :meth:`set_user_attr` updates ``user_attrs``
-    here as well as in the store.
+    here as well as in the store. ``suggest_float / suggest_int / suggest_categorical``
+    (Optuna's) ask a define-by-run study's hyperparameters: ``tell`` stores what was asked as
+    the trial's params, and the study's space grows by the names it had not seen.
     """
 
     study: Study | None = field(default=None, repr=False, compare=False)

@@ -8,6 +8,7 @@ import random
 from typing import TYPE_CHECKING, Any
 
 from tunewise.errors import SpecError, StudyExists, StudyNotFound
+from tunewise.space import Space
 from tunewise.spec import StudySpec
 from tunewise.study_admin import enqueue_new
 
@@ -62,6 +63,8 @@ def open_or_create(store: Store, spec: StudySpec) -> StudySpec:
         )
     # Same search: keep the stored seed, take the new limits and trial settings.
     continued = spec.with_overrides(seed=stored.seed)
+    if spec.define_by_run:  # the space its trials asked so far, stored as they asked
+        continued = continued.with_overrides(space=Space(stored.space.params, spec.space.static))
     if continued.to_dict() != stored.to_dict():
         store.update_study_definition(record.id, continued.to_dict())
     enqueue_new(store, record.id, continued)  # each configuration once: see enqueue_new

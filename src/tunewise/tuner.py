@@ -455,6 +455,15 @@ class Tuner:
                 trial.number,
                 Outcome.failed(FailureKind.INFRASTRUCTURE, f"could not start the trial: {exc}"),
             )
+            return
+        devices = self.executor.devices(trial.number)
+        if devices:  # the GPUs it was given, kept with the trial (`tunewise trials`, dashboard)
+            from tunewise.devices import DEVICES_ATTR
+            from tunewise.errors import StoreError
+
+            shown = [int(d) if d.isdigit() else d for d in devices]
+            with contextlib.suppress(StoreError):  # finished meanwhile: it keeps no record
+                self.store.set_trial_user_attr(self.study.id, trial.number, DEVICES_ATTR, shown)
 
     # Events ----------------------------------------------------------------------------
     def _handle(self, events: list[Event]) -> None:

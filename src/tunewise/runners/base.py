@@ -37,6 +37,13 @@ class TrialJob:
     #: Under a stopping rule each report waits for the study's decision before the trial goes
     #: on, so a trial told to stop never trains one more step than the rule allows.
     wait_for_decision: bool = False
+    #: The GPUs the executor gave this trial (``CUDA_VISIBLE_DEVICES`` in its process); empty
+    #: when it asked for none.
+    devices: tuple[str, ...] = ()
+    #: Define-by-run (``trial.suggest_*``): the study's space seen so far (name -> spec form)
+    #: and its seed; None for a study whose space is declared.
+    space: Mapping[str, Any] | None = None
+    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,10 @@ class Outcome:
     metrics: Mapping[str, float] = field(default_factory=dict)
     failure_kind: FailureKind | None = None
     error: str | None = None
+    #: Define-by-run: what the trial asked with ``suggest_*`` (values, and distributions in the
+    #: spec's form); None when it ran a declared space.
+    params: Mapping[str, Any] | None = None
+    distributions: Mapping[str, Mapping[str, Any]] | None = None
 
     @classmethod
     def failed(

@@ -83,7 +83,9 @@ class TrialContext(Suggester):
         self.dir = job.trial_dir
         self._objective = job.objective
         self._should_stop = should_stop
-        self._start_suggesting(job.space, job.params, job.seed, job.number)
+        self._start_suggesting(
+            job.space, job.params, job.seed, job.number, grows=job.space is not None
+        )
 
     def report(self, value: float | None = None, step: int | None = None, **metrics: float) -> None:
         """Report intermediate values at ``step``: ``value`` is the objective's, ``metrics``

@@ -215,6 +215,16 @@ class Store(ABC):
         """
 
     @abstractmethod
+    def set_trial_params(self, study_id: int, number: int, params: Mapping[str, Any]) -> None:
+        """Replace the params of a trial not yet finished: a define-by-run trial's params are
+        known once its function has asked for them (:mod:`tunewise.define_by_run`).
+
+        Raises:
+            IllegalTransition: the trial is finished (finished trials are read-only).
+            StoreError: no such trial, or ``params`` is not JSON-serialisable.
+        """
+
+    @abstractmethod
     def claim_trial(
         self, study_id: int, owner: str, lease_seconds: float, number: int | None = None
     ) -> Trial | None:

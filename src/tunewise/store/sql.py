@@ -390,6 +390,19 @@ class SQLStore(Store):
 
         self._run(tx)
 
+    def set_trial_params(self, study_id: int, number: int, params: Mapping[str, Any]) -> None:
+        document = dump_json(params, "trial parameters")
+
+        def tx(conn: Connection) -> None:
+            row = _locked_trial(conn, study_id, number)
+            if TrialState(row.state).is_finished:
+                raise IllegalTransition(
+                    f"trial {number} of study {study_id} is finished; its params are read-only"
+                )
+            conn.execute(trials.update().where(trials.c.id == row.id).values(params=document))
+
+        self._run(tx)
+
     def claim_trial(
         self, study_id: int, owner: str, lease_seconds: float, number: int | None = None
     ) -> Trial | None:
