@@ -85,7 +85,7 @@ def build_model(params: Mapping[str, Any]) -> Pipeline:
 
 
 def train(params: dict[str, Any]) -> dict[str, float]:
-    """One trial: mean stratified CV accuracy of ``build_model(params)`` on the training split.
+    """One trial: stratified CV log loss and accuracy of ``build_model(params)`` (training split).
 
     Fold ``k`` starts from initial weights ``random_state + k`` (``random_state`` defaults to
     ``SEED``), so the mean is over three starts as well as three folds. With one start for
@@ -93,9 +93,8 @@ def train(params: dict[str, Any]) -> dict[str, float]:
     learning rate with high momentum) that trained well from that start and diverged from
     others: 0.981 CV accuracy, 0.81 held-out over 5 starts. Returns ``log_loss`` (the demo's
     objective) and ``accuracy`` (means over folds), ``accuracy_std`` (across folds) and
-    ``fit_seconds``. A configuration
-    whose weights blow up on any fold raises ``ValueError``, so the trial fails with that
-    reason.
+    ``fit_seconds``. A configuration whose weights blow up on any fold raises ``ValueError``,
+    so the trial fails with that reason.
     """
     params = dict(params)
     seed = int(params.pop("random_state", SEED))
