@@ -357,6 +357,12 @@ class ExecutorSpec:
     ``RAY_ADDRESS``), ``local`` (tunewise starts a private Ray on loopback), ``HOST:PORT`` (a
     cluster's GCS) or ``ray://HOST:PORT`` (Ray Client). ``cpu`` and ``gpu`` are what each trial
     asks of Ray (``resources_per_trial``); fractions share a device.
+
+    Local trials may ask for GPUs too (``resources_per_trial: {gpu: 1}``; ``0.5`` puts two
+    trials on a device, ``2`` gives each two): each trial process sees its own devices through
+    ``CUDA_VISIBLE_DEVICES`` and waits for free ones. ``gpus`` lists the devices to use
+    (``[0, 2]``; default: those NVML or ``nvidia-smi`` find; with ``gpus`` alone each trial
+    takes one).
     """
 
     type: str = "local"
@@ -364,6 +370,10 @@ class ExecutorSpec:
     cpu: float = 1.0
     gpu: float = 0.0
     reuse_processes: bool = True
+    #: Local only: GPUs per trial (``resources_per_trial.gpu`` of ``type: local``; kept apart
+    #: from Ray's ``gpu`` so that ``--executor`` switches keep each type's settings).
+    local_gpu: float = 0.0
+    gpus: tuple[int, ...] = ()  # local only: the devices to share out (empty: discover them)
 
     def with_type(self, kind: str) -> ExecutorSpec:
         """This spec with another type (``--executor``); the Ray settings are kept."""
@@ -373,11 +383,14 @@ class ExecutorSpec:
 
     def to_dict(self) -> dict[str, Any]:
         if self.type != "ray":  # the default left out: specs stored before it read the same
-            return (
-                {"type": self.type}
-                if self.reuse_processes
-                else {"type": self.type, "reuse_processes": False}
-            )
+            out: dict[str, Any] = {"type": self.type}
+            if not self.reuse_processes:
+                out["reuse_processes"] = False
+            if self.local_gpu:
+                out["resources_per_trial"] = {"gpu": self.local_gpu}
+            if self.gpus:
+                out["gpus"] = list(self.gpus)
+            return out
         return {
             "type": self.type,
             "address": self.address,
@@ -392,22 +405,32 @@ class ExecutorSpec:
             return cls()
         if isinstance(data, str):
             data = {"type": data}
-        data = check_keys(data, path, ("type", "address", "resources_per_trial", "reuse_processes"))
+        keys = ("type", "address", "resources_per_trial", "reuse_processes", "gpus")
+        data = check_keys(data, path, keys)
         kind = data.get("type", "local")
         if kind not in EXECUTOR_TYPES:
             raise SpecError(
                 f"{path}.type", f"must be one of {', '.join(EXECUTOR_TYPES)}, got {kind!r}"
             )
         if kind != "ray":
-            for key in ("address", "resources_per_trial"):
-                if key in data:
-                    raise SpecError(f"{path}.{key}", "applies only to type: ray")
+            if "address" in data:
+                raise SpecError(f"{path}.address", "applies only to type: ray")
             reuse = data.get("reuse_processes", cls.reuse_processes)
             if not isinstance(reuse, bool):
                 raise SpecError(f"{path}.reuse_processes", f"must be true or false, got {reuse!r}")
-            return cls(kind, reuse_processes=reuse)
-        if "reuse_processes" in data:
-            raise SpecError(f"{path}.reuse_processes", "applies only to type: local")
+            gpus = _device_list(data.get("gpus"), f"{path}.gpus")
+            gpu = _local_gpu(data.get("resources_per_trial"), f"{path}.resources_per_trial")
+            if gpus and not gpu:
+                gpu = 1.0  # devices listed: one per trial unless said otherwise
+            if gpus and gpu > len(gpus):
+                raise SpecError(
+                    f"{path}.resources_per_trial.gpu",
+                    f"asks for {gpu:g} GPUs per trial and {path}.gpus lists {len(gpus)}",
+                )
+            return cls(kind, reuse_processes=reuse, local_gpu=gpu, gpus=gpus)
+        for key in ("reuse_processes", "gpus"):
+            if key in data:
+                raise SpecError(f"{path}.{key}", "applies only to type: local")
         address = _ray_address(data.get("address", cls.address), f"{path}.address")
         where = f"{path}.resources_per_trial"
         resources = check_keys(data.get("resources_per_trial") or {}, where, _RESOURCE_KEYS)
@@ -432,6 +455,42 @@ def _ray_address(value: Any, path: str) -> str:
             path, f"{value!r} is not auto, local, HOST:PORT or ray://HOST:PORT (e.g. 10.0.0.5:6379)"
         )
     return address
+
+
+def _device_list(value: Any, path: str) -> tuple[int, ...]:
+    """``gpus: [0, 2]``: distinct device indices (what ``nvidia-smi`` numbers them)."""
+    if value is None:
+        return ()
+    if (
+        not isinstance(value, list)
+        or not value
+        or any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in value)
+    ):
+        raise SpecError(path, f"must be a list of GPU indices such as [0, 2], got {value!r}")
+    if len(set(value)) != len(value):
+        raise SpecError(path, f"lists a device twice: {value!r}")
+    return tuple(value)
+
+
+def _local_gpu(value: Any, path: str) -> float:
+    """A local trial's ``resources_per_trial``: ``{gpu: N}`` only, a share of one device
+    (``0.5``) or whole devices (``2``); CPUs are not counted out locally (``max_parallel``)."""
+    if isinstance(value, Mapping) and "cpu" in value:
+        raise SpecError(
+            f"{path}.cpu", "applies only to type: ray (local trials share the CPUs; max_parallel)"
+        )
+    data = check_keys(value or {}, path, ("gpu",))
+    if "gpu" not in data:
+        if value is not None:
+            raise SpecError(path, "local trials ask only for GPUs here: give gpu: 1 (or 0.5)")
+        return 0.0
+    gpu = _amount(data["gpu"], f"{path}.gpu")
+    if gpu == 0 or (gpu > 1 and not gpu.is_integer()):
+        raise SpecError(
+            f"{path}.gpu",
+            f"must be a share of one device (0.5, 0.25) or a whole number of devices, got {gpu:g}",
+        )
+    return gpu
 
 
 def _amount(value: Any, path: str) -> float:

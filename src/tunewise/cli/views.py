@@ -22,6 +22,8 @@ def trials_table(study: Study, trials: Sequence[Trial]) -> tuple[list[str], list
     """Header and rows: number, state, value, each param, each metric, failure, timing."""
     params = study.space.names
     metrics = sorted({name for t in trials for name in t.metrics})
+    # The GPUs each trial was given (resources_per_trial.gpu), when any was.
+    devices = any("devices" in t.user_attrs for t in trials)
     header = [
         "trial",
         "state",
@@ -29,6 +31,7 @@ def trials_table(study: Study, trials: Sequence[Trial]) -> tuple[list[str], list
         *params,
         *(f"metric:{m}" for m in metrics),
         "attempt",
+        *(["devices"] if devices else []),
         "steps",
         "started_at",
         "duration_s",
@@ -46,6 +49,7 @@ def trials_table(study: Study, trials: Sequence[Trial]) -> tuple[list[str], list
                 *(t.params.get(p) for p in params),
                 *(t.metrics.get(m) for m in metrics),
                 t.attempt,
+                *([_devices(t)] if devices else []),
                 t.last_step,
                 t.started_at.isoformat(timespec="seconds") if t.started_at else "",
                 None if t.duration is None else round(t.duration, 3),
@@ -54,6 +58,12 @@ def trials_table(study: Study, trials: Sequence[Trial]) -> tuple[list[str], list
             ]
         )
     return header, rows
+
+
+def _devices(trial: Trial) -> str:
+    """A trial's GPUs as ``CUDA_VISIBLE_DEVICES`` gave them: ``0`` or ``0,1``."""
+    given = trial.user_attrs.get("devices")
+    return ",".join(map(str, given)) if isinstance(given, list) else ""
 
 
 def format_cell(value: Any) -> str:

@@ -21,4 +21,9 @@ def build_executor(spec: ExecutorSpec, capacity: int) -> Executor:
         return RayExecutor(capacity, spec.address, spec.cpu, spec.gpu)
     from tunewise.executors.local import LocalExecutor
 
-    return LocalExecutor(capacity, reuse_processes=spec.reuse_processes)
+    pool = None
+    if spec.local_gpu > 0:  # the devices are found (or refused) before anything runs
+        from tunewise.devices import gpu_pool
+
+        pool = gpu_pool(spec.local_gpu, spec.gpus)
+    return LocalExecutor(capacity, reuse_processes=spec.reuse_processes, devices=pool)

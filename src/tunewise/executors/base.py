@@ -59,6 +59,11 @@ class Executor(ABC):
         if self.free == 0:
             raise RuntimeError("no free capacity")
 
+    def devices(self, number: int) -> tuple[str, ...]:
+        """The GPUs trial ``number`` was given here (empty when the executor hands out none:
+        a Ray executor leaves that to Ray)."""
+        return ()
+
     def acknowledge(self, number: int) -> None:  # noqa: B027 - optional for executors
         """The study decided to let trial ``number`` go on after its last report (a trial
         that waits for decisions resumes; others ignore it)."""

@@ -11,6 +11,13 @@ A trial process that ended its trial cleanly takes the next trial of the same ru
 and an interpreter's exit cost more than a trivial trial itself. A process whose trial was
 stopped, timed out, crashed or exited is never reused; with ``reuse_processes=False`` every
 trial gets a fresh process.
+
+With a :class:`~tunewise.devices.DevicePool` (``resources_per_trial: {gpu: ...}``) a trial
+starts only when its devices are free: it holds them until its process is done with it
+(finished, stopped, crashed, timed out or killed), and its process sees only them through
+``CUDA_VISIBLE_DEVICES``, set before the runner runs (before the training code imports
+PyTorch). Trial processes are then never reused: an idle process would keep its CUDA context
+(memory) on a device another trial was given.
 """
 
 from __future__ import annotations
@@ -23,11 +30,12 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
+from tunewise.devices import GPU_ENV, DevicePool
 from tunewise.executors.base import PROMPT_GRACE, DoneEvent, Event, Executor, ReportEvent
 from tunewise.runners import process, trialdir
 from tunewise.runners.base import ERROR_TAIL_LINES, Outcome, Runner, TrialJob
@@ -175,6 +183,8 @@ def _run_job(runner: Runner, job: TrialJob, conn: Connection) -> Outcome:
         except (EOFError, OSError):
             stop_requested = True
 
+    if job.devices:  # before the training code runs (and imports CUDA)
+        os.environ[GPU_ENV] = ",".join(job.devices)
     try:
         return runner.run(job, report, StopCheck())
     except Exception as exc:  # a bug in a runner must still end the trial with a record
@@ -265,13 +275,19 @@ class LocalExecutor(Executor):
     its trial cleanly runs the next one of the same runner."""
 
     def __init__(
-        self, capacity: int, grace_seconds: float = 5.0, reuse_processes: bool = True
+        self,
+        capacity: int,
+        grace_seconds: float = 5.0,
+        reuse_processes: bool = True,
+        devices: DevicePool | None = None,
     ) -> None:
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
         self.capacity = capacity
+        self.devices_pool = devices
         self.grace_seconds = grace_seconds
-        self.reuse_processes = reuse_processes
+        # With devices, a process ends with its trial: its CUDA context goes with it.
+        self.reuse_processes = reuse_processes and devices is None
         self._context = multiprocessing.get_context("fork")
         self._slots: dict[int, _Slot] = {}
         self._idle: list[_Process] = []  # processes waiting for their next trial
@@ -286,8 +302,29 @@ class LocalExecutor(Executor):
     def running(self) -> list[int]:
         return list(self._slots)
 
+    @property
+    def free(self) -> int:
+        """Free capacity, limited by the devices free too when trials ask for GPUs."""
+        free = super().free
+        return free if self.devices_pool is None else min(free, self.devices_pool.fits())
+
+    def devices(self, number: int) -> tuple[str, ...]:
+        return () if self.devices_pool is None else self.devices_pool.held(number)
+
     def submit(self, job: TrialJob, runner: Runner) -> None:
         self._check_submit(job.number)
+        if self.devices_pool is not None:
+            given = self.devices_pool.acquire(job.number)
+            if given is None:  # free said there was room: a caller that did not ask
+                raise RuntimeError("no free device")
+            job = replace(job, devices=given)
+        try:
+            self._start(job, runner)
+        except BaseException:
+            self._release(job.number)
+            raise
+
+    def _start(self, job: TrialJob, runner: Runner) -> None:
         trialdir.prepare(job.trial_dir)
         worker = self._idle_process(runner)
         if worker is not None:
@@ -430,7 +467,7 @@ class LocalExecutor(Executor):
         now = time.monotonic()
         if slot.outcome is not None and self._reusable(slot):
             self._kill_command_group(slot)  # what a command trial left behind
-            del self._slots[slot.job.number]
+            self._forget(slot)
             self._idle.append(slot.worker)
             events.append(DoneEvent(slot.job.number, slot.outcome))
             return
@@ -470,8 +507,17 @@ class LocalExecutor(Executor):
         self._receive(slot, events)
         self._kill_command_group(slot)
         slot.worker.conn.close()
-        del self._slots[slot.job.number]
+        self._forget(slot)
         events.append(DoneEvent(slot.job.number, slot.outcome or self._death_outcome(slot)))
+
+    def _forget(self, slot: _Slot) -> None:
+        """The trial is done here: its slot and its devices are free."""
+        del self._slots[slot.job.number]
+        self._release(slot.job.number)
+
+    def _release(self, number: int) -> None:
+        if self.devices_pool is not None:
+            self.devices_pool.release(number)
 
     def _reusable(self, slot: _Slot) -> bool:
         """Whether the trial's process may take another trial: it said how the trial ended
