@@ -26,13 +26,16 @@ BenchParam = Float | Int | Categorical
 
 
 def to_tunewise_param(param: BenchParam) -> tw.Float | tw.Int | tw.Categorical:
-    """One bench parameter as the tunewise parameter with the same range and scale."""
+    """One bench parameter as the tunewise parameter with the same range, scale and
+    condition (bench's ``when=(parent, values)`` is tunewise's ``when={parent: values}``)."""
     scale = "log" if getattr(param, "log", False) else "linear"
+    bench_when = getattr(param, "when", None)
+    when = {bench_when[0]: list(bench_when[1])} if bench_when else None
     if isinstance(param, Float):
-        return tw.Float(float(param.low), float(param.high), scale=scale)
+        return tw.Float(float(param.low), float(param.high), scale=scale, when=when)
     if isinstance(param, Int):
-        return tw.Int(int(param.low), int(param.high), scale=scale)
-    return tw.Categorical(list(param.choices))
+        return tw.Int(int(param.low), int(param.high), scale=scale, when=when)
+    return tw.Categorical(list(param.choices), when=when)
 
 
 class TunewiseOptimizer:
@@ -42,6 +45,8 @@ class TunewiseOptimizer:
     """
 
     strategy: ClassVar[str] = "random"
+    #: Conditional spaces are translated (children active only under their parent's values).
+    supports_conditional: ClassVar[bool] = True
 
     def __init__(self, space: Sequence[BenchParam], seed: int, budget: int) -> None:
         self.space = tuple(space)
@@ -74,6 +79,8 @@ class TunewiseOptimizer:
         self._pending = self._ask_study()
         out: dict[str, Any] = {}
         for p in self.space:
+            if p.name not in self._pending.params:
+                continue  # inactive in a conditional space: bench expects it absent
             value = self._pending.params[p.name]
             if isinstance(p, Float):
                 out[p.name] = float(value)

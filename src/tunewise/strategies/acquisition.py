@@ -137,12 +137,18 @@ class LogEI:
 
 
 def _refine(
-    acquisition: Acquisition, starts: np.ndarray, free: np.ndarray, maxiter: int
+    acquisition: Acquisition,
+    starts: np.ndarray,
+    free: np.ndarray,
+    maxiter: int,
+    features: Features | None = None,
 ) -> np.ndarray:
     """Climb the acquisition from every start over the free columns, each start on its own.
 
     Every start is optimised on its own, all of them scored together
-    (:func:`independent_lbfgsb`).
+    (:func:`independent_lbfgsb`). In a conditional space (``features`` given) a start's
+    inactive columns do not move: their gradient is zeroed (the categorical columns that
+    decide activity are never free here, so a start's active set is fixed).
     """
     count, nfree = len(starts), int(free.sum())
     if nfree == 0 or count == 0:
@@ -157,6 +163,8 @@ def _refine(
             full = rows.copy()
             full[:, free] = points
         value, grad = acquisition.value_with_grad(full)
+        if features is not None and features.conditional:
+            grad = grad * features.active(full)
         bad = ~np.isfinite(value)
         if bad.any():
             value[bad], grad[bad] = -1e10, 0.0
@@ -280,7 +288,8 @@ def _neighbours(features: Features, row: np.ndarray) -> np.ndarray:
                     nb = row.copy()
                     nb[j] = grid[k]
                     out.append(nb)
-    return np.array(out, dtype=float).reshape(-1, features.dim)
+    # A switched parent's children follow it (inactive ones to their markers).
+    return features.project(np.array(out, dtype=float).reshape(-1, features.dim))
 
 
 def _sweep(
@@ -358,7 +367,7 @@ def optimize_log_ei(
         cand_values = np.concatenate([global_values, local_values])
     starts = np.vstack(start_sets)
     # Optima that walked out of the trust region rank last; their starts stay in the running.
-    refined = features.snap(_refine(acquisition, starts, continuous, maxiter))
+    refined = features.snap(_refine(acquisition, starts, continuous, maxiter, features))
     refined_values = score(refined)
     order = np.argsort(-refined_values, kind="stable")[:3]
     polished = []

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from tunewise.space import Categorical, Float, Int, Space
+from tunewise.strategies.tree import Tree
 from tunewise.trial import Objective, Trial, TrialState
 
 #: Discrete parameters with at most this many values are snapped exactly in bulk.
@@ -48,10 +49,18 @@ class Observation:
     y: np.ndarray
     failed: np.ndarray  # rows of FAILED trials (no value); models ignore or penalise them
     seen: np.ndarray  # rows of every trial of the history, whatever its state
+    #: ``(len(y), d)``: which columns of ``x`` hold a value (False: inactive, or a parameter
+    #: first seen after the trial ran); None when every column of every row does.
+    present: np.ndarray | None = None
 
 
 class Features:
-    """Columns of a space for models: unit values, with categoricals as choice indices."""
+    """Columns of a space for models: unit values, with categoricals as choice indices.
+
+    In a conditional space (or one that grew: define-by-run) a column where a trial has no
+    value holds the marker of :mod:`.tree` (one more categorical index, or the middle of a
+    numeric column), and every row a model proposes is projected onto the tree.
+    """
 
     def __init__(self, space: Space) -> None:
         self.space = space
@@ -67,11 +76,50 @@ class Features:
             dtype=bool,
         )
         self.continuous = ~self.categorical
+        self.tree = Tree(space)
+        self.conditional = self.tree.conditional
         self.size = _finite_size(params)
+        if self.conditional and self.size is not None:
+            self.size = self._tree_size(self.size)
+
+    def _tree_size(self, product: int) -> int | None:
+        """The number of valid configurations of a finite tree (None: too many to count)."""
+        if product > 16 * MAX_ENUMERATION:
+            return None
+        return len(self._product())
+
+    def _product(self) -> np.ndarray:
+        axes = []
+        for j, grid in enumerate(self.grids):
+            if self.categorical[j]:
+                axes.append(np.arange(self.n_choices[j], dtype=float))
+            else:
+                assert grid is not None
+                axes.append(grid)
+        rows = np.array(list(itertools.product(*axes)), dtype=float).reshape(-1, self.dim)
+        if self.conditional:
+            rows = np.unique(self.tree.project(rows), axis=0)
+        return rows
+
+    def project(self, rows: np.ndarray) -> np.ndarray:
+        """Rows with every inactive column at its marker (children follow their parents)."""
+        return self.tree.project(rows)
+
+    def active(self, rows: np.ndarray) -> np.ndarray:
+        """Which columns of each row are active (all of them in a flat space)."""
+        return self.tree.active(rows)
 
     # Rows <-> values ----------------------------------------------------------------------
     def encode(self, params: Mapping[str, Any]) -> np.ndarray:
-        """The row of one assignment (raises ``SpecError``/``KeyError`` when it does not fit)."""
+        """The row of one assignment (raises ``SpecError``/``KeyError`` when it does not fit).
+
+        A parameter the assignment lacks (inactive, or first seen after it) gets its marker.
+        """
+        if self.conditional or any(name not in params for name in self.space.params):
+            rows, ok = self.encode_many([params])
+            if not ok[0]:
+                raise ValueError("the assignment does not fit the space")
+            return rows[0]
         row = np.asarray(self.space.encode(params), dtype=float)
         cat = self.categorical
         row[cat] = np.minimum(np.floor(row[cat] * self.n_choices[cat]), self.n_choices[cat] - 1)
@@ -91,10 +139,15 @@ class Features:
         rows[..., cat] = np.minimum(
             np.floor(rows[..., cat] * self.n_choices[cat]), self.n_choices[cat] - 1
         )
-        return rows
+        return self.project(rows)
 
     def decode(self, row: np.ndarray) -> dict[str, Any]:
-        """The runnable values of one row (exact: through ``Space.decode``)."""
+        """The runnable values of one row (exact: through ``Space.decode``, which keeps only
+        the active parameters of a conditional space)."""
+        if self.conditional:
+            row = self.project(np.array(row, dtype=float, copy=True))
+            cat = self.categorical
+            row[cat] = np.minimum(row[cat], self.n_choices[cat] - 1)
         return self.space.decode(self.to_unit(row).tolist())
 
     def exact(self, row: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
@@ -117,7 +170,7 @@ class Features:
             out[..., j] = _nearest(grid, out[..., j])
         cat = self.categorical
         out[..., cat] = np.clip(np.rint(out[..., cat]), 0, self.n_choices[cat] - 1)
-        return out
+        return self.project(out)
 
     def key(self, row: np.ndarray) -> bytes:
         """A hashable identity of a configuration's row (for de-duplication)."""
@@ -148,14 +201,7 @@ class Features:
         """Every row of a finite space small enough to score exhaustively, else ``None``."""
         if self.size is None or self.size > MAX_ENUMERATION:
             return None
-        axes = []
-        for j, grid in enumerate(self.grids):
-            if self.categorical[j]:
-                axes.append(np.arange(self.n_choices[j], dtype=float))
-            else:
-                assert grid is not None
-                axes.append(grid)
-        return np.array(list(itertools.product(*axes)), dtype=float).reshape(-1, self.dim)
+        return self._product()
 
     # History ----------------------------------------------------------------------------------
     def encode_many(
@@ -164,33 +210,69 @@ class Features:
         """Rows of many assignments at once, and which of them fit the space.
 
         Column by column, so encoding a long history costs one call per value; an assignment
-        that does not fit (an edited spec: a missing name, a value out of range) is flagged
-        instead of raising.
+        that does not fit (an edited spec: a value out of range) is flagged instead of raising.
+        A name an assignment lacks (an inactive parameter, or one first seen after the trial
+        ran) gets its column's marker (:mod:`.tree`).
         """
+        rows, ok, _ = self.encode_present(assignments)
+        return rows, ok
+
+    def encode_present(
+        self, assignments: Sequence[Mapping[str, Any]]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """:meth:`encode_many`, and which cells hold a value (None: all of them)."""
         count = len(assignments)
         rows = np.zeros((count, self.dim))
         ok = np.ones(count, dtype=bool)
+        has: np.ndarray | None = None
         for j, (name, param) in enumerate(self.space.params.items()):
-            column = [a.get(name) for a in assignments]
-            if isinstance(param, Float) and param.scale == "linear":
-                units = _linear_units(param, column)
-                if units is not None:
-                    rows[:, j] = units
+            present = [i for i, a in enumerate(assignments) if name in a]
+            if len(present) < count:
+                if has is None:
+                    has = np.ones((count, self.dim), dtype=bool)
+                has[:, j] = False
+                has[present, j] = True
+                rows[:, j] = self.tree.marker[j]
+                if not present:
                     continue
-            if isinstance(param, Categorical):
-                memo: dict[tuple[type, Any], float] = {}
-                convert = _memo_index(param, memo)
-            else:
-                convert = param.to_unit
-            try:
-                rows[:, j] = list(map(convert, column))
-            except (KeyError, TypeError, ValueError):  # SpecError is a ValueError
-                for i, value in enumerate(column):
-                    try:
-                        rows[i, j] = convert(value)
-                    except (KeyError, TypeError, ValueError):
-                        ok[i] = False
-        return rows, ok
+                sub = [assignments[i] for i in present]
+                sub_rows, sub_ok = self._encode_column(param, [a[name] for a in sub])
+                rows[present, j] = sub_rows
+                ok[present] &= sub_ok
+                continue
+            column = [a[name] for a in assignments]
+            rows[:, j], column_ok = self._encode_column(param, column)
+            ok &= column_ok
+        if self.conditional:
+            self.project(rows)
+        return rows, ok, has
+
+    @staticmethod
+    def _encode_column(
+        param: Float | Int | Categorical, column: list[Any]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The unit values (categorical: choice indices) of one column, and which values fit."""
+        ok = np.ones(len(column), dtype=bool)
+        if isinstance(param, Float) and param.scale == "linear":
+            units = _linear_units(param, column)
+            if units is not None:
+                return units, ok
+        convert: Any
+        if isinstance(param, Categorical):
+            memo: dict[tuple[type, Any], float] = {}
+            convert = _memo_index(param, memo)
+        else:
+            convert = param.to_unit
+        out = np.zeros(len(column))
+        try:
+            out[:] = list(map(convert, column))
+        except (KeyError, TypeError, ValueError):  # SpecError is a ValueError
+            for i, value in enumerate(column):
+                try:
+                    out[i] = convert(value)
+                except (KeyError, TypeError, ValueError):
+                    ok[i] = False
+        return out, ok
 
     def observations(self, history: Sequence[Trial], objective: Objective) -> Observation:
         """Rows and minimisation values of the usable trials of ``history``.
@@ -200,7 +282,7 @@ class Features:
         whose values no longer fit the space (an edited spec) are skipped. ``seen`` holds the
         rows of every trial that fits, whatever its state.
         """
-        rows, ok = self.encode_many([t.params for t in history])
+        rows, ok, has = self.encode_present([t.params for t in history])
         # Column-wise too: the whole history is read again at every suggestion.
         values = np.array(
             [
@@ -212,7 +294,8 @@ class Features:
         usable = np.isfinite(values) & ok
         failed = np.array([t.state == TrialState.FAILED for t in history], dtype=bool) & ok
         y = -objective.sign * values[usable]
-        return Observation(x=rows[usable], y=y, failed=rows[failed], seen=rows[ok])
+        present = None if has is None else has[usable]
+        return Observation(x=rows[usable], y=y, failed=rows[failed], seen=rows[ok], present=present)
 
     def known(
         self, history: Sequence[Trial], pending: Sequence[Trial], objective: Objective

@@ -20,6 +20,12 @@ Here, on the rows of :mod:`.features`:
 - FAILED trials and pending ones (and the batch's earlier picks) join the *bad* group — a
   "constant liar" that steers parallel suggestions and repeats away from them.
 
+In a conditional space (or a define-by-run one that grew) the parameters are split into groups
+that are always active together in the history (Optuna's ``group=True`` decomposition): each
+group gets its own pair of estimators, fitted to the trials where the group is active, and
+its own pick; the picks are assembled into one row and projected onto the tree, so children
+follow the parent chosen for them. A flat space is one group: the plain multivariate TPE.
+
 Cost is linear in the history: scoring ``N_CANDIDATES`` candidates against ``n`` kernels is one
 vectorised pass (a few milliseconds at 1,000 trials).
 """
@@ -86,6 +92,10 @@ class TPEStrategy(Strategy):
             if position + i < N_STARTUP or len(obs.y) < 2:
                 rows = features.latin_hypercube(self.seed, position + i, N_STARTUP)
                 pick = features.first_new(rows, avoid)
+            elif features.conditional or obs.present is not None:
+                pick = _grouped_pick(
+                    features, obs.x, obs.y, obs.present, np.vstack(liars), avoid, rng
+                )
             else:
                 pick = _tpe_pick(features, obs.x, obs.y, np.vstack(liars), avoid, rng)
             if pick is None:
@@ -119,16 +129,61 @@ def _tpe_pick(
     return features.first_new(ranked, avoid)
 
 
-class _Parzen:
-    """A mixture of per-trial kernels plus a uniform prior component, over feature rows."""
+def _grouped_pick(
+    features: Features,
+    x: np.ndarray,
+    y: np.ndarray,
+    present: np.ndarray | None,
+    liars: np.ndarray,
+    avoid: set[bytes],
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, dict[str, Any]] | None:
+    """One TPE per group of parameters active together; the picks assembled into rows.
 
-    def __init__(self, features: Features, rows: np.ndarray) -> None:
+    ``present``: which cells of ``x`` hold a value (None: all); a parameter first seen after
+    a trial ran is absent from it, though the tree may call it active.
+    """
+    import numpy as np
+
+    active = features.active(x)
+    if present is not None:
+        active &= present
+    liar_active = features.active(liars)
+    groups = features.tree.groups(active)
+    # Columns no observation has active (a branch never run yet) stay uniformly random.
+    base = features.random(rng, N_CANDIDATES)
+    for cols in groups:
+        has = active[:, cols].all(axis=1)
+        if has.sum() < 2:
+            continue
+        gx, gy = x[has], y[has]
+        order = np.argsort(gy, kind="stable")
+        k = n_good(len(gy))
+        bad_rows = np.vstack([gx[order[k:]], liars[liar_active[:, cols].all(axis=1)]])
+        good = _Parzen(features, gx[order[:k]], cols)
+        bad = _Parzen(features, bad_rows, cols)
+        candidates = good.sample(rng, N_CANDIDATES)
+        score = good.log_pdf(candidates) - bad.log_pdf(candidates)
+        ranked = candidates[np.argsort(-score, kind="stable")]
+        base[:, cols] = ranked[:, cols]
+    return features.first_new(features.snap(base), avoid)
+
+
+class _Parzen:
+    """A mixture of per-trial kernels plus a uniform prior component, over feature rows
+    (over the columns ``cols`` only when given: one group of a conditional space)."""
+
+    def __init__(
+        self, features: Features, rows: np.ndarray, cols: np.ndarray | None = None
+    ) -> None:
         import numpy as np
 
         self.features = features
         self.rows = rows
         n = len(rows)
-        cont = features.continuous
+        self.cols = np.ones(features.dim, dtype=bool) if cols is None else cols
+        cont = features.continuous & self.cols
+        self.cont = cont
         self.weights = np.concatenate([np.ones(n), [PRIOR_WEIGHT]])
         self.weights /= self.weights.sum()
         # Per-column Scott's rule on the group's spread, kept within a factor of Optuna's
@@ -145,7 +200,7 @@ class _Parzen:
                 bandwidth[i] = max(bandwidth[i], 0.5 * float(np.min(np.diff(grid))))
         self.bandwidth = np.minimum(bandwidth, 1.0)
         # Categorical kernel: own choice weight 1 + p/n, each choice p/n (normalised).
-        self.cat_cols = np.flatnonzero(features.categorical)
+        self.cat_cols = np.flatnonzero(features.categorical & self.cols)
         self.cat_own: list[float] = []
         self.cat_other: list[float] = []
         for j in self.cat_cols:
@@ -166,7 +221,7 @@ class _Parzen:
         out = f.random(rng, count)
         from_kernel = comp < n
         centres = self.rows[comp[from_kernel]]
-        cont = f.continuous
+        cont = self.cont
         mu = centres[:, cont]
         sd = self.bandwidth
         lo, hi = ndtr((0.0 - mu) / sd), ndtr((1.0 - mu) / sd)
@@ -188,7 +243,7 @@ class _Parzen:
         from scipy.special import ndtr
 
         f = self.features
-        cont = f.continuous
+        cont = self.cont
         mu = self.rows[:, cont]
         sd = self.bandwidth
         z = (rows[:, None, cont] - mu[None, :, :]) / sd
@@ -201,7 +256,7 @@ class _Parzen:
                 same, math.log(self.cat_own[i]), math.log(self.cat_other[i])
             )
         # The prior: uniform over the cube and over each categorical's choices.
-        log_prior = -np.sum(np.log(f.n_choices[f.categorical].astype(float)))
+        log_prior = -np.sum(np.log(f.n_choices[self.cat_cols].astype(float)))
         log_all = np.concatenate([log_comp, np.full((len(rows), 1), log_prior)], axis=1)
         log_all += np.log(self.weights)[None, :]
         top = np.max(log_all, axis=1, keepdims=True)
