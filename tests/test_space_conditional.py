@@ -306,3 +306,20 @@ def test_distance_counts_a_parameter_active_in_one_only_as_the_largest_gap() -> 
     sgd = {"lr": 0.01, "optimizer": "sgd", "momentum": 0.0, "nesterov": False}
     # optimizer differs by 0.5 in the unit encoding; beta1, momentum, nesterov each count 1
     assert math.isclose(space.distance(adam, sgd), math.sqrt(0.25 + 3))
+
+
+def test_a_command_placeholder_naming_a_conditional_parameter_is_refused() -> None:
+    from tunewise.spec import StudySpec
+
+    data = {
+        "study": "cmd",
+        "objective": {"metric": "loss", "direction": "minimize"},
+        "strategy": "random",
+        "space": {
+            "solver": {"type": "categorical", "values": ["sgd", "adam"]},
+            "momentum": {"type": "float", "low": 0.0, "high": 0.9, "when": {"solver": "sgd"}},
+        },
+        "trial": {"command": ["python", "train.py", "--solver={solver}", "--m={momentum}"]},
+    }
+    with pytest.raises(SpecError, match=r"^trial\.command\[3\]: \{momentum\} is conditional"):
+        StudySpec.from_dict(data)

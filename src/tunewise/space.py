@@ -732,6 +732,25 @@ class Space:
         walk(0, {})
         return out
 
+    def describe(self) -> list[str]:
+        """One line per searched parameter (parents first), for people: its type, range or
+        choices, scale, and condition."""
+        if not self.params:
+            return ["(nothing yet: define-by-run trials add what they ask)"]
+        width = max(len(n) for n in self.params)
+        lines = []
+        for name in self.order:
+            p = self.params[name]
+            if isinstance(p, Categorical):
+                text = f"categorical {list(p.values)!r}"
+            else:
+                step = f" step {p.step}" if p.step is not None else ""
+                text = f"{p.kind} [{p.low!r}, {p.high!r}] {p.scale}{step}"
+            for parent, values in (p.when or {}).items():
+                text += f"  when {parent} in {list(values)!r}"
+            lines.append(f"{name:<{width}}  {text}")
+        return lines
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "params": {name: p.to_dict() for name, p in self.params.items()},

@@ -258,6 +258,12 @@ class StudySpec:
                             f"{{{name}}} names no hyperparameter; "
                             f"known: {', '.join(sorted(known))}",
                         )
+                    if name in self.space.params and self.space.params[name].when:
+                        raise SpecError(
+                            f"trial.command[{i}]",
+                            f"{{{name}}} is conditional (absent from trials where it is "
+                            "inactive); read it from TUNEWISE_PARAMS_FILE or TUNEWISE_PARAMS",
+                        )
 
     def _resolve_hyperband(self) -> None:
         """Hyperband needs its resource; the trial gets it as a static value (max_resource)."""

@@ -156,6 +156,8 @@ def status_rows(
     columns = [(m.group(), m.start()) for m in re.finditer(r"\S+", lines[0])]
     rows = {}
     for line in lines[1:]:
+        if not line.strip():  # the table ends; `status STUDY` then shows the study's space
+            break
         row = {}
         for i, (name, begin) in enumerate(columns):
             stop = columns[i + 1][1] if i + 1 < len(columns) else len(line)

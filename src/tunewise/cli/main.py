@@ -211,6 +211,9 @@ def cmd_status(args: argparse.Namespace) -> int:
             print("no studies in this storage")
         else:
             print(render_table(STATUS_HEADER, rows, max_width=80))
+            if args.study:  # one study: its space too (a define-by-run study's as seen so far)
+                print("\nspace:")
+                print("\n".join(f"  {line}" for line in Study(store, args.study).space.describe()))
         return EXIT_OK
     finally:
         store.close()
@@ -270,6 +273,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     try:
         if args.format == "json":
             text = dumps(export_document(study)) + "\n"
+        elif args.format == "spec":  # the study's spec, with the space its trials asked so far
+            text = dumps(study.spec.with_overrides(space=study.space).to_dict()) + "\n"
         else:
             text = render_csv(*trials_table(study, study.trials))
         if target is None:
@@ -355,7 +360,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = sub.add_parser("export", help="write a study's trials to a file")
     export.add_argument("study", metavar="STUDY")
-    export.add_argument("--format", choices=("csv", "json"), required=True)
+    export.add_argument(
+        "--format",
+        choices=("csv", "json", "spec"),
+        required=True,
+        help="csv or json: the trials; spec: the study's spec (JSON, which tunewise run reads), "
+        "its space as seen so far for a define-by-run study",
+    )
     export.add_argument(
         "-o", "--output", required=True, metavar="FILE", help="the file to write, or - for stdout"
     )
