@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -229,3 +230,19 @@ def test_a_device_is_released_however_its_trial_ends(tmp_path: Path, how: str) -
     assert executor.devices(0) == () and executor.free == 1 and pool.fits() == 1
     assert pool.acquire(5) == ("0",)  # free for the next trial
     executor.close()
+
+
+def test_gpu_check_says_so_on_a_machine_without_gpus(fake_gpus: Any) -> None:
+    """``benchmarks/gpu_check.py`` exits 2 with one clear line when no GPU is found."""
+    fake_gpus(0)
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.gpu_check"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    assert out.returncode == 2
+    assert out.stderr.startswith("gpu_check: this machine has no GPU") and out.stdout == ""
