@@ -323,3 +323,35 @@ def test_a_command_placeholder_naming_a_conditional_parameter_is_refused() -> No
     }
     with pytest.raises(SpecError, match=r"^trial\.command\[3\]: \{momentum\} is conditional"):
         StudySpec.from_dict(data)
+
+
+def test_warm_start_and_hyperband_keep_a_trees_inactive_parameters_absent(tmp_path: Any) -> None:
+    parent = conditional_study(tmp_path)  # the "tree" study: adam trials have no momentum
+    parent_params = [t.params for t in parent.trials]
+    parent.close()
+    url = f"sqlite:///{tmp_path}/t.db"
+    space = {
+        "solver": tw.Categorical(["sgd", "adam"]),
+        "momentum": tw.Float(0.0, 0.9, when={"solver": ["sgd"]}),
+        "lr": tw.Float(1e-3, 1.0, scale="log"),
+    }
+    child = tw.create_study(
+        "child", objective=tw.Objective("score", "maximize"), space=space, storage=url,
+        strategy="hyperband", hyperband={"max_resource": 4, "sampler": "bayesian"}, seed=3,
+        warm_start={"parents": ["tree"], "type": "transfer"},
+    )  # fmt: skip
+    assert len(child.parents().trials) == len(parent_params)  # none left out for a missing key
+    assert [t.params for t in child.parents().trials] == parent_params
+
+    def train(params: dict[str, Any], trial: Any) -> float:
+        value = params["lr"] + params.get("momentum", 0.0)
+        for step in range(1, params["epochs"] + 1):
+            trial.report(value * step, step)
+        return value * params["epochs"]
+
+    child.optimize(train, n_trials=12, progress=False)
+    for t in child.trials:
+        assert child.space.validate(t.params) == t.params
+    first = [t.params for t in child.trials[:3]]
+    assert all(p in parent_params for p in first)  # transfer: the parents' best first
+    child.close()
