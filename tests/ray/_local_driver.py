@@ -172,6 +172,19 @@ def study_scenario() -> None:
         )
 
 
+def suggesting(trial: TrialContext) -> float:
+    """An Optuna-style objective: define-by-run on Ray (the trial's process asks)."""
+    kind = trial.suggest_categorical("kind", ["a", "b"])
+    x = trial.suggest_float("x", 0.0, 1.0)
+    return x + (trial.suggest_int("n", 1, 3) if kind == "a" else 0)
+
+
+def define_by_run_scenario() -> None:
+    study = tw.create_study("asked", direction="maximize", strategy="random", seed=2)
+    study.optimize(suggesting, n_trials=4, executor={"type": "ray", "address": "local"})
+    say(dbr_params=[t.params for t in study.trials], dbr_space=sorted(study.space.names))
+
+
 def listening() -> tuple[list[int], list[str]]:
     """Ray's processes (this one's descendants) and the addresses where any of them listens."""
     me = psutil.Process()
@@ -196,6 +209,7 @@ def main(folder: Path) -> None:
         executor_scenario(folder, executor)
         queued_scenario(folder)
         study_scenario()
+        define_by_run_scenario()
         pids, addresses = listening()
         say(ray_pids=pids, listening=addresses)
     finally:

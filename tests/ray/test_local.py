@@ -104,6 +104,13 @@ def test_local_ray_streams_stops_kills_and_ends(tmp_path: Path, launcher: Launch
     assert [study[n]["steps"] for n in range(4)] == [[1, 2, 3, 4], [1, 2, 3, 4], [1], [1]]
     assert all("stopped early" in (study[n]["error"] or "") for n in (2, 3))
 
+    # Define-by-run on Ray: each trial holds what it asked; the study's space grew to it.
+    (dbr,) = [f for f in facts if "dbr_params" in f]
+    assert len(dbr["dbr_params"]) == 4
+    for params in dbr["dbr_params"]:
+        assert set(params) == ({"kind", "x", "n"} if params["kind"] == "a" else {"kind", "x"})
+    assert dbr["dbr_space"] == sorted({n for p in dbr["dbr_params"] for n in p})
+
     # Loopback only, and nothing of Ray left once the executor is closed.
     (where,) = [f for f in facts if "listening" in f]
     assert where["listening"], "no listening socket found"
