@@ -227,3 +227,17 @@ def test_create_refuses_a_spec_with_errors_and_creates_once(
     assert code == 2 and err.startswith("tunewise: ") and err.count("\n") == 1
     code, _, err = run(capsys, "create", str(tmp_path / "missing.yaml"), "--storage", url)
     assert code == 2 and "cannot be read" in err
+
+
+def test_the_default_lease_is_the_trial_timeout(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'lease.db'}"
+    spec = tmp_path / "s.yaml"
+    text = SPEC.format(name="timed", low=0, high=3) + "trial: {command: [echo], timeout: 5m}\n"
+    spec.write_text(text, encoding="utf-8")
+    assert run(capsys, "create", str(spec), "--storage", url)[0] == 0
+    code, out, _ = run(capsys, "ask", "timed", "--storage", url)
+    assert code == 0 and json.loads(out)["lease_seconds"] == 300.0
+    code, out, _ = run(capsys, "ask", "timed", "--storage", url, "--lease", "90s")
+    assert code == 0 and json.loads(out)["lease_seconds"] == 90.0

@@ -209,6 +209,27 @@ def run_until_done(executor: LocalExecutor, limit: float = 30.0) -> list[Event]:
     return events
 
 
+def test_a_command_trial_sees_its_device_too(tmp_path: Path) -> None:
+    """A training command inherits CUDA_VISIBLE_DEVICES from its trial process."""
+    from tunewise.runners.command import CommandRunner
+
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import json, os\n"
+        "print('@tunewise ' + json.dumps({'score': 1.0}))\n"
+        "print('seen=' + os.environ['CUDA_VISIBLE_DEVICES'])\n"
+    )
+    runner = CommandRunner([sys.executable, str(script)])
+    executor = LocalExecutor(capacity=2, devices=DevicePool(["3", "5"], 1))
+    executor.submit(job(tmp_path, 0), runner)
+    executor.submit(job(tmp_path, 1), runner)
+    events = run_until_done(executor)
+    assert all(e.outcome.state == TrialState.COMPLETED for e in events if isinstance(e, DoneEvent))
+    seen = sorted((tmp_path / f"{n:05d}" / "stdout.log").read_text().split()[-1] for n in (0, 1))
+    assert seen == ["seen=3", "seen=5"]
+    executor.close()
+
+
 @pytest.mark.parametrize("how", ["crash", "timeout", "stop", "shutdown"])
 def test_a_device_is_released_however_its_trial_ends(tmp_path: Path, how: str) -> None:
     pool = DevicePool(["0"], 1)
