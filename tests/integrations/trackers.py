@@ -62,8 +62,11 @@ print("@tunewise " + json.dumps({"step": 2, "loss": x, "acc": 1 / x}), flush=Tru
 """
 
 
-def command_study(tmp_path: Path, tracking: Mapping[str, Any], name: str = "cmd") -> tw.Study:
-    """Run ``tunewise run`` (in this process) on a spec with ``tracking``; the study read back."""
+def command_study(
+    tmp_path: Path, tracking: Mapping[str, Any], name: str = "cmd", *, workers_only: bool = False
+) -> tw.Study:
+    """Run ``tunewise run`` (in this process) on a spec with ``tracking``, or with
+    ``workers_only`` store it and run ``tunewise worker``; the study read back."""
     (tmp_path / "train_cmd.py").write_text(SCRIPT)
     storage = f"sqlite:///{tmp_path / (name + '.db')}"
     spec = {
@@ -81,7 +84,11 @@ def command_study(tmp_path: Path, tracking: Mapping[str, Any], name: str = "cmd"
     }
     path = tmp_path / f"{name}.json"
     path.write_text(json.dumps(spec))
-    assert cli_main(["run", str(path)]) == 0
+    if workers_only:  # stored by run, run by a worker (which reads tracking from the store)
+        assert cli_main(["run", str(path), "--workers-only"]) == 0
+        assert cli_main(["worker", "--storage", storage, "--study", name]) == 0
+    else:
+        assert cli_main(["run", str(path)]) == 0
     return tw.load_study(name, storage=storage)
 
 
