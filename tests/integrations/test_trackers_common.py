@@ -4,6 +4,7 @@ on; a missing library is one error naming the extra; importing tunewise loads no
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -65,3 +66,51 @@ def test_importing_tunewise_and_a_spec_with_tracking_loads_no_tracker_library() 
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_trials_run_on_ray_are_logged_by_the_driver(tmp_path: Path) -> None:
+    """``executor: {type: ray, address: local}``: the trials run in Ray's workers, and the
+    driver (a ``tunewise run`` process of its own, so Ray never starts inside the tests) logs
+    each one when it finishes."""
+    import json
+    import shutil
+    import tempfile
+
+    import tunewise as tw
+    from tests.integrations.trackers import SCRIPT
+
+    (tmp_path / "train_cmd.py").write_text(SCRIPT)
+    log_dir = tmp_path / "tb"
+    storage = f"sqlite:///{tmp_path / 'ray.db'}"
+    spec = {
+        "study": "onray",
+        "objective": {"metric": "loss", "direction": "minimize"},
+        "strategy": "random",
+        "space": {"x": {"type": "float", "low": 0.0, "high": 10.0}},
+        "enqueue": [{"x": x} for x in CMD_VALUES],
+        "trial": {"command": [sys.executable, str(tmp_path / "train_cmd.py"), "{x}"]},
+        "limits": {"max_trials": len(CMD_VALUES)},
+        "executor": {"type": "ray", "address": "local"},
+        "storage": storage,
+        "runs_dir": str(tmp_path / "runs"),
+        "tracking": {"tensorboard": {"log_dir": str(log_dir)}},
+    }
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    temp = Path(tempfile.mkdtemp(prefix="tw-rayt-", dir="/tmp"))  # Ray's sockets: short paths
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    env.update(TUNEWISE_STORAGE="", RAY_TMPDIR=str(temp), RAY_USAGE_STATS_ENABLED="0")
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "tunewise.cli.main", "run", "spec.json"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    study = tw.load_study("onray", storage=storage)
+    folders = sorted(p.name for p in (log_dir / f"onray-{study.uuid[:8]}").iterdir())
+    assert folders == [f"{n:05d}" for n in range(len(CMD_VALUES))]
