@@ -21,7 +21,11 @@ from tests.integrations.frameworks import (
 )
 from tunewise.trial import TrialState
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [
+    pytest.mark.timeout(120),
+    # Keras's torch backend on NumPy 2 (keras/src/backend/torch/core.py), not ours
+    pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept:DeprecationWarning"),
+]
 
 MODEL = """
 import numpy as np
