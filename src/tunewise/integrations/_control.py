@@ -107,10 +107,10 @@ class TrialLink:
     def report(self, value: Any, step: int) -> bool:
         """Report ``value`` at ``step``; True when training should end now.
 
-        A value that is not a number is refused with the metric's name. A stop already asked
-        (SIGTERM) ends training without a report: the runner no longer reads one.
+        A value that is not a number is refused with the metric's name. The runner's SIGTERM
+        already received ends training without a report: the runner no longer reads one.
         """
-        if self.should_stop():
+        if self.signalled():
             return True
         number = _as_number(self.metric, value)
         self.last_value = number
