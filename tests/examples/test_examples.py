@@ -156,7 +156,7 @@ def test_specs_pass_tunewise_validation() -> None:
 # --- mlp_digits ------------------------------------------------------------------------------
 
 
-def test_mlp_train_returns_cv_accuracy() -> None:
+def test_mlp_train_returns_cv_log_loss_and_accuracy() -> None:
     mlp = load_example("mlp_digits.py")
     result = mlp.train(static_plus(MLP_SPEC, **CHEAP_MLP))
     assert set(result) >= {"accuracy", "accuracy_std", "log_loss", "fit_seconds"}
