@@ -353,6 +353,23 @@ def test_same_seed_same_candidates_and_n_jobs_rounds():
     assert list(c.cv_results_["trial_number"]) == [0, 1, 2, 3]
 
 
+def test_conditional_space_sets_only_active_params():
+    """``when=``: ``degree`` is searched (and set) only for the poly kernel; masked otherwise."""
+    X, y = _data()
+    space = {
+        "kernel": tw.Categorical(["rbf", "poly"]),
+        "degree": tw.Int(2, 4, when={"kernel": ["poly"]}),
+        "C": tw.Float(0.1, 10.0),
+    }
+    search = TunewiseSearchCV(SVC(), space, n_trials=6, cv=2, random_state=0).fit(X, y)
+    results = search.cv_results_
+    kernels = {p["kernel"] for p in results["params"]}
+    assert kernels == {"rbf", "poly"}
+    for i, params in enumerate(results["params"]):
+        assert ("degree" in params) == (params["kernel"] == "poly")
+        assert bool(results["param_degree"].mask[i]) == (params["kernel"] == "rbf")
+
+
 def test_stored_search_resumes_with_earlier_trials(tmp_path):
     X, y = _data()
     storage = f"sqlite:///{tmp_path / 'search.db'}"
