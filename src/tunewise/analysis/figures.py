@@ -107,31 +107,48 @@ def importance_figure(importance: Importance) -> dict[str, Any]:
     return {"data": [trace], "layout": layout}
 
 
+INACTIVE = "(inactive)"
+
+
 def _dimension(axis: dict[str, Any], keep: list[int]) -> dict[str, Any]:
+    """One parcoords axis. parcoords cannot draw a gap, so a trial where the parameter is
+    absent (inactive in a tree, never asked by define-by-run) sits on an ``(inactive)`` tick
+    below the axis's values."""
     values = [axis["values"][i] for i in keep]
+    absent = any(v is None for v in values)
     if axis["kind"] == "categorical":
-        labels = axis["labels"]
+        labels = [*axis["labels"], INACTIVE] if absent else axis["labels"]
         return {
             "label": axis["name"],
-            "values": values,
+            "values": [len(labels) - 1 if v is None else v for v in values],
             "tickvals": list(range(len(labels))),
             "ticktext": labels,
             "range": [0, max(len(labels) - 1, 1)],
         }
-    if axis.get("scale") == "log" and all(v is not None and v > 0 for v in values):
-        return {"label": f"log10({axis['name']})", "values": [math.log10(v) for v in values]}
-    return {"label": axis["name"], "values": values}
+    label = axis["name"]
+    if axis.get("scale") == "log" and all(v is None or v > 0 for v in values):
+        label = f"log10({axis['name']})"
+        values = [None if v is None else math.log10(v) for v in values]
+    if not absent:
+        return {"label": label, "values": values}
+    known = [v for v in values if v is not None]
+    low, high = (min(known), max(known)) if known else (0.0, 0.0)
+    pad = (high - low) * 0.15 or 1.0
+    ticks = [low - pad, *dict.fromkeys([low, (low + high) / 2, high])]
+    return {
+        "label": label,
+        "values": [low - pad if v is None else v for v in values],
+        "range": [low - pad, high],
+        "tickvals": ticks,
+        "ticktext": [INACTIVE, *(f"{t:.3g}" for t in ticks[1:])],
+    }
 
 
 def parallel_figure(data: dict[str, Any]) -> dict[str, Any]:
     title = "Parallel coordinates"
     axes = data["axes"]
-    # parcoords cannot draw a gap: keep the trials with every coordinate known.
-    keep = [
-        i
-        for i, v in enumerate(data["value"])
-        if v is not None and all(axis["values"][i] is not None for axis in axes)
-    ]
+    # an absent coordinate is drawn on its axis's "(inactive)" tick (see _dimension)
+    keep = [i for i, v in enumerate(data["value"]) if v is not None]
     if not keep:
         return empty_figure(title, "no trial has completed yet")
     dimensions = [_dimension(axis, keep) for axis in axes]
