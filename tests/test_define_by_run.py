@@ -99,6 +99,18 @@ def test_a_loop_of_layers_grows_the_space_and_every_trial_keeps_what_it_asked(
     assert set(study.space.names) == seen
 
 
+def test_trial_params_are_what_was_asked_so_far_as_in_optuna() -> None:
+    def objective(trial: Any) -> float:
+        assert trial.params == {}
+        x = trial.suggest_float("x", 0.0, 1.0)
+        assert trial.params == {"x": x}
+        return x
+
+    study = tw.create_study(direction="minimize", strategy="random")
+    study.optimize(objective, n_trials=3)
+    assert all(t.state == TrialState.COMPLETED for t in study.trials), study.trials[-1].error
+
+
 def test_the_same_seed_asks_the_same_values(tmp_path: Path) -> None:
     runs = []
     for name in ("a", "b"):

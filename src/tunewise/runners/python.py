@@ -86,6 +86,8 @@ class TrialContext(Suggester):
         self._start_suggesting(
             job.space, job.params, job.seed, job.number, grows=job.space is not None
         )
+        if job.space is not None:  # define-by-run: Optuna's trial.params, what was asked so far
+            self.params = self._suggested
 
     def report(self, value: float | None = None, step: int | None = None, **metrics: float) -> None:
         """Report intermediate values at ``step``: ``value`` is the objective's, ``metrics``
