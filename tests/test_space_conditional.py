@@ -355,3 +355,22 @@ def test_warm_start_and_hyperband_keep_a_trees_inactive_parameters_absent(tmp_pa
     first = [t.params for t in child.trials[:3]]
     assert all(p in parent_params for p in first)  # transfer: the parents' best first
     child.close()
+
+
+def test_describe_refuses_a_tree_in_one_line_and_enqueue_checks_it(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tunewise.cli.main import main
+
+    study = conditional_study(tmp_path)
+    with pytest.raises(SpecError, match=r"enqueue_trial\.params\.momentum: is inactive"):
+        study.enqueue_trial({"solver": "adam", "lr": 0.1, "momentum": 0.5})
+    with pytest.raises(SpecError, match=r"enqueue_trial\.params\.momentum: is missing"):
+        study.enqueue_trial({"solver": "sgd", "lr": 0.1})
+    study.enqueue_trial({"solver": "adam", "lr": 0.1})
+    study.close()
+    capsys.readouterr()
+    code = main(["describe", "tree", "--storage", f"sqlite:///{tmp_path}/t.db"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert len(err.splitlines()) == 1 and "space.momentum.when: SageMaker" in err
