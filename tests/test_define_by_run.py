@@ -111,6 +111,19 @@ def test_trial_params_are_what_was_asked_so_far_as_in_optuna() -> None:
     assert all(t.state == TrialState.COMPLETED for t in study.trials), study.trials[-1].error
 
 
+def test_enqueued_values_are_used_when_the_trial_asks_them() -> None:
+    study = tw.create_study(direction="minimize", strategy="random")
+    study.enqueue_trial({"n_layers": 2, "n_units_l0": 64, "optimizer": "SGD"})
+    study.enqueue_trial({"optimizer": "Nadam"})  # not one of the choices asked: drawn anew
+    with pytest.raises(tw.SpecError, match=r"^enqueue_trial\.params\.x"):
+        study.enqueue_trial({"x": float("nan")})
+    study.optimize(layers_loop, n_trials=3)
+    first, second = (t.params for t in study.trials[:2])
+    assert (first["n_layers"], first["n_units_l0"], first["optimizer"]) == (2, 64, "SGD")
+    assert set(first) == {"n_layers", "n_units_l0", "n_units_l1", "dropout", "optimizer", "lr"}
+    assert second["optimizer"] in ("Adam", "RMSprop", "SGD")
+
+
 def test_the_same_seed_asks_the_same_values(tmp_path: Path) -> None:
     runs = []
     for name in ("a", "b"):

@@ -194,7 +194,9 @@ class Suggester:
         return value
 
     def _pre_suggested(self, name: str, param: Param) -> Any:
-        if name not in self._given or name not in self._seen:
+        # the driver's suggestion, or a value enqueued for a name not seen yet (Optuna's
+        # enqueue_trial: used when it fits the distribution asked)
+        if name not in self._given:
             return _NONE
         try:
             return param.validate(self._given[name])
@@ -220,7 +222,13 @@ class SeenSpaceStrategy(Strategy):
     name = "define_by_run"
 
     def __init__(self, inner: Strategy) -> None:
-        super().__init__(inner.objective, inner.seed, inner.options)
+        super().__init__(
+            inner.objective,
+            inner.seed,
+            inner.options,
+            objectives=inner.objectives,
+            constraints=inner.constraints,
+        )
         self.inner = inner
 
     def suggest(
@@ -236,6 +244,29 @@ class SeenSpaceStrategy(Strategy):
         if not space.params:
             return [{} for _ in range(n)]
         return self.inner.suggest(space, history, pending, n, rng, remaining=remaining)
+
+
+def checked_fixed(space: Space, params: Any, where: str) -> dict[str, Any]:
+    """Values enqueued for a define-by-run study (Optuna's ``enqueue_trial``): some names, not
+    all; those the study has seen are checked against their distribution, others must be JSON
+    values (the trial uses one when it fits what it asks)."""
+    from tunewise.validation import check_json_value
+
+    if not isinstance(params, Mapping):
+        raise TypeError(f"{where}: params must be a dict of hyperparameter values, got {params!r}")
+    out: dict[str, Any] = {}
+    for name, value in params.items():
+        if not isinstance(name, str):
+            raise TypeError(f"{where}: parameter names must be strings, got {name!r}")
+        if name in space.params:
+            try:
+                out[name] = space.params[name].validate(value)
+            except SpecError as exc:
+                raise SpecError(f"{where}.params.{name}", exc.message) from None
+        else:
+            check_json_value(value, f"{where}.params.{name}")
+            out[name] = value
+    return out
 
 
 def grown_space(space: Space, distributions: Mapping[str, Mapping[str, Any]]) -> Space | None:

@@ -580,7 +580,12 @@ class Study:
         """
         from tunewise.study_admin import checked_params
 
-        checked = checked_params(self.space, params, "enqueue_trial")
+        if self.spec.define_by_run:  # some names, used when the trial asks them
+            from tunewise.define_by_run import checked_fixed
+
+            checked = checked_fixed(self.space, params, "enqueue_trial")
+        else:
+            checked = checked_params(self.space, params, "enqueue_trial")
         attrs = dict(_user_attrs(user_attrs))
         return self._store.add_trial(self._id, checked, user_attrs=attrs)
 
