@@ -35,6 +35,8 @@ def test_the_dashboard_shows_a_growing_define_by_run_space(tmp_path: Path) -> No
             assert client.get(f"{api}/figures/{kind}").status_code == 200, kind
         importance = client.get(f"{api}/importance").json()
         assert set(importance["importances"]) <= {"c", "depth", "kind", "x"}
+        page = client.get("/studies/seen").text
+        assert "<h2>Space</h2>" in page and "depth  int [1, 4] linear" in page
         for t in client.get(f"{api}/trials").json()["trials"]:
             assert ("depth" in t["params"]) == (t["params"]["kind"] == "tree")
     study.close()

@@ -96,6 +96,8 @@ def study_context(data: StudyData, name: str) -> dict[str, Any]:
         "progress_pct": min(100, round(100 * done / limit)) if limit else 0,
         "trial_link": lambda n: f"/studies/{name}/trials/{n}",
         "table": data.trials_page(name, limit=50),
+        # the searched space with its conditions (a define-by-run study's as seen so far)
+        "space_lines": data.snapshot(name).spec.space.describe(),
     }
 
 
