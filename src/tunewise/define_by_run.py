@@ -205,6 +205,8 @@ class Suggester:
 
 
 _NONE = object()
+#: How long recording a trial's new names waits for the other processes' suggestions.
+SPACE_LOCK_SECONDS = 10.0
 
 
 def _unit(seed: int, number: int, name: str) -> float:
@@ -288,9 +290,20 @@ def record_suggested(
     distributions: Mapping[str, Mapping[str, Any]],
 ) -> Space | None:
     """Store what a define-by-run trial asked: its params become exactly those, and the
-    study's stored space gains the names it lacked (read again just before, so the names
-    another process added meanwhile are kept). Returns the grown space (None: unchanged)."""
+    study's stored space gains the names it lacked (read again under the study's suggestion
+    lock, so the names another process adds at the same moment are kept). Returns the grown
+    space (None: unchanged)."""
     store.set_trial_params(record.id, number, dict(params))
+    known = Space.from_json({"params": record.definition.get("space") or {}, "static": {}})
+    if not any(name not in known.params for name in distributions):
+        return None  # nothing new since this process last read the space: no write
+    with store.suggestion_lock(record.id, SPACE_LOCK_SECONDS):
+        return _grow_stored(store, record, distributions)
+
+
+def _grow_stored(
+    store: Store, record: StudyRecord, distributions: Mapping[str, Mapping[str, Any]]
+) -> Space | None:
     current = store.get_study(record.name)
     definition = dict(current.definition)
     space = Space.from_json({"params": definition.get("space") or {}, "static": {}})

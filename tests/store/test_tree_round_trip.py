@@ -73,3 +73,17 @@ def test_a_conditional_study_reads_back(store_url: str) -> None:
     assert [t.params for t in again.trials] == params
     assert all(again.space.validate(p) == p for p in params)
     again.close()
+
+
+def test_two_processes_growing_the_space_keep_each_others_names(store_url: str) -> None:
+    from tunewise.define_by_run import record_suggested
+
+    study = tw.create_study("grow", direction="minimize", storage=store_url)
+    stale = study.store.get_study("grow")  # what each of two drivers read when it started
+    for name in ("a", "b"):
+        trial = study.store.add_trial(stale.id, {}, owner="me", lease_seconds=30)
+        asked = {name: {"type": "float", "low": 0.0, "high": 1.0, "scale": "linear"}}
+        record_suggested(study.store, stale, trial.number, {name: 0.5}, asked)
+        assert study.store.get_trial(stale.id, trial.number).params == {name: 0.5}
+    assert study.space.names == ["a", "b"]
+    study.close()
