@@ -56,6 +56,25 @@ def layers_loop(trial: Any) -> float:
     return sum(abs(u - 64) for u in layers) / 64 + dropout + (optimizer != "Adam") + abs(lr - 1e-3)
 
 
+def pruned_loop(trial: Any) -> float:
+    """The pruning tutorial's shape: report each step, ask should_prune, raise TrialPruned."""
+    x = trial.suggest_float("x", 0.0, 1.0)
+    for step in range(3):
+        intermediate_value = x * (step + 1)
+        trial.report(intermediate_value, step)
+        if trial.should_prune():
+            raise optuna.TrialPruned()
+    return x * 3
+
+
+def test_the_pruning_tutorial_shape_runs_with_optunas_names() -> None:
+    study = optuna.create_study(direction="maximize", early_stopping="median", strategy="random")
+    study.optimize(pruned_loop, n_trials=6)
+    states = {t.state for t in study.trials}
+    assert states <= {TrialState.COMPLETED, TrialState.STOPPED} and TrialState.COMPLETED in states
+    assert all(set(t.params) == {"x"} for t in study.trials)
+
+
 def test_the_first_tutorial_runs_as_optuna_users_write_it() -> None:
     study = optuna.create_study(direction="minimize", strategy="random", seed=1)
     study.optimize(quadratic, n_trials=5)

@@ -17,6 +17,7 @@ from tunewise.errors import (
     StudyExists,
     StudyNotFound,
     TrialFailed,
+    TrialPruned,
     TrialStopped,
     TunewiseError,
 )

@@ -44,6 +44,10 @@ class TrialStopped(TunewiseError):
     """Raised inside a trial to end it early; the trial is recorded STOPPED, not FAILED."""
 
 
+#: Optuna's name (``raise optuna.TrialPruned()`` after ``trial.should_prune()``).
+TrialPruned = TrialStopped
+
+
 class StudyAborted(TunewiseError):
     """The study cannot go on (for instance after too many consecutive failed trials)."""
 
