@@ -48,6 +48,7 @@ __all__ = [
     "StudyState",
     "Trial",
     "TrialFailed",
+    "TrialPruned",
     "TrialState",
     "TrialStopped",
     "TunewiseError",
