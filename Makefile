@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 STAMP_DEMO := $(VENV)/.installed-demo
 STAMP_DEV  := $(VENV)/.installed-dev
 
-.PHONY: demo bench test lint typecheck pytest postgres-binaries browser netns-tools clean
+.PHONY: demo bench test lint typecheck pytest postgres-binaries browser netns-tools clean docs docs-serve
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,20 @@ $(STAMP_DEMO): $(BIN)/python pyproject.toml
 $(STAMP_DEV): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
+
+STAMP_DOCS := $(VENV)/.installed-docs
+$(STAMP_DOCS): $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e '.[docs]'
+	touch $@
+
+# The documentation site (mkdocs.yml): built into site/ (strict: a broken link or a docstring
+# that does not render is an error; make test builds it too, tests/docs/test_site.py), or
+# served on loopback while you write.
+docs: $(STAMP_DOCS)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict -d site
+
+docs-serve: $(STAMP_DOCS)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve -a 127.0.0.1:8000
 
 demo: $(STAMP_DEMO)
 	$(BIN)/tunewise run examples/mlp_digits.yaml

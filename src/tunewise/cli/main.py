@@ -59,7 +59,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from tunewise.runners import build_runner
     from tunewise.spec import parse_spec_text
     from tunewise.store import open_store
-    from tunewise.strategies import get_strategy
+    from tunewise.strategies import strategy_for
     from tunewise.study import open_or_create
 
     path = Path(args.spec)
@@ -81,8 +81,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         spec = spec.with_overrides(executor=spec.executor.with_type(args.executor))
     if spec.trial is None:
         raise SpecError("trial", "is required: give `python: module:function` or `command: [...]`")
-    strategy = get_strategy(spec.strategy)
-    implied = strategy(spec.objective, 0).default_max_trials(spec.space)
+    implied = strategy_for(spec, 0).default_max_trials(spec.space)
     if spec.limits.max_trials is None and implied is None and spec.limits.max_runtime is None:
         raise SpecError("limits.max_trials", "is required (or give limits.max_runtime)")
     # --workers-only: the trial runs on the workers' machines, so it is checked there.
@@ -387,6 +386,9 @@ def build_parser() -> argparse.ArgumentParser:
     from tunewise.cli import asktell  # create, ask, tell
 
     asktell.register(sub)
+    from tunewise.cli import schema  # the spec's JSON Schema
+
+    schema.register(sub)
     return parser
 
 
