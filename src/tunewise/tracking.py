@@ -15,7 +15,10 @@ validates their options (no I/O) and feeds them :class:`FinishedTrial` events.
 
 from __future__ import annotations
 
+import atexit
 import importlib
+import queue
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -141,11 +144,81 @@ def missing_library(library: str, extra: str) -> ImportError:
     return ImportError(f"the {extra} tracker needs {library}: pip install 'tunewise[{extra}]'")
 
 
+#: Seconds ``close`` waits for the trials still being logged before it gives up on them.
+CLOSE_TIMEOUT = 60.0
+
+
+class Outbox:
+    """Hands finished trials to the trackers from a thread of its own, in order, so the tuner's
+    loop never waits on a tracker: with its server down, MLflow's client retries one request
+    for about four minutes, which would stall every trial. A tracker that fails is a warning
+    and the study goes on (a tracking outage must not end a day of training)."""
+
+    def __init__(self, trackers: Sequence[Tracker]) -> None:
+        self.trackers = list(trackers)
+        self._queue: queue.Queue[FinishedTrial | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._sent = 0  # counted by the caller's thread
+        self._done = 0  # counted by the outbox's thread
+
+    def put(self, event: FinishedTrial) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._drain, args=(self._queue,), name="tunewise-trackers"
+            )
+            self._thread.daemon = True  # never keeps a finished program alive; see close()
+            self._thread.start()
+        self._sent += 1
+        self._queue.put(event)
+
+    def _drain(self, events: queue.Queue[FinishedTrial | None]) -> None:
+        while (event := events.get()) is not None:
+            for tracker in self.trackers:
+                try:
+                    tracker.log_trial(event)
+                except Exception as exc:  # a tracker's outage must not end a study
+                    get_logger().warning(
+                        "tracker %s could not log trial %d: %s",
+                        type(tracker).__name__,
+                        event.trial.number,
+                        exc,
+                    )
+            self._done += 1
+        self._close_trackers()
+
+    def _close_trackers(self) -> None:
+        for tracker in self.trackers:
+            try:
+                tracker.close()
+            except Exception as exc:  # see _drain
+                get_logger().warning("tracker %s could not close: %s", type(tracker).__name__, exc)
+
+    def close(self, timeout: float = CLOSE_TIMEOUT) -> int:
+        """Wait up to ``timeout`` seconds for the trials still queued, then close the trackers;
+        returns how many trials were not logged by then (each is also a warning)."""
+        thread, self._thread = self._thread, None
+        if thread is None:
+            self._close_trackers()
+            return 0
+        self._queue.put(None)
+        thread.join(timeout)
+        left = self._sent - self._done
+        if thread.is_alive() and left:
+            get_logger().warning(
+                "trackers %s: %d trial(s) not logged after %g s; giving up on them",
+                ", ".join(type(t).__name__ for t in self.trackers),
+                left,
+                timeout,
+            )
+        self._queue = queue.Queue()  # a stuck thread keeps the old one; a next put starts anew
+        self._sent = self._done = 0
+        return left
+
+
 @dataclass
 class TrackingHook:
-    """Feeds each finished trial of one study to its trackers, with its reports and the
-    study's best completed trial. A tracker that fails is logged as a warning and the study
-    goes on: a tracking server being down must not end a day of training."""
+    """Feeds each finished trial of one study to its trackers (through an :class:`Outbox`),
+    with its reports and the study's best completed trial as this process has seen them."""
 
     store: Store
     study_id: int
@@ -155,11 +228,12 @@ class TrackingHook:
     trackers: Sequence[Tracker]
     _best: Trial | None = field(default=None, init=False)
     _best_read: bool = field(default=False, init=False)
+    _outbox: Outbox | None = field(default=None, init=False)
 
     def __call__(self, trial: Trial) -> None:
         if not trial.state.is_finished:
             return
-        event = FinishedTrial(
+        event = FinishedTrial(  # read here, in the driver's thread: the store is not shared
             self.study,
             self.study_uuid,
             self.objective,
@@ -167,16 +241,9 @@ class TrackingHook:
             self.store.get_reports(self.study_id, trial.number),
             self._update_best(trial),
         )
-        for tracker in self.trackers:
-            try:
-                tracker.log_trial(event)
-            except Exception as exc:  # a tracker's outage must not end a study
-                get_logger().warning(
-                    "tracker %s could not log trial %d: %s",
-                    type(tracker).__name__,
-                    trial.number,
-                    exc,
-                )
+        if self._outbox is None:
+            self._outbox = Outbox(self.trackers)
+        self._outbox.put(event)
 
     def _update_best(self, trial: Trial) -> Trial | None:
         if not self._best_read:  # once per process: the best of the trials finished before
@@ -195,12 +262,12 @@ class TrackingHook:
             self._best = trial
         return self._best
 
-    def close(self) -> None:
-        for tracker in self.trackers:
-            try:
-                tracker.close()
-            except Exception as exc:  # see __call__
-                get_logger().warning("tracker %s could not close: %s", type(tracker).__name__, exc)
+    def close(self, timeout: float = CLOSE_TIMEOUT) -> int:
+        """Log what is queued (up to ``timeout`` seconds) and close the trackers; returns how
+        many trials were not logged."""
+        if self._outbox is None:
+            self._outbox = Outbox(self.trackers)
+        return self._outbox.close(timeout)
 
 
 def study_tracking(
@@ -236,11 +303,12 @@ def chain(
 class TrackerCallback:
     """A tracker as an ``optimize(callbacks=[...])`` function ``fn(study, trial)``: what the
     spec's ``tracking`` key does, for studies made in Python. Call :meth:`close` when done
-    (MLflow then marks the study's parent run finished)."""
+    (MLflow then marks the study's parent run finished); it is called at exit otherwise."""
 
     def __init__(self, tracker: Tracker) -> None:
         self.tracker = tracker
         self._hooks: dict[str, TrackingHook] = {}
+        atexit.register(self.close)  # what is still queued is logged before the program ends
 
     def __call__(self, study: Study, trial: Trial) -> None:
         hook = self._hooks.get(study.uuid)
@@ -252,5 +320,10 @@ class TrackerCallback:
             self._hooks[study.uuid] = hook
         hook(trial)
 
-    def close(self) -> None:
-        self.tracker.close()
+    def close(self, timeout: float = CLOSE_TIMEOUT) -> int:
+        """Log the trials still queued (waiting up to ``timeout`` seconds) and close the
+        tracker; returns how many trials were not logged."""
+        if not self._hooks:
+            self.tracker.close()
+            return 0
+        return sum(hook.close(timeout) for hook in self._hooks.values())

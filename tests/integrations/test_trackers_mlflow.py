@@ -4,6 +4,7 @@ params, metric histories (steps), state/failure/attempt/duration tags and the be
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import socket
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 from mlflow.tracking import MlflowClient
 
+import tunewise as tw
 from tests.integrations.trackers import CMD_VALUES, PY_VALUES, command_study, half, python_study
 from tunewise.errors import SpecError
 from tunewise.integrations.mlflow import MLflowCallback
@@ -165,6 +167,18 @@ def test_a_second_run_adds_to_the_same_parent(server: str, tmp_path: Path) -> No
     assert sorted(children) == [0, 1, 2, 3]
     assert children[3].data.tags["tunewise.best"] == "true"
     assert children[1].data.tags["tunewise.best"] == "false"
+
+
+def test_a_server_that_does_not_answer_never_holds_the_study(tmp_path: Path) -> None:
+    """Trials are logged from a thread of their own: with nothing listening, MLflow's client
+    retries each request for minutes, yet optimize returns and close gives up on the trials
+    still queued (and says how many)."""
+    callback = MLflowCallback(tracking_uri=f"http://127.0.0.1:{_free_port()}", experiment="x")
+    atexit.unregister(callback.close)  # the test's own close below is the one that matters
+    python_study(tmp_path, [], name="unheard")  # (no callback: the study, with its 3 trials)
+    study = tw.load_study("unheard", storage=f"sqlite:///{tmp_path / 'unheard.db'}")
+    study.optimize(half, n_trials=2, callbacks=[callback], progress=False)
+    assert callback.close(timeout=0.5) == 2  # both still queued behind MLflow's retries
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,8 @@ def _records(path: Path) -> list[Any]:
         if length == 0 and kind == 0:
             pos += left
             continue
+        if pos + 7 + length > len(data):  # a record still being written
+            break
         buffer += data[pos + 7 : pos + 7 + length]
         pos += 7 + length
         if kind in (1, 4):  # a full record, or the last chunk of one
@@ -74,9 +77,18 @@ def _read_run(path: Path) -> dict[str, Any]:
     return run
 
 
-def _runs(folder: Path) -> dict[int, dict[str, Any]]:
-    runs = [_read_run(p) for p in folder.glob("wandb/offline-run-*/run-*.wandb")]
-    return {run["config"]["tunewise/trial"]: run for run in runs}
+def _runs(folder: Path, expected: int) -> dict[int, dict[str, Any]]:
+    """The runs in ``folder`` by trial number. W&B's service writes a run's file on its own
+    time (it may still be flushing when ``finish`` has returned): read until every run's file
+    holds its exit record."""
+    deadline = time.monotonic() + 60
+    while True:
+        paths = sorted(folder.glob("wandb/offline-run-*/run-*.wandb"))
+        runs = [_read_run(p) for p in paths]
+        if len(runs) == expected and all("exit_code" in run for run in runs):
+            return {run["config"]["tunewise/trial"]: run for run in runs}
+        assert time.monotonic() < deadline, [(p, p.stat().st_size) for p in paths]
+        time.sleep(0.2)
 
 
 @pytest.fixture
@@ -93,7 +105,7 @@ def test_optimize_callback_logs_a_run_per_trial_in_the_study_group(
 ) -> None:
     # WANDB_MODE from the environment; the folder given (W&B reads WANDB_DIR once a process)
     study = python_study(tmp_path, [WandbCallback(project="tw-tests", dir=str(offline))])
-    runs = _runs(offline)
+    runs = _runs(offline, 3)
     assert sorted(runs) == [0, 1, 2]
     for number, x in enumerate(PY_VALUES):
         run = runs[number]
@@ -123,7 +135,7 @@ def test_spec_tracking_logs_command_trials_from_tunewise_run(offline: Path, tmp_
     command_study(
         tmp_path, {"wandb": {"project": "tw-cmd", "mode": "offline", "dir": str(offline)}}
     )
-    runs = _runs(offline)
+    runs = _runs(offline, 2)
     assert sorted(runs) == [0, 1]
     for number, x in enumerate(CMD_VALUES):
         run = runs[number]
