@@ -226,3 +226,51 @@ def test_the_last_suggestions_of_a_budget_stay_near_the_trials() -> None:
     (near,) = strategy.suggest(space, history, pending, 1, strategy_rng(0, 15), remaining=late)
     assert _distance_to_data(space, history + pending, early) > 0.2
     assert _distance_to_data(space, history + pending, near) <= bayesian.LATE_TRUST_RADIUS
+
+
+def test_the_fence_clips_only_a_far_bad_tail_and_standardises() -> None:
+    from tunewise.strategies.warping import fence, standardise
+
+    ordinary = np.array([0.0, 1.0, 2.0, 5.0, 40.0, 80.0])  # a wide but ordinary spread
+    assert np.allclose(fence(ordinary), standardise(ordinary))
+    diverged = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 1e10])
+    out = fence(diverged)
+    assert np.all(np.diff(out) > 0)  # the order is kept
+    # The diverged run sits at the fence (q3 + 5 iqr = 1.4 here), not 1e10 away: the good
+    # values keep their spacing instead of collapsing onto one point.
+    assert out[4] - out[0] > 0.5
+
+
+_MOVING = {  # each optimizer's own optimum (x, y, log10 lr) and its floor
+    "adam": (1.5, -2.0, -3.0, 0.0),
+    "rmsprop": (-1.0, 2.5, -3.5, 0.5),
+    "momentum": (3.0, 3.0, -2.0, 1.0),
+    "sgd": (-3.5, -1.0, -1.5, 2.0),
+}
+_MOVING_SPACE = Space(
+    {
+        "x": tw.Float(-5.0, 5.0),
+        "y": tw.Float(-5.0, 5.0),
+        "lr": tw.Float(1e-5, 1.0, scale="log"),
+        "opt": tw.Categorical(["sgd", "momentum", "adam", "rmsprop"]),
+    }
+)
+
+
+def _moving_optimum(p: dict[str, object]) -> float:
+    cx, cy, cl, floor = _MOVING[str(p["opt"])]
+    lr = float(p["lr"])  # type: ignore[arg-type]
+    x, y = float(p["x"]), float(p["y"])  # type: ignore[arg-type]
+    return floor + (x - cx) ** 2 + (y - cy) ** 2 + (math.log10(lr) - cl) ** 2
+
+
+def test_the_model_climbs_another_choices_slope_when_the_optimum_moves_with_it() -> None:
+    """The public ``mixed`` problem in small: the continuous optimum moves with the
+    categorical, and only adam reaches below 0.5. Measured over seeds 0-7 at 40 trials, the
+    fenced values reach below 0.5 on 7 of 8 seeds, the warped ones (before) on 1 of 8. The test
+    asks for 4 of 6: it fails with probability about 0.03 at 7/8 per seed (the false-failure
+    rate) and passes the warped model's 1/8 with probability 0.003."""
+    below = 0
+    for seed in range(6):
+        below += best(run("bayesian", _MOVING_SPACE, _moving_optimum, 40, seed)) < 0.5
+    assert below >= 4, f"below 0.5 on {below} of 6 seeds"

@@ -7,7 +7,11 @@ One suggestion, derived from the history alone (the strategy keeps no state):
    first model, few enough that the model takes over early.
 2. **Model.** A Matérn-5/2 ARD GP (:mod:`.gp`, dimension-scaled lengthscale prior after
    Hvarfner et al. 2024) on the rows of :mod:`.features` (unit encoding, categoricals as
-   unordered choices), fitted by MAP to warped values (:mod:`.warping`, after HEBO).
+   unordered choices), fitted by MAP to warped values (:mod:`.warping`, after HEBO) — or,
+   in a space with categorical parameters, to values only fenced and standardised
+   (:func:`.warping.fence`: there the warping hid every choice but the first one located).
+   A conditional space's inactive columns hold markers (:mod:`.tree`): the tree is modelled
+   by the parents' categorical columns, and every candidate is projected onto it.
    COMPLETED and STOPPED trials with a finite value are data; FAILED ones are not (they are
    only never suggested again). Past ``MAX_GP_POINTS`` observations the GP sees the best half,
    the incumbent's neighbourhood and a random sample of the rest, so a suggestion costs about
@@ -171,12 +175,14 @@ class _Model:
         import numpy as np
 
         from tunewise.strategies.gp import GaussianProcess
-        from tunewise.strategies.warping import warp
+        from tunewise.strategies.warping import fence, warp
 
         x, y = _subset(features, x, y, rng)
         self.features = features
         restarts = 2 if len(y) <= 60 else 1
-        self.gp = GaussianProcess.fit(x, warp(y), features.categorical, restarts=restarts)
+        # With categorical columns, values are only standardised (see warping.fence).
+        values = fence(y) if features.categorical.any() else warp(y)
+        self.gp = GaussianProcess.fit(x, values, features.categorical, restarts=restarts)
         mean = self.gp.mean_at_data()
         self.best = float(np.min(mean))
         self.incumbents = x[np.argsort(mean, kind="stable")[:5]]

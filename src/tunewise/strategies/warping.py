@@ -101,3 +101,34 @@ def warp(y: np.ndarray) -> np.ndarray:
     if len(y) < 3:
         return standardise(y)
     return standardise(power(half_rank(y)))
+
+
+#: How far above the upper quartile, in interquartile ranges, :func:`fence` clips a value.
+FENCE_IQR = 5.0
+
+
+def fence(y: np.ndarray) -> np.ndarray:
+    """Values to minimise -> standardised values with only the far bad tail clipped (at
+    ``FENCE_IQR`` interquartile ranges above the upper quartile, Tukey's far fence widened):
+    the values the GP fits in a space with categorical parameters.
+
+    Why not :func:`warp` there: when the best continuous values move with a categorical
+    choice (an optimiser's learning rate), each choice's region is sampled near its own
+    optimum only once the model goes there. :func:`warp`'s half-rank step maps every value
+    above the median to the Gaussian quantiles of the good half's spread, so a choice whose
+    samples are all poor but very different from each other (a slope towards its optimum)
+    looks uniformly, and confidently, bad: the GP refines the first choice it located to the
+    sixth decimal and never climbs another's slope. Measured on the public ``mixed`` problem
+    (docs/benchmarks.md, "Conditional spaces"): median regret at 100 trials 0.75 with
+    :func:`warp`, 0.0024 with this. The fence keeps a diverged run (a loss of 1e10) from
+    spending the GP's variance; it leaves ordinary spreads untouched. Tried and not taken:
+    the Yeo-Johnson step of :func:`warp` after the fence (better on ``cash_breast_cancer``,
+    0.0729 against 0.0731 at 100 trials, but ``cond_synthetic`` back at a wrong branch's
+    optimum, 0.25, on 3 of 5 seeds, and ``mixed`` at 1 and 2 on seeds 1 and 2).
+    """
+    y = np.clip(np.asarray(y, dtype=float), -1e100, 1e100)
+    if len(y) >= 4:
+        q1, q3 = np.percentile(y, [25.0, 75.0])
+        if q3 > q1:
+            y = np.minimum(y, q3 + FENCE_IQR * (q3 - q1))
+    return standardise(y)
