@@ -34,7 +34,7 @@ from tunewise.study_admin import trial_number as _trial_number
 from tunewise.study_admin import user_attr as _user_attr
 from tunewise.study_admin import user_attrs as _user_attrs
 from tunewise.study_create import open_or_create
-from tunewise.trial import Attempt, Objective, Report, StudyState, Trial, TrialState
+from tunewise.trial import Attempt, Constraint, Objective, Report, StudyState, Trial, TrialState
 
 if TYPE_CHECKING:
     from tunewise.executors.base import Executor
@@ -173,20 +173,33 @@ class Study:
 
     @property
     def best_trial(self) -> Trial:
-        """The best COMPLETED trial (lowest number among equals).
+        """The best COMPLETED trial (lowest number among equals); with constraints, the best
+        feasible one.
 
         Raises:
-            ValueError: no trial has completed yet.
+            ValueError: no (feasible) trial has completed yet.
+            RuntimeError: the study has several objectives (use :attr:`best_trials`).
         """
-        from tunewise.warmstart import best as best_of
+        from tunewise.front import refuse_single
+
+        refuse_single(self.name, len(self.spec.objectives), "best trial")
+        found = self.best_trials
+        if not found:
+            feasible = " feasible" if self.spec.constraints else ""
+            raise ValueError(f"study {self.name!r} has no{feasible} completed trial yet")
+        return found[0]
+
+    @property
+    def best_trials(self) -> list[Trial]:
+        """The feasible Pareto front (trials no other feasible completed trial beats on every
+        objective), in number order; a single-objective study's best feasible trial, in a list
+        (empty when none has completed)."""
+        from tunewise.front import front_trials
 
         candidates = self._store.get_trials(self._id, [TrialState.COMPLETED])
         if self.spec.warm_start is not None and self.spec.warm_start.type == "identical":
             candidates = [*self.parents().trials, *candidates]  # the best across all of them
-        found = best_of(candidates, self.objective)
-        if found is None:
-            raise ValueError(f"study {self.name!r} has no completed trial yet")
-        return found
+        return front_trials(candidates, self.spec.objectives, self.spec.constraints)
 
     def parents(self) -> ParentTrials:
         """The warm-start parents' completed trials mapped into this study's space (their
@@ -203,12 +216,18 @@ class Study:
 
     @property
     def best_value(self) -> float:
+        from tunewise.front import refuse_single
+
+        refuse_single(self.name, len(self.spec.objectives), "best value")
         value = self.best_trial.value
         assert value is not None
         return value
 
     @property
     def best_params(self) -> dict[str, Any]:
+        from tunewise.front import refuse_single
+
+        refuse_single(self.name, len(self.spec.objectives), "best params")
         return dict(self.best_trial.params)
 
     def reports(self, number: int) -> list[Report]:
@@ -331,7 +350,7 @@ class Study:
         the run ends), or where an ExecutorSpec or else the study's spec says."""
         from tunewise.executors import Executor, build_executor
         from tunewise.stopping import build_stopping_rule
-        from tunewise.strategies import get_strategy
+        from tunewise.strategies import strategy_for
         from tunewise.tracking import chain, study_tracking
         from tunewise.tuner import Tuner
 
@@ -341,8 +360,7 @@ class Study:
         tracking = study_tracking(
             self._store, record.id, self.name, record.uuid, self.objective, self.spec.tracking
         )
-        options = self.spec.hyperband.to_dict() if self.spec.hyperband is not None else None
-        strategy = get_strategy(self.spec.strategy)(self.objective, self.seed, options)
+        strategy = strategy_for(self.spec, self.seed)
         if self.spec.define_by_run:
             from tunewise.define_by_run import SeenSpaceStrategy
 
@@ -418,7 +436,7 @@ class Study:
         is lost (requeued or failed by the retry policy), so a caller that never tells does not
         block the study. Its owner is ``ask:<tag>``, which no process's exit frees earlier.
         """
-        from tunewise.strategies import get_strategy, strategy_rng
+        from tunewise.strategies import strategy_for, strategy_rng
         from tunewise.study_run import positive_int
 
         if remaining is not None:
@@ -439,7 +457,7 @@ class Study:
         if self._history is None:
             self._history = TrialHistory(self._store, self._id)
         self._history.refresh()  # reads only what changed: the cost stays flat as trials add up
-        strategy = get_strategy(self.spec.strategy)(self.objective, self.seed)
+        strategy = strategy_for(self.spec, self.seed)
         if self.spec.define_by_run:
             from tunewise.define_by_run import SeenSpaceStrategy
 
@@ -486,12 +504,13 @@ class Study:
     def tell(
         self,
         trial: Trial | int,
-        value: float | Mapping[str, float] | None = None,
+        value: float | Sequence[float] | Mapping[str, float] | None = None,
         *,
         state: TrialState | str | None = None,
         error: str | None = None,
     ) -> Trial:
-        """Finish a trial from :meth:`ask`: a number or a dict of metrics completes it;
+        """Finish a trial from :meth:`ask`: a number, a list (one value per objective) or a
+        dict of metrics completes it;
         ``state="failed"`` (with ``error``) records a failure; ``state="stopped"`` an early stop
         at the last reported value.
 
@@ -524,9 +543,15 @@ class Study:
         reports = self._store.get_reports(self._id, number)
         for report in reports:
             reported.update(report.values)
+        from tunewise.front import as_metrics, check_outcome
+
         outcome = interpret_result(
-            value, self.objective.metric, reported, stopped=target == TrialState.STOPPED
+            as_metrics(value, self.spec.objectives),
+            self.objective.metric,
+            reported,
+            stopped=target == TrialState.STOPPED,
         )
+        outcome = check_outcome(outcome, self.spec.objectives, self.spec.constraints)
         return self._store.finish_trial(
             self._id,
             number,
@@ -654,6 +679,10 @@ def create_study(
     completion: Mapping[str, Any] | None = None,
     warm_start: Mapping[str, Any] | None = None,
     enqueue: Sequence[Mapping[str, Any]] = (),
+    objectives: Sequence[Objective] | None = None,
+    directions: Sequence[str] | None = None,
+    constraints: Sequence[Constraint] | None = None,
+    tracking: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Study:
     """Create a study, or continue the stored one of that name if its definition is the same.
 
@@ -672,6 +701,15 @@ def create_study(
     trials ask their hyperparameters with ``trial.suggest_float / suggest_int /
     suggest_categorical`` and the study stores the space they asked.
 
+    Several objectives: ``objectives=[tw.Objective("accuracy", "maximize"),
+    tw.Objective("latency_ms", "minimize")]`` (or Optuna's ``directions=["maximize",
+    "minimize"]``, whose metrics are ``values_0``, ``values_1``); the result is
+    :attr:`Study.best_trials`, the Pareto front. ``constraints=[tw.Constraint("memory_mb",
+    max=512)]``: a trial is feasible when every one holds; only feasible trials can be best.
+
+    ``tracking`` (``{"mlflow": {"tracking_uri": ..., "experiment": ...}}``, ``wandb``,
+    ``tensorboard``): where every finished trial is also logged, as the spec's ``tracking``.
+
     Raises:
         TypeError: an argument of the wrong kind (``space=5``, ``storage=123``), named.
         SpecError: a value the spec would refuse, with its field path.
@@ -684,17 +722,10 @@ def create_study(
         import uuid
 
         name = f"no-name-{uuid.uuid4()}"
-    if objective is None:
-        if direction is None:
-            raise TypeError(
-                "give objective=tw.Objective(metric, direction), or direction='minimize' or "
-                "'maximize' as Optuna's create_study does"
-            )
-        objective = Objective("value", direction)
-    elif direction is not None and str(direction) != str(objective.direction):
-        raise TypeError(
-            f"direction={direction!r} contradicts objective={objective!r}; give one of them"
-        )
+    from tunewise.front import check_constraints, resolve_objectives
+
+    all_objectives = resolve_objectives(objective, direction, objectives, directions)
+    objective = all_objectives[0]
     define_by_run = space is None
     if space is None:
         space = Space({}, static or {})
@@ -714,6 +745,8 @@ def create_study(
     spec = StudySpec(
         name=name,
         objective=objective,
+        objectives=all_objectives,
+        constraints=check_constraints(constraints),
         space=full_space,
         strategy=strategy,
         seed=seed,
@@ -726,6 +759,7 @@ def create_study(
         warm_start=WarmStart.from_dict(warm_start),
         enqueue=tuple(enqueue),
         define_by_run=define_by_run,
+        tracking=tracking or {},
     )
     store = _open(storage)
     # An in-memory study leaves its trial logs in a temporary folder, not in the working tree.

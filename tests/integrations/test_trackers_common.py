@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.integrations.trackers import CMD_VALUES, command_study
+from tunewise.errors import SpecError
 from tunewise.trial import TrialState
 
 TRACKER_LIBRARIES = ("mlflow", "wandb", "tensorboard")
@@ -114,3 +115,31 @@ def test_trials_run_on_ray_are_logged_by_the_driver(tmp_path: Path) -> None:
     study = tw.load_study("onray", storage=storage)
     folders = sorted(p.name for p in (log_dir / f"onray-{study.uuid[:8]}").iterdir())
     assert folders == [f"{n:05d}" for n in range(len(CMD_VALUES))]
+
+
+def test_create_study_takes_the_spec_tracking(tmp_path: Path) -> None:
+    """``create_study(tracking=...)`` is the spec's key from Python: optimize logs with no
+    callback, and the study keeps it (a worker or a resume logs the same way)."""
+    import tunewise as tw
+    from tests.integrations.trackers import PY_VALUES, train
+
+    log_dir = tmp_path / "tb"
+    study = tw.create_study(
+        "made-in-python",
+        objective=tw.Objective("loss", "minimize"),
+        space={"x": tw.Float(0.0, 10.0)},
+        storage=f"sqlite:///{tmp_path / 'p.db'}",
+        tracking={"tensorboard": {"log_dir": str(log_dir)}},
+    )
+    for x in PY_VALUES[:2]:
+        study.enqueue_trial({"x": x})
+    study.optimize(train, n_trials=2, progress=False)
+    folders = sorted(p.name for p in (log_dir / f"made-in-python-{study.uuid[:8]}").iterdir())
+    assert folders == ["00000", "00001"]
+    with pytest.raises(SpecError, match=r"^tracking\.tensorboard\.log_dir"):
+        tw.create_study(
+            "bad",
+            objective=tw.Objective("loss", "minimize"),
+            space={"x": tw.Float(0.0, 1.0)},
+            tracking={"tensorboard": {}},
+        )
