@@ -26,12 +26,13 @@ from tunewise.space import Categorical, Float, Int, Space
 from tunewise.spec import StudySpec
 from tunewise.study import Study, create_study, load_study
 from tunewise.study_admin import copy_study, delete_study
-from tunewise.trial import FailureKind, Objective, StudyState, Trial, TrialState
+from tunewise.trial import Constraint, FailureKind, Objective, StudyState, Trial, TrialState
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Categorical",
+    "Constraint",
     "FailureKind",
     "Float",
     "Int",

@@ -122,6 +122,10 @@ def tell_trial(
     for report in study.store.get_reports(trial.study_id, number):
         reported.update(report.values)
     outcome = interpret_result(result, study.objective.metric, reported, stopped=state == "stopped")
+    from tunewise.front import check_outcome
+
+    # Several objectives or constraints: every one's metric must be there too.
+    outcome = check_outcome(outcome, study.spec.objectives, study.spec.constraints)
     if outcome.state == TrialState.FAILED:  # not a number, NaN or inf: told, nothing stored
         raise AskTellError(f"trial {number} was not finished: {outcome.error}")
     return _finish(study, trial, outcome.state, value=outcome.value, metrics=outcome.metrics)

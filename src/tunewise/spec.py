@@ -28,7 +28,7 @@ from tunewise.policies import (
 )
 from tunewise.space import Space
 from tunewise.tracking import check_tracking
-from tunewise.trial import Objective
+from tunewise.trial import Constraint, Objective
 from tunewise.validation import check_json_value, check_keys, check_text, parse_duration
 
 __all__ = [
@@ -198,10 +198,17 @@ class StudySpec:
     define_by_run: bool = False
     #: Trackers each finished trial is logged to: ``{mlflow: {tracking_uri, experiment}}``.
     tracking: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    #: Every objective, the first being ``objective`` (always at least one; several make a
+    #: multi-objective study whose result is a Pareto front).
+    objectives: tuple[Objective, ...] = ()
+    #: Bounds a trial's metrics must respect for it to be feasible.
+    constraints: tuple[Constraint, ...] = ()
 
     KEYS = (
         "study",
         "objective",
+        "objectives",
+        "constraints",
         "strategy",
         "space",
         "static",
@@ -233,6 +240,7 @@ class StudySpec:
             isinstance(self.seed, bool) or not isinstance(self.seed, int)
         ):
             raise SpecError("seed", f"must be an integer, got {self.seed!r}")
+        self._resolve_objectives()
         self._resolve_hyperband()
         if self.define_by_run and self.strategy == "grid":
             raise SpecError("strategy", "grid needs a declared space; define-by-run has none")
@@ -264,6 +272,40 @@ class StudySpec:
                             f"{{{name}}} is conditional (absent from trials where it is "
                             "inactive); read it from TUNEWISE_PARAMS_FILE or TUNEWISE_PARAMS",
                         )
+
+    @property
+    def multi_objective(self) -> bool:
+        return len(self.objectives) > 1
+
+    def _resolve_objectives(self) -> None:
+        """``objectives`` always holds at least ``objective``; metrics appear once."""
+        objectives = tuple(self.objectives) or (self.objective,)
+        for i, objective in enumerate(objectives):
+            if not isinstance(objective, Objective):
+                raise SpecError(f"objectives[{i}]", "must be an Objective(metric, direction)")
+            if objective.metric in [o.metric for o in objectives[:i]]:
+                raise SpecError(
+                    f"objectives[{i}].metric", f"{objective.metric!r} is an objective twice"
+                )
+        if objectives[0] != self.objective:
+            raise SpecError("objectives", "the first objective must be `objective`")
+        object.__setattr__(self, "objectives", objectives)
+        constraints = tuple(self.constraints)
+        for i, constraint in enumerate(constraints):
+            if not isinstance(constraint, Constraint):
+                raise SpecError(f"constraints[{i}]", "must be a Constraint(metric, min, max)")
+        object.__setattr__(self, "constraints", constraints)
+        if len(objectives) > 1:
+            supported = (
+                "several objectives are supported with the strategies random, sobol, grid, "
+                "bayesian and tpe, without early stopping"
+            )
+            if self.strategy == "hyperband":
+                raise SpecError("strategy", f"hyperband needs one objective; {supported}")
+            if self.early_stopping is not None:
+                raise SpecError(
+                    "early_stopping", f"judges one objective, this study has several; {supported}"
+                )
 
     def _resolve_hyperband(self) -> None:
         """Hyperband needs its resource; the trial gets it as a static value (max_resource)."""
@@ -307,6 +349,11 @@ class StudySpec:
             "retries": self.retries.to_dict(),
             "lease": self.lease.to_dict(),
         }
+        if self.multi_objective:
+            del out["objective"]
+            out = {"study": self.name, "objectives": [o.to_dict() for o in self.objectives], **out}
+        if self.constraints:
+            out["constraints"] = [c.to_dict() for c in self.constraints]
         if self.early_stopping is not None:
             out["early_stopping"] = self.early_stopping.to_dict()
         if self.hyperband is not None:
@@ -334,7 +381,8 @@ class StudySpec:
     def search_definition(self) -> dict[str, Any]:
         """The parts that make two runs the same study (resuming needs them equal)."""
         data = self.to_dict()
-        out = {k: data[k] for k in ("objective", "strategy", "space", "static")}
+        keys = ("objective", "objectives", "constraints", "strategy", "space", "static")
+        out = {k: data[k] for k in keys if k in data}
         if self.define_by_run:  # its space grows as its trials ask: not part of its identity
             out["space"] = "define-by-run"
         return out
@@ -346,14 +394,12 @@ class StudySpec:
         define_by_run = data.get("define_by_run", False)
         if not isinstance(define_by_run, bool):
             raise SpecError("define_by_run", f"must be true or false, got {define_by_run!r}")
-        required_keys = ("study", "objective") if define_by_run else ("study", "objective", "space")
+        required_keys = ("study",) if define_by_run else ("study", "space")
         for required in required_keys:
             if required not in data:
                 raise SpecError(required, "is required")
-        objective_data = check_keys(data["objective"], "objective", ("metric", "direction"))
-        if "metric" not in objective_data:
-            raise SpecError("objective.metric", "is required")
-        objective = Objective(objective_data["metric"], objective_data.get("direction"))
+        objectives = _objectives(data)
+        constraints = _constraints(data.get("constraints"))
         static = data.get("static") or {}
         if not isinstance(static, Mapping):
             raise SpecError("static", "must map names to fixed values")
@@ -381,7 +427,9 @@ class StudySpec:
             hyperband = Hyperband.from_dict(data["hyperband"], space.static)
         return cls(
             name=str(name),
-            objective=objective,
+            objective=objectives[0],
+            objectives=objectives,
+            constraints=constraints,
             space=space,
             strategy=strategy,
             trial=trial,
@@ -400,6 +448,57 @@ class StudySpec:
             define_by_run=define_by_run,
             tracking=check_tracking(data.get("tracking")),
         )
+
+
+def _objective(data: Any, path: str) -> Objective:
+    data = check_keys(data, path, ("metric", "direction"))
+    if "metric" not in data:
+        raise SpecError(f"{path}.metric", "is required")
+    try:
+        return Objective(data["metric"], data.get("direction"))
+    except SpecError as exc:  # Objective names its own field: objective.direction
+        raise SpecError(f"{path}.{exc.field.rsplit('.', 1)[-1]}", exc.message) from None
+
+
+def _objectives(data: Mapping[str, Any]) -> tuple[Objective, ...]:
+    """``objective: {...}`` (one) or ``objectives: [{...}, ...]`` (several), never both."""
+    if "objective" in data and "objectives" in data:
+        raise SpecError(
+            "objectives", "give either objective (one) or objectives (a list), not both"
+        )
+    if "objectives" not in data:
+        if "objective" not in data:
+            raise SpecError("objective", "is required (or objectives: a list of them)")
+        return (_objective(data["objective"], "objective"),)
+    items = data["objectives"]
+    if isinstance(items, str | Mapping) or not isinstance(items, Sequence) or not items:
+        raise SpecError("objectives", "must be a non-empty list of {metric: ..., direction: ...}")
+    out = tuple(_objective(item, f"objectives[{i}]") for i, item in enumerate(items))
+    for i, objective in enumerate(out):
+        if objective.metric in [o.metric for o in out[:i]]:
+            raise SpecError(
+                f"objectives[{i}].metric", f"{objective.metric!r} is an objective twice"
+            )
+    return out
+
+
+def _constraints(items: Any) -> tuple[Constraint, ...]:
+    """``constraints: [{metric: memory_mb, max: 512}, {metric: accuracy, min: 0.9}]``."""
+    if items is None:
+        return ()
+    if isinstance(items, str | Mapping) or not isinstance(items, Sequence):
+        raise SpecError("constraints", "must be a list of {metric: ..., min: ..., max: ...}")
+    out = []
+    for i, item in enumerate(items):
+        where = f"constraints[{i}]"
+        item = check_keys(item, where, ("metric", "min", "max"))
+        if "metric" not in item:
+            raise SpecError(f"{where}.metric", "is required")
+        try:
+            out.append(Constraint(item["metric"], item.get("min"), item.get("max")))
+        except SpecError as exc:
+            raise SpecError(f"{where}.{exc.field.rsplit('.', 1)[-1]}", exc.message) from None
+    return tuple(out)
 
 
 def _enqueue_list(data: Any) -> tuple[Mapping[str, Any], ...]:

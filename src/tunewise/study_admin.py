@@ -111,6 +111,9 @@ def record_result(
     if value is not None:
         result[study.objective.metric] = value
     outcome = interpret_result(result or None, study.objective.metric, {})
+    from tunewise.front import check_outcome
+
+    outcome = check_outcome(outcome, study.spec.objectives, study.spec.constraints)
     if outcome.state is TrialState.FAILED:
         reason = (outcome.error or "").replace("the training function", "add_trial")
         raise ValueError(f"add_trial: {reason}; give value= (a finite number) or metrics=")

@@ -23,8 +23,11 @@ def open_or_create(store: Store, spec: StudySpec) -> StudySpec:
     another space, objective, static values or strategy, or another explicit seed.
     """
     from tunewise.strategies import get_strategy
+    from tunewise.strategies.base import check_multi_objective
 
-    get_strategy(spec.strategy)  # unknown names fail here, before anything is stored
+    # Unknown names, and strategies that cannot search several objectives, fail here, before
+    # anything is stored.
+    check_multi_objective(get_strategy(spec.strategy), len(spec.objectives))
     if spec.hyperband is not None and spec.hyperband.sampler != "random":
         try:
             get_strategy(spec.hyperband.sampler)

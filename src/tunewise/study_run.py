@@ -159,9 +159,9 @@ def optimize(
 
 def _has_default(study: Study) -> bool:
     """Whether the strategy bounds the study by itself (a grid: its size)."""
-    from tunewise.strategies import get_strategy
+    from tunewise.strategies import strategy_for
 
-    strategy = get_strategy(study.spec.strategy)(study.objective, study.seed)
+    strategy = strategy_for(study.spec, study.seed)
     return strategy.default_max_trials(study.space) is not None
 
 

@@ -7,7 +7,7 @@ by the store.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -62,6 +62,108 @@ class Objective:
 
     def to_dict(self) -> dict[str, str]:
         return {"metric": self.metric, "direction": str(self.direction)}
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """A bound a trial's metric must respect for the trial to be feasible (``memory_mb`` at
+    most 512, ``accuracy`` at least 0.9). Infeasible trials stay in the study (strategies learn
+    from them) but are never a best trial nor on the Pareto front."""
+
+    metric: str
+    min: float | None = None
+    max: float | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.metric, str) or not self.metric:
+            raise SpecError("constraints.metric", "must be a non-empty metric name")
+        if self.min is None and self.max is None:
+            raise SpecError(
+                "constraints.min", f"give min, max or both for {self.metric!r} (a bound to respect)"
+            )
+        for key in ("min", "max"):
+            bound = getattr(self, key)
+            if bound is None:
+                continue
+            if isinstance(bound, bool) or not isinstance(bound, int | float):
+                raise SpecError(f"constraints.{key}", f"must be a number, got {bound!r}")
+            if not math.isfinite(bound):
+                raise SpecError(f"constraints.{key}", f"must be a finite number, got {bound!r}")
+            object.__setattr__(self, key, float(bound))
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise SpecError(
+                "constraints.max", f"{self.max} is below min {self.min}: nothing could be feasible"
+            )
+
+    def satisfied(self, metrics: Mapping[str, float]) -> bool:
+        """Whether ``metrics`` respect the bound (a missing or NaN metric does not)."""
+        return self.violation(metrics) == 0.0
+
+    def violation(self, metrics: Mapping[str, float]) -> float:
+        """0 when satisfied, else how far the value lies beyond the bound (inf when the metric
+        is missing or NaN): a strategy can rank infeasible trials by it."""
+        value = metrics.get(self.metric)
+        if value is None or math.isnan(value):
+            return math.inf
+        below = self.min - value if self.min is not None else 0.0
+        above = value - self.max if self.max is not None else 0.0
+        return max(0.0, below, above)
+
+    def describe(self) -> str:
+        """``0.9 <= accuracy``, ``memory_mb <= 512``, ``1 <= x <= 2``."""
+        low = f"{self.min:g} <= " if self.min is not None else ""
+        high = f" <= {self.max:g}" if self.max is not None else ""
+        return f"{low}{self.metric}{high}"
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"metric": self.metric}
+        if self.min is not None:
+            out["min"] = self.min
+        if self.max is not None:
+            out["max"] = self.max
+        return out
+
+
+def is_feasible(metrics: Mapping[str, float], constraints: Sequence[Constraint]) -> bool:
+    """Whether every constraint holds for these metrics (always, without constraints)."""
+    return all(c.satisfied(metrics) for c in constraints)
+
+
+def objective_values(
+    metrics: Mapping[str, float], objectives: Sequence[Objective]
+) -> tuple[float, ...] | None:
+    """The objectives' values in order, or None when one is missing or not finite."""
+    values = []
+    for objective in objectives:
+        value = metrics.get(objective.metric)
+        if value is None or not math.isfinite(value):
+            return None
+        values.append(float(value))
+    return tuple(values)
+
+
+def missing_metrics(
+    metrics: Mapping[str, float],
+    objectives: Sequence[Objective],
+    constraints: Sequence[Constraint] = (),
+) -> str | None:
+    """Why a trial that finished with these metrics must fail, or None: every objective must
+    be a finite number and every constrained metric must be reported (a trial that hides its
+    memory use cannot be judged feasible)."""
+    for objective in objectives:
+        value = metrics.get(objective.metric)
+        if value is None:
+            return f"the objective {objective.metric!r} was not reported"
+        if not math.isfinite(value):
+            return f"the objective {objective.metric!r} is {value}, not a finite number"
+    for constraint in constraints:
+        value = metrics.get(constraint.metric)
+        if value is None or math.isnan(value):
+            return (
+                f"the constrained metric {constraint.metric!r} ({constraint.describe()}) "
+                "was not reported"
+            )
+    return None
 
 
 class TrialState(StrEnum):

@@ -496,6 +496,10 @@ class Tuner:
     def _finish(self, number: int, outcome: Outcome) -> None:
         """Record how an attempt ended: finish the trial, or requeue it as a new attempt when
         it was interrupted or the retry policy allows."""
+        from tunewise.front import check_outcome
+
+        # Every objective and constrained metric must be there (the runner checked the first).
+        outcome = check_outcome(outcome, self.strategy.objectives, self.strategy.constraints)
         sid = self.study.id
         kind = outcome.failure_kind
         attempt = self._trials[number].attempt if number in self._trials else 1

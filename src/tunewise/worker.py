@@ -222,7 +222,7 @@ class Worker:
 def _has_work(store: Store, record: StudyRecord, spec: StudySpec) -> bool:
     """Whether a worker could do something for a running study now: start a queued trial, add
     one within the budget, take over a trial whose lease ended, or end the finished study."""
-    from tunewise.strategies import get_strategy
+    from tunewise.strategies.registry import strategy_for
     from tunewise.tuner import dead_owners
 
     counts = store.count_trials(record.id)
@@ -230,9 +230,7 @@ def _has_work(store: Store, record: StudyRecord, spec: StudySpec) -> bool:
         return True
     max_trials = spec.limits.max_trials
     if max_trials is None:
-        options = spec.hyperband.to_dict() if spec.hyperband is not None else None
-        strategy = get_strategy(spec.strategy)(spec.objective, spec.seed or 0, options)
-        max_trials = strategy.default_max_trials(spec.space)
+        max_trials = strategy_for(spec).default_max_trials(spec.space)
     if max_trials is None or sum(counts.values()) < max_trials:
         return True
     running = store.get_trials(record.id, [TrialState.RUNNING])

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from tunewise.space import Space
-    from tunewise.trial import Objective, Trial
+    from tunewise.trial import Constraint, Objective, Trial
 
 
 def strategy_rng(seed: int, number: int) -> np.random.Generator:
@@ -27,19 +27,46 @@ def strategy_rng(seed: int, number: int) -> np.random.Generator:
     return np.random.default_rng([seed & 0xFFFFFFFF, number])
 
 
+def check_multi_objective(cls: type[Strategy], count: int) -> None:
+    """Refuse a strategy that cannot search ``count`` objectives (a SpecError on ``strategy``)."""
+    if count > 1 and not cls.multi_objective:
+        from tunewise.errors import SpecError
+
+        raise SpecError(
+            "strategy",
+            f"{cls.name} does not search several objectives yet; use random, sobol or grid "
+            "for this study (or keep one objective and add the others as constraints)",
+        )
+
+
 class Strategy(ABC):
     """Suggests hyperparameters; one subclass per file, registered by name."""
 
     #: The name a spec uses (``strategy: random``); set by every concrete strategy.
     name: ClassVar[str]
+    #: Whether the strategy can search a study with several objectives; one that cannot is
+    #: refused (a SpecError naming ``strategy``) before anything runs.
+    multi_objective: ClassVar[bool] = True
 
     def __init__(
-        self, objective: Objective, seed: int, options: Mapping[str, Any] | None = None
+        self,
+        objective: Objective,
+        seed: int,
+        options: Mapping[str, Any] | None = None,
+        *,
+        objectives: Sequence[Objective] = (),
+        constraints: Sequence[Constraint] = (),
     ) -> None:
         self.objective = objective
         self.seed = seed
         #: Strategy-specific settings from the spec (e.g. Hyperband's ``sampler``).
         self.options: Mapping[str, Any] = dict(options or {})
+        #: Every objective, ``objective`` first; a trial's value for each is
+        #: ``trial.metrics[o.metric]`` (``trial.value`` is the first one's).
+        self.objectives: tuple[Objective, ...] = tuple(objectives) or (objective,)
+        #: Bounds a trial must respect to be feasible (``Constraint.violation``).
+        self.constraints: tuple[Constraint, ...] = tuple(constraints)
+        check_multi_objective(type(self), len(self.objectives))
 
     @abstractmethod
     def suggest(

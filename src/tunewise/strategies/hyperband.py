@@ -46,6 +46,7 @@ def same_budget_history(history: Sequence[Trial], min_points: int) -> list[Trial
 @register
 class HyperbandStrategy(Strategy):
     name = "hyperband"
+    multi_objective = False  # its rungs compare one value (MOASHA is not implemented)
 
     def suggest(
         self,
@@ -66,7 +67,9 @@ class HyperbandStrategy(Strategy):
                 # away from where they already looked.
                 numbers = {t.number for t in fitted}
                 elsewhere = [t for t in history if t.number not in numbers]
-                model = get_strategy("bayesian")(self.objective, self.seed)
+                model = get_strategy("bayesian")(
+                    self.objective, self.seed, constraints=self.constraints
+                )
                 return model.suggest(space, fitted, [*pending, *elsewhere], n, rng)
-        random = get_strategy("random")(self.objective, self.seed)
+        random = get_strategy("random")(self.objective, self.seed, constraints=self.constraints)
         return random.suggest(space, history, pending, n, rng)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from importlib import import_module
+from typing import TYPE_CHECKING
 
 from tunewise.errors import SpecError
-from tunewise.strategies.base import Strategy
+from tunewise.strategies.base import Strategy, check_multi_objective
+
+if TYPE_CHECKING:
+    from tunewise.spec import StudySpec
 
 _REGISTRY: dict[str, type[Strategy]] = {}
 #: Modules that hold the built-in strategies; imported on first lookup.
@@ -47,3 +51,18 @@ def get_strategy(name: str) -> type[Strategy]:
         raise SpecError(
             "strategy", f"unknown strategy {name!r}; use one of {', '.join(sorted(_REGISTRY))}"
         ) from None
+
+
+def strategy_for(spec: StudySpec, seed: int | None = None) -> Strategy:
+    """The strategy ``spec`` names, given its objectives, constraints and options (every
+    face builds it here, so none forgets the objectives); ``seed`` overrides the spec's."""
+    cls = get_strategy(spec.strategy)
+    check_multi_objective(cls, len(spec.objectives))
+    options = spec.hyperband.to_dict() if spec.hyperband is not None else None
+    return cls(
+        spec.objective,
+        spec.seed or 0 if seed is None else seed,
+        options,
+        objectives=spec.objectives,
+        constraints=spec.constraints,
+    )

@@ -1,0 +1,266 @@
+"""A study's results when it has several objectives or constraints: feasibility, the Pareto
+front of trials, hypervolume. Every face (Python, CLI, dashboard, exports) asks here, so they
+agree on which trials are best.
+
+Feasibility is computed from a trial's metrics on read (no stored column): the constraints are
+part of the study's definition and cannot change, so the answer never goes stale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from tunewise.errors import SpecError
+from tunewise.trial import (
+    Constraint,
+    Objective,
+    Trial,
+    TrialState,
+    is_feasible,
+    objective_values,
+)
+
+if TYPE_CHECKING:
+    from tunewise.runners.base import Outcome
+
+__all__ = [
+    "front_trials",
+    "hypervolume_trace",
+    "minimised",
+    "resolve_objectives",
+    "trial_flags",
+]
+
+
+def resolve_objectives(
+    objective: Objective | None,
+    direction: str | None,
+    objectives: Sequence[Objective] | None,
+    directions: Sequence[str] | None,
+) -> tuple[Objective, ...]:
+    """The objectives ``create_study`` was given, in one of its forms: ``objective=``,
+    ``direction=`` (Optuna: the metric is ``value``), ``objectives=[...]`` or
+    ``directions=[...]`` (Optuna: the metrics are ``values_0``, ``values_1``, ...).
+
+    Raises:
+        TypeError: none of them, or two that contradict each other.
+    """
+    given = [
+        name
+        for name, value in (
+            ("objective", objective),
+            ("objectives", objectives),
+            ("directions", directions),
+        )
+        if value is not None
+    ]
+    if len(given) > 1:
+        raise TypeError(f"give one of objective=, objectives= or directions=, not {given}")
+    if directions is not None:
+        if direction is not None:
+            raise TypeError("give direction= (one objective) or directions= (several), not both")
+        if isinstance(directions, str) or not directions:
+            raise TypeError("directions must be a non-empty list such as ['maximize', 'minimize']")
+        if len(directions) == 1:
+            return (Objective("value", directions[0]),)
+        return tuple(Objective(f"values_{i}", d) for i, d in enumerate(directions))
+    if objectives is not None:
+        if direction is not None:
+            raise TypeError("direction= applies to one objective; give each Objective a direction")
+        if isinstance(objectives, Objective | str) or not objectives:
+            raise TypeError(
+                "objectives must be a non-empty list of tw.Objective(metric, direction)"
+            )
+        for item in objectives:
+            if not isinstance(item, Objective):
+                raise TypeError(f"objectives must hold tw.Objective values, got {item!r}")
+        return tuple(objectives)
+    if objective is None:
+        if direction is None:
+            raise TypeError(
+                "give objective=tw.Objective(metric, direction), objectives=[...], or "
+                "direction='minimize' or 'maximize' as Optuna's create_study does"
+            )
+        return (Objective("value", direction),)
+    if not isinstance(objective, Objective):
+        raise TypeError(f"objective must be tw.Objective(metric, direction), got {objective!r}")
+    if direction is not None and str(direction) != str(objective.direction):
+        raise TypeError(
+            f"direction={direction!r} contradicts objective={objective!r}; give one of them"
+        )
+    return (objective,)
+
+
+def check_constraints(constraints: Sequence[Constraint] | None) -> tuple[Constraint, ...]:
+    """``create_study(constraints=...)`` as a tuple; anything else than Constraints is named."""
+    if constraints is None:
+        return ()
+    if isinstance(constraints, Constraint) or not isinstance(constraints, Sequence):
+        raise TypeError("constraints must be a list of tw.Constraint(metric, min=..., max=...)")
+    for item in constraints:
+        if not isinstance(item, Constraint):
+            raise TypeError(f"constraints must hold tw.Constraint values, got {item!r}")
+    return tuple(constraints)
+
+
+def minimised(values: Sequence[float], objectives: Sequence[Objective]) -> list[float]:
+    """Objective values turned so that every one is minimised (a maximised one negated)."""
+    return [-o.sign * v for v, o in zip(values, objectives, strict=True)]
+
+
+def _candidates(
+    trials: Sequence[Trial], objectives: Sequence[Objective], constraints: Sequence[Constraint]
+) -> tuple[list[Trial], np.ndarray]:
+    """The completed, feasible trials with every objective, and their minimised points."""
+    kept, points = [], []
+    for trial in trials:
+        if trial.state != TrialState.COMPLETED or not is_feasible(trial.metrics, constraints):
+            continue
+        metrics = trial.metrics
+        if trial.value is not None:  # the first objective's value, as stored
+            metrics = {**metrics, objectives[0].metric: trial.value}
+        values = objective_values(metrics, objectives)
+        if values is None:
+            continue
+        kept.append(trial)
+        points.append(minimised(values, objectives))
+    return kept, np.asarray(points, dtype=float).reshape(len(points), len(objectives))
+
+
+def front_trials(
+    trials: Sequence[Trial], objectives: Sequence[Objective], constraints: Sequence[Constraint]
+) -> list[Trial]:
+    """The feasible Pareto front in trial-number order (every trial of a tie is kept). With
+    one objective: the best feasible trial (the lowest number among equals), in a list."""
+    from tunewise.pareto import pareto_front
+
+    kept, points = _candidates(trials, objectives, constraints)
+    if not kept:
+        return []
+    if len(objectives) == 1:
+        best = min(range(len(kept)), key=lambda i: (points[i, 0], kept[i].number))
+        return [kept[best]]
+    front = [kept[int(i)] for i in pareto_front(points)]
+    return sorted(front, key=lambda t: t.number)
+
+
+def trial_flags(
+    trials: Sequence[Trial], objectives: Sequence[Objective], constraints: Sequence[Constraint]
+) -> dict[int, dict[str, Any]]:
+    """``{number: {"feasible": bool | None, "on_front": bool}}`` for every trial: None for a
+    trial with no metrics to judge yet (unfinished, failed before reporting)."""
+    on_front = {t.number for t in front_trials(trials, objectives, constraints)}
+    out: dict[int, dict[str, Any]] = {}
+    for trial in trials:
+        feasible: bool | None = None
+        if trial.state.is_finished and trial.metrics:
+            feasible = is_feasible(trial.metrics, constraints)
+        out[trial.number] = {"feasible": feasible, "on_front": trial.number in on_front}
+    return out
+
+
+def hypervolume_trace(
+    trials: Sequence[Trial],
+    objectives: Sequence[Objective],
+    constraints: Sequence[Constraint],
+    reference: Sequence[float] | None = None,
+) -> dict[str, Any]:
+    """The hypervolume after each finished trial, in number order, of the feasible completed
+    trials in objective space NORMALISED by the ranges observed among them (each objective
+    mapped so its best value is 0 and its worst 1, the reference at 1.1 in every column unless
+    ``reference`` gives one in the objectives' own units): differently scaled objectives weigh
+    the same, and the last value is at most 1.1 ** M.
+
+    Returns ``{"numbers": [...], "hypervolume": [...], "reference": [...]}`` (the reference
+    in the objectives' own units, maximised ones as they are)."""
+    from tunewise.pareto import hypervolume_history
+
+    ordered = sorted((t for t in trials if t.state.is_finished), key=lambda t: t.number)
+    kept, points = _candidates(ordered, objectives, constraints)
+    if not kept:
+        return {
+            "numbers": [t.number for t in ordered],
+            "hypervolume": [0.0] * len(ordered),
+            "reference": None,
+        }
+    low, high = points.min(axis=0), points.max(axis=0)
+    span = np.where(high > low, high - low, 1.0)
+    if reference is None:
+        ref_min = high + 0.1 * span
+    else:
+        ref_min = np.asarray(minimised(list(reference), objectives), dtype=float)
+    scaled = (points - low) / span
+    ref = (ref_min - low) / span
+    history = hypervolume_history(scaled, ref)
+    by_number = dict(zip((t.number for t in kept), history, strict=True))
+    values, last = [], 0.0
+    for trial in ordered:
+        last = by_number.get(trial.number, last)
+        values.append(last)
+    reference_out = [float(-o.sign * r) for o, r in zip(objectives, ref_min, strict=True)]
+    return {
+        "numbers": [t.number for t in ordered],
+        "hypervolume": values,
+        "reference": reference_out,
+    }
+
+
+def values_of(metrics: Mapping[str, float], objectives: Sequence[Objective]) -> list[float | None]:
+    """Each objective's value in ``metrics`` (None where missing)."""
+    return [metrics.get(o.metric) for o in objectives]
+
+
+def refuse_single(name: str, count: int, attribute: str) -> None:
+    """Optuna's behaviour: a single-objective result asked of a multi-objective study."""
+    if count > 1:
+        raise RuntimeError(
+            f"study {name!r} has {count} objectives, so it has no single {attribute}: use "
+            "study.best_trials (the feasible Pareto front)"
+        )
+
+
+def refuse_multi(field: str, what: str, count: int) -> None:
+    """A SpecError on ``field`` when ``what`` (a single-objective feature) meets several."""
+    if count > 1:
+        raise SpecError(field, f"{what} needs a study with one objective; this one has {count}")
+
+
+def as_metrics(
+    value: float | Sequence[float] | Mapping[str, float] | None, objectives: Sequence[Objective]
+) -> Any:
+    """``study.tell(trial, [v1, v2])``: a list gives each objective its value, in order;
+    anything else (a number, a dict of metrics, None) is returned as it is.
+
+    Raises:
+        ValueError: a list whose length is not the number of objectives.
+    """
+    if isinstance(value, Mapping | str | bytes) or not isinstance(value, Sequence):
+        return value
+    if len(value) != len(objectives):
+        names = ", ".join(o.metric for o in objectives)
+        raise ValueError(
+            f"tell got {len(value)} values for {len(objectives)} objectives ({names}); give one "
+            "value per objective, in that order, or a dict of metrics"
+        )
+    return {o.metric: v for o, v in zip(objectives, value, strict=True)}
+
+
+def check_outcome(
+    outcome: Outcome, objectives: Sequence[Objective], constraints: Sequence[Constraint]
+) -> Outcome:
+    """A completed outcome that lacks an objective or a constrained metric becomes FAILED
+    with that reason (the first objective is the runners' own check; this adds the others)."""
+    from dataclasses import replace
+
+    from tunewise.trial import FailureKind, missing_metrics
+
+    if outcome.state != TrialState.COMPLETED or (len(objectives) < 2 and not constraints):
+        return outcome
+    reason = missing_metrics(outcome.metrics, objectives, constraints)
+    if reason is None:
+        return outcome
+    kind = FailureKind.METRIC_INVALID if "finite" in reason else FailureKind.METRIC_MISSING
+    return replace(outcome, state=TrialState.FAILED, value=None, failure_kind=kind, error=reason)
