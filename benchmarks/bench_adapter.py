@@ -47,14 +47,22 @@ class TunewiseOptimizer:
     strategy: ClassVar[str] = "random"
     #: Conditional spaces are translated (children active only under their parent's values).
     supports_conditional: ClassVar[bool] = True
+    #: Several objectives (all minimised) become metrics ``f0``, ``f1``, ... of one study.
+    supports_multiobjective: ClassVar[bool] = True
 
-    def __init__(self, space: Sequence[BenchParam], seed: int, budget: int) -> None:
+    def __init__(
+        self, space: Sequence[BenchParam], seed: int, budget: int, n_objectives: int = 1
+    ) -> None:
         self.space = tuple(space)
         self.budget = int(budget)
+        self.n_objectives = int(n_objectives)
         self._tw_space = {p.name: to_tunewise_param(p) for p in self.space}
+        several = self.n_objectives > 1
+        objectives = [tw.Objective(f"f{i}", "minimize") for i in range(self.n_objectives)]
         self.study = tw.create_study(
             f"bench-{self.strategy}",
-            objective=tw.Objective("value", "minimize"),
+            objective=None if several else tw.Objective("value", "minimize"),
+            objectives=objectives if several else None,
             space=self._tw_space,
             strategy=self.strategy,
             storage=None,
@@ -92,11 +100,19 @@ class TunewiseOptimizer:
                 out[p.name] = p.choices[tw_param.index(value)]
         return out
 
-    def tell(self, params: dict[str, Any], value: float) -> None:
-        """Finish the pending trial; a non-finite value is recorded as a failed trial."""
+    def tell(self, params: dict[str, Any], value: float | Sequence[float]) -> None:
+        """Finish the pending trial; a non-finite value is recorded as a failed trial (a list
+        of values: one per objective, told as the metrics ``f0``, ``f1``, ...)."""
         if self._pending is None:
             raise RuntimeError("tell() called without a pending ask()")
         trial, self._pending = self._pending, None
+        if isinstance(value, Sequence):
+            values = [float(v) for v in value]
+            if all(math.isfinite(v) for v in values):
+                self.study.tell(trial, {f"f{i}": v for i, v in enumerate(values)})
+            else:
+                self.study.tell(trial, state="failed", error=f"non-finite values {values!r}")
+            return
         value = float(value)
         if math.isfinite(value):
             self.study.tell(trial, value)

@@ -105,6 +105,14 @@ class BayesianStrategy(Strategy):
         *,
         remaining: int | None = None,
     ) -> list[dict[str, Any]]:
+        from tunewise.strategies.feasibility import needs_outcomes
+
+        if needs_outcomes(self):  # several objectives or constraints (issue 23)
+            from tunewise.strategies import multi_objective
+
+            return multi_objective.suggest(
+                self, space, history, pending, n, rng, remaining=remaining
+            )
         from tunewise.strategies.features import Features, single_threaded_blas
 
         features = Features(space)

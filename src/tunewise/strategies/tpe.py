@@ -76,6 +76,12 @@ class TPEStrategy(Strategy):
         *,
         remaining: int | None = None,
     ) -> list[dict[str, Any]]:
+        from tunewise.strategies.feasibility import needs_outcomes
+
+        if needs_outcomes(self):  # several objectives or constraints (issue 23)
+            from tunewise.strategies import mo_tpe
+
+            return mo_tpe.suggest(self, space, history, pending, n, rng)
         import numpy as np
 
         from tunewise.strategies.features import Features

@@ -1,0 +1,137 @@
+"""What model strategies read from a study with several objectives or with constraints.
+
+A single-objective study without constraints reads ``trial.value`` (:meth:`Features.known`);
+here every finished trial becomes a row of values to *minimise* (each objective's metric times
+``-objective.sign``), the raw values of its constrained metrics, and its total violation
+(:meth:`Constraint.violation`, summed; 0: feasible). Shared by the multi-objective GP
+(:mod:`.multi_objective`) and TPE (:mod:`.mo_tpe`), so both judge a trial the same way.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from tunewise.trial import TrialState
+
+if TYPE_CHECKING:
+    from tunewise.strategies.features import Features
+    from tunewise.trial import Trial
+
+#: States whose metrics are a result (an early-stopped trial's last report still is).
+_RESULT_STATES = frozenset({TrialState.COMPLETED, TrialState.STOPPED})
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """The usable finished trials: rows ``x``, values ``y`` ``(n, M)`` to minimise, raw
+    constrained metrics ``c`` ``(n, K)`` and total ``violation`` ``(n,)`` (0: feasible)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    c: np.ndarray
+    violation: np.ndarray
+    failed: np.ndarray  # rows of FAILED trials
+    seen: np.ndarray  # rows of every trial that fits the space
+    present: np.ndarray | None
+
+    @property
+    def feasible(self) -> np.ndarray:
+        return self.violation <= 0.0
+
+
+def objectives_of(strategy: Any) -> tuple[Any, ...]:
+    """The strategy's objectives (several in a multi-objective study, else its one)."""
+    objectives = tuple(getattr(strategy, "objectives", None) or ())
+    return objectives or (strategy.objective,)
+
+
+def constraints_of(strategy: Any) -> tuple[Any, ...]:
+    return tuple(getattr(strategy, "constraints", None) or ())
+
+
+def needs_outcomes(strategy: Any) -> bool:
+    """Whether a model strategy must read several objectives or constraints (else the plain
+    single-objective path, unchanged)."""
+    return len(objectives_of(strategy)) > 1 or bool(constraints_of(strategy))
+
+
+def _value(trial: Trial, objective: Any, single: bool) -> float:
+    value = trial.metrics.get(objective.metric) if trial.metrics else None
+    if value is None and single:
+        value = trial.value
+    return math.nan if value is None else float(value)
+
+
+def outcomes(
+    features: Features,
+    history: Sequence[Trial],
+    objectives: Sequence[Any],
+    constraints: Sequence[Any],
+) -> Outcomes:
+    """The :class:`Outcomes` of ``history``: COMPLETED and STOPPED trials with every objective
+    finite and fitting the space (a trial missing a constrained metric counts as infeasible
+    by an infinite violation, though the tuner fails such trials)."""
+    rows, ok, has = features.encode_present([t.params for t in history])
+    single = len(objectives) == 1
+    m, k = len(objectives), len(constraints)
+    y = np.full((len(history), m), math.nan)
+    c = np.full((len(history), k), math.nan)
+    violation = np.zeros(len(history))
+    for i, trial in enumerate(history):
+        if trial.state not in _RESULT_STATES:
+            continue
+        y[i] = [-o.sign * _value(trial, o, single) for o in objectives]
+        metrics = trial.metrics or {}
+        for j, constraint in enumerate(constraints):
+            value = metrics.get(constraint.metric)
+            c[i, j] = math.nan if value is None else float(value)
+        violation[i] = sum(constraint.violation(metrics) for constraint in constraints)
+    usable = ok & np.isfinite(y).all(axis=1)
+    failed = np.array([t.state == TrialState.FAILED for t in history], dtype=bool) & ok
+    return Outcomes(
+        x=rows[usable],
+        y=y[usable],
+        c=c[usable],
+        violation=violation[usable],
+        failed=rows[failed],
+        seen=rows[ok],
+        present=None if has is None else has[usable],
+    )
+
+
+def preference_order(y: np.ndarray, violation: np.ndarray) -> np.ndarray:
+    """Indices from best to worst: feasible trials first, by non-dominated rank and, within a
+    rank, by exclusive hypervolume contribution (largest first; Optuna's MOTPE split), then
+    the infeasible ones by total violation (Optuna's constrained TPE). One objective: by
+    value, infeasible last."""
+    from tunewise.pareto import hypervolume_contributions, nondominated_ranks, reference_point
+
+    n = len(y)
+    feasible = np.flatnonzero(violation <= 0.0)
+    infeasible = np.flatnonzero(violation > 0.0)
+    bad = infeasible[np.argsort(violation[infeasible], kind="stable")]
+    if len(feasible) == 0:
+        return bad
+    fy = y[feasible]
+    if fy.shape[1] == 1:
+        good = feasible[np.argsort(fy[:, 0], kind="stable")]
+        return np.concatenate([good, bad]).astype(int)
+    ranks = nondominated_ranks(fy)
+    low, high = fy.min(axis=0), fy.max(axis=0)
+    scaled = (fy - low) / np.where(high > low, high - low, 1.0)
+    contribution = np.zeros(len(fy))
+    # Contributions only for the first ranks (the good group is at most 25 trials).
+    for rank in range(int(ranks.max()) + 1):
+        members = np.flatnonzero(ranks == rank)
+        if len(members) > 1:
+            ref = reference_point(scaled[members])
+            contribution[members] = hypervolume_contributions(scaled[members], ref)
+        if np.sum(ranks <= rank) >= min(n, 25):
+            break
+    good = feasible[np.lexsort((-contribution, ranks))]
+    return np.concatenate([good, bad]).astype(int)

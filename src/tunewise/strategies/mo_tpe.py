@@ -1,0 +1,78 @@
+"""``tpe`` on studies with several objectives or with constraints.
+
+The TPE of :mod:`.tpe` only needs to know which finished trials are *good*: the first
+``n_good(n)`` of an order from best to worst. Here that order is
+:func:`.feasibility.preference_order`:
+
+- several objectives: Optuna's MOTPE split (Ozaki et al. 2020/2022) — non-dominated rank
+  first, ties within a rank broken by each trial's exclusive hypervolume contribution, so the
+  good group is the front and, of a rank that does not fit whole, its most spread-out members;
+- constraints: Optuna's constrained TPE — feasible trials before infeasible ones, infeasible
+  ones by their total violation, so that before anything is feasible the good group is the
+  least violating trials.
+
+The estimators, the sampling, the constant liars for failed and pending trials and the
+per-group decomposition of a conditional space are those of :mod:`.tpe`, fed with each
+trial's position in that order as the value to minimise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from tunewise.space import Space
+    from tunewise.trial import Trial
+
+
+def suggest(
+    strategy: Any,
+    space: Space,
+    history: Sequence[Trial],
+    pending: Sequence[Trial],
+    n: int,
+    rng: np.random.Generator,
+) -> list[dict[str, Any]]:
+    """``tpe``'s suggestions for a study with several objectives or constraints."""
+    from tunewise.strategies.feasibility import (
+        constraints_of,
+        objectives_of,
+        outcomes,
+        preference_order,
+    )
+    from tunewise.strategies.features import Features
+    from tunewise.strategies.tpe import N_STARTUP, _grouped_pick, _tpe_pick
+
+    features = Features(space)
+    out = outcomes(features, history, objectives_of(strategy), constraints_of(strategy))
+    pending_rows = features.rows(pending)
+    avoid = features.keys(np.vstack([out.seen, pending_rows]))
+    position = len(history) + len(pending)
+    # Each trial's place in the preference order is its value: the first n_good are good.
+    rank = np.empty(len(out.y))
+    rank[preference_order(out.y, out.violation)] = np.arange(len(out.y), dtype=float)
+    liars = [out.failed, pending_rows]
+    picks: list[dict[str, Any]] = []
+    for i in range(n):
+        if features.exhausted(avoid):
+            break
+        pick = None
+        if position + i < N_STARTUP or len(rank) < 2:
+            rows = features.latin_hypercube(strategy.seed, position + i, N_STARTUP)
+            pick = features.first_new(rows, avoid)
+        elif features.conditional or out.present is not None:
+            pick = _grouped_pick(features, out.x, rank, out.present, np.vstack(liars), avoid, rng)
+        else:
+            pick = _tpe_pick(features, out.x, rank, np.vstack(liars), avoid, rng)
+        if pick is None:
+            pick = features.random_new(avoid, rng)
+        if pick is None:
+            break
+        row, params = pick
+        avoid.add(features.key(row))
+        liars.append(row[None, :])
+        picks.append(params)
+    return picks
