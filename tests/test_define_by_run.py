@@ -143,6 +143,15 @@ def test_enqueued_values_are_used_when_the_trial_asks_them() -> None:
     assert second["optimizer"] in ("Adam", "RMSprop", "SGD")
 
 
+def test_add_trial_records_a_define_by_run_result_with_the_names_it_asked() -> None:
+    study = tw.create_study(direction="minimize", strategy="random")
+    study.optimize(quadratic, n_trials=1)
+    study.add_trial({"x": 2.0, "note": "by hand"}, 0.0)
+    with pytest.raises(tw.SpecError, match=r"^add_trial\.params\.x: 20\.0 is outside"):
+        study.add_trial({"x": 20.0}, 1.0)
+    assert study.best_params == {"x": 2.0, "note": "by hand"}
+
+
 def test_the_same_seed_asks_the_same_values(tmp_path: Path) -> None:
     runs = []
     for name in ("a", "b"):

@@ -94,7 +94,12 @@ def record_result(
     from tunewise.runners.python import interpret_result
 
     target = finished_state(state)
-    checked = checked_params(study.space, params, "add_trial")
+    if study.spec.define_by_run:  # the names that trial asked: seen ones checked
+        from tunewise.define_by_run import checked_fixed
+
+        checked = checked_fixed(study.space, params, "add_trial")
+    else:
+        checked = checked_params(study.space, params, "add_trial")
     if metrics is not None and not isinstance(metrics, Mapping):
         raise TypeError(f"add_trial: metrics must be a dict of numbers, got {metrics!r}")
     if target is TrialState.FAILED:
