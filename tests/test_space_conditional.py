@@ -374,3 +374,23 @@ def test_describe_refuses_a_tree_in_one_line_and_enqueue_checks_it(
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert len(err.splitlines()) == 1 and "space.momentum.when: SageMaker" in err
+
+
+@pytest.mark.parametrize(
+    "when",
+    [None, {}, "solver", 3, [["sgd"]], {"solver": {"sgd": 1}}, {"solver": [["sgd"]]},
+     {"solver": [None]}, {"solver": [float("nan")]}, {"": ["sgd"]}, {"solver": b"sgd"},
+     {"lr": [0.1]}, {"solver": ["sgd"], "nope": ["x"]}, {"solver": [True]}],
+)  # fmt: skip
+def test_any_when_loads_or_is_one_spec_error(when: Any) -> None:
+    data = {
+        "solver": {"type": "categorical", "values": ["sgd", "adam"]},
+        "lr": {"type": "float", "low": 0.1, "high": 1.0},
+        "momentum": {"type": "float", "low": 0.0, "high": 0.9, "when": when},
+    }
+    try:
+        space = Space.from_dict(data)
+    except SpecError as exc:
+        assert exc.field.startswith("space.momentum.when"), exc
+    else:
+        assert Space.from_json(json.loads(json.dumps(space.to_dict()))) == space
