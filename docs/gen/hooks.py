@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from typing import Any
 
 from mkdocs.structure.files import File, Files
@@ -78,7 +79,13 @@ def on_files(files: Files, config: Any, **_: Any) -> Files:
 MARKER = "<!-- the other public names -->"
 
 
+#: A code block shown but not run by the tutorials' test (```python no-run): the mark is the
+#: test's, the page shows a plain python block.
+NO_RUN = re.compile(r"^(\s*```[\w-]+) no-run[ \t]*$", re.M)
+
+
 def on_page_markdown(markdown: str, page: Any, **_: Any) -> str:
+    markdown = NO_RUN.sub(r"\1", markdown)
     if page.file.src_uri != "python-api.md" or MARKER not in markdown:
         return markdown
     import tunewise
