@@ -198,10 +198,10 @@ BRANCH_SPACE = Space(
 
 def test_bayesian_beats_random_on_a_conditional_problem() -> None:
     """A sign test over 10 seeds at 25 trials: bayesian's best must beat random's on at least
-    8. Measured over seeds 100-139 (not these), bayesian won on 38 of 40 (p = 0.95 per
-    seed); with that chance, fewer than 8 wins of 10 happen with probability 0.0115 (binomial
-    tail): the false-failure rate of this test, about 1%. A strategy no better than random
-    (p = 1/2) passes with probability 0.055, so the test catches it 94.5% of the time."""
+    8. Measured over seeds 100-139 (not these), bayesian won on 39 of 40 (p = 0.975 per
+    seed); with that chance, fewer than 8 wins of 10 happen with probability 0.0016 (binomial
+    tail): the false-failure rate of this test. A strategy no better than random (p = 1/2)
+    passes with probability 0.055, so the test catches it 94.5% of the time."""
     wins = 0
     for seed in range(10):
         bayes = min(
