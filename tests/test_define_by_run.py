@@ -236,3 +236,36 @@ def test_the_seen_space_exports_as_a_spec_that_loads() -> None:
     study.optimize(layers_loop, n_trials=3)
     spec = StudySpec.from_dict(study.spec.with_overrides(space=study.space).to_dict())
     assert spec.define_by_run and spec.space == study.space
+
+
+def test_the_strategy_sees_the_tree_the_trials_show() -> None:
+    from tunewise.define_by_run import inferred_tree
+    from tunewise.space import Space
+    from tunewise.trial import Trial
+
+    space = Space(
+        {
+            "classifier": tw.Categorical(["SVC", "RF", "KNN"]),
+            "svc_c": tw.Float(1e-3, 1e3, scale="log"),
+            "k": tw.Int(1, 20),
+            "weights": tw.Categorical(["uniform", "distance"]),
+            "x": tw.Float(0.0, 1.0),
+        }
+    )
+    asked = [
+        {"classifier": "SVC", "svc_c": 1.0, "x": 0.1},
+        {"classifier": "RF", "x": 0.2},
+        {"classifier": "KNN", "k": 3, "weights": "uniform", "x": 0.3},
+        {"classifier": "KNN", "k": 4, "weights": "distance", "x": 0.4},
+    ]
+    history = [Trial(1, i, TrialState.COMPLETED, p, value=1.0) for i, p in enumerate(asked)]
+    tree = inferred_tree(space, history)
+    assert tree.params["svc_c"].when == {"classifier": ("SVC",)}
+    # siblings asked together both hang on their parent, never on each other (no cycle)
+    assert tree.params["k"].when == tree.params["weights"].when == {"classifier": ("KNN",)}
+    assert not tree.params["x"].when and not tree.params["classifier"].when
+    assert all(tree.validate(p) == p for p in asked)
+    # a trial that asks svc_c under another classifier removes that condition
+    contradiction = Trial(1, 9, TrialState.COMPLETED, {"classifier": "RF", "svc_c": 2.0, "x": 0})
+    assert not inferred_tree(space, [*history, contradiction]).params["svc_c"].when
+    assert inferred_tree(space, history[:1]) is space  # too little to tell

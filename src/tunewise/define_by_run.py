@@ -26,7 +26,16 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tunewise.errors import SpecError
-from tunewise.space import Categorical, Float, Int, JSONScalar, Param, Space, param_from_dict
+from tunewise.space import (
+    Categorical,
+    Float,
+    Int,
+    JSONScalar,
+    Param,
+    Space,
+    _holds,
+    param_from_dict,
+)
 from tunewise.strategies.base import Strategy
 
 if TYPE_CHECKING:
@@ -245,7 +254,55 @@ class SeenSpaceStrategy(Strategy):
     ) -> list[dict[str, Any]]:
         if not space.params:
             return [{} for _ in range(n)]
-        return self.inner.suggest(space, history, pending, n, rng, remaining=remaining)
+        tree = inferred_tree(space, history)
+        return self.inner.suggest(tree, history, pending, n, rng, remaining=remaining)
+
+
+def inferred_tree(space: Space, history: Sequence[Trial]) -> Space:
+    """The seen space with the conditions the finished trials show (Optuna's TPE infers its
+    groups the same way): ``p`` is conditioned on the categorical ``q`` taking the values
+    ``S`` when every trial that asked ``p`` asked ``q`` with a value in ``S``, every trial
+    whose ``q`` is in ``S`` asked ``p``, and some trial asked ``q`` with another value and no
+    ``p``. The trials that asked ``p`` are then a strict subset of those that asked ``q``, so
+    the conditions form no cycle. Derived from the history on every call (nothing stored): a
+    later trial that contradicts a condition removes it; a wrong guess only means the trial
+    draws that value itself. A space that already has conditions is returned as it is."""
+    if space.is_conditional or len(history) < 2:
+        return space
+    asked = [t.params for t in history]
+    params = dict(space.params)
+    changed = False
+    for name, param in space.params.items():
+        holders = [p for p in asked if name in p]
+        if not holders or len(holders) == len(asked):
+            continue
+        best: tuple[int, str, tuple[Any, ...]] | None = None
+        for parent, candidate in space.params.items():
+            if parent == name or not isinstance(candidate, Categorical):
+                continue
+            if any(parent not in p for p in holders):
+                continue
+            values = [v for v in candidate.values if any(_eq(p[parent], v) for p in holders)]
+            others = [p for p in asked if parent in p]
+            inside = [p for p in others if any(_eq(p[parent], v) for v in values)]
+            if len(inside) != len(holders) or len(inside) == len(others):
+                continue
+            if best is None or len(others) < best[0]:  # the deepest parent
+                best = (len(others), parent, tuple(values))
+        if best is not None:
+            params[name] = _with_condition(param, {best[1]: best[2]})
+            changed = True
+    return Space(params, space.static) if changed else space
+
+
+def _eq(a: Any, b: Any) -> bool:
+    return _holds([b], a)
+
+
+def _with_condition(param: Param, when: Mapping[str, tuple[Any, ...]]) -> Param:
+    data = param.to_dict()
+    data["when"] = {k: list(v) for k, v in when.items()}
+    return param_from_dict(data)
 
 
 def checked_fixed(space: Space, params: Any, where: str) -> dict[str, Any]:
