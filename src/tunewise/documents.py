@@ -48,10 +48,16 @@ def best_document(trial: Trial) -> dict[str, Any]:
 
 def export_document(study: Study) -> dict[str, Any]:
     """Everything stored about a study, reports included, as one JSON document."""
+    from tunewise.front import study_flags
+
     record = study.store.get_study(study.name)
     trials = []
-    for trial in study.trials:
+    every = study.trials
+    flags = study_flags(study, every)  # several objectives or constraints: feasible, on_front
+    for trial in every:
         data = trial_document(trial)
+        if flags is not None:
+            data.update(flags[trial.number])
         data["reports"] = [
             {"step": r.step, "values": {k: json_number(v) for k, v in r.values.items()}}
             for r in study.reports(trial.number)

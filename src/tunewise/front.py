@@ -25,13 +25,14 @@ from tunewise.trial import (
 
 if TYPE_CHECKING:
     from tunewise.runners.base import Outcome
+    from tunewise.study import Study
 
 __all__ = [
     "front_trials",
     "hypervolume_trace",
     "minimised",
     "resolve_objectives",
-    "trial_flags",
+    "study_flags",
 ]
 
 
@@ -147,21 +148,6 @@ def front_trials(
     return sorted(front, key=lambda t: t.number)
 
 
-def trial_flags(
-    trials: Sequence[Trial], objectives: Sequence[Objective], constraints: Sequence[Constraint]
-) -> dict[int, dict[str, Any]]:
-    """``{number: {"feasible": bool | None, "on_front": bool}}`` for every trial: None for a
-    trial with no metrics to judge yet (unfinished, failed before reporting)."""
-    on_front = {t.number for t in front_trials(trials, objectives, constraints)}
-    out: dict[int, dict[str, Any]] = {}
-    for trial in trials:
-        feasible: bool | None = None
-        if trial.state.is_finished and trial.metrics:
-            feasible = is_feasible(trial.metrics, constraints)
-        out[trial.number] = {"feasible": feasible, "on_front": trial.number in on_front}
-    return out
-
-
 def hypervolume_trace(
     trials: Sequence[Trial],
     objectives: Sequence[Objective],
@@ -264,3 +250,20 @@ def check_outcome(
         return outcome
     kind = FailureKind.METRIC_INVALID if "finite" in reason else FailureKind.METRIC_MISSING
     return replace(outcome, state=TrialState.FAILED, value=None, failure_kind=kind, error=reason)
+
+
+def study_flags(study: Study, trials: Sequence[Trial]) -> dict[int, dict[str, Any]] | None:
+    """Feasibility and front membership of ``trials`` (any subset of the study's), judged
+    against all of the study's trials; None for a study with one objective and no constraint
+    (nothing to show beyond the best trial)."""
+    spec = study.spec
+    if len(spec.objectives) < 2 and not spec.constraints:
+        return None
+    on_front = {t.number for t in study.best_trials if t.study_id == study._id}
+    out: dict[int, dict[str, Any]] = {}
+    for trial in trials:
+        feasible: bool | None = None
+        if trial.state.is_finished and trial.metrics:
+            feasible = is_feasible(trial.metrics, spec.constraints)
+        out[trial.number] = {"feasible": feasible, "on_front": trial.number in on_front}
+    return out

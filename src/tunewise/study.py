@@ -252,7 +252,9 @@ class Study:
         ``params_NAME`` column per hyperparameter, one ``metrics_NAME`` per metric and one
         ``user_attrs_KEY`` per user attribute, ``attempt``, ``failure_kind``, ``error``
         (Optuna's names, where it has them; ``state`` holds tunewise's state names: completed,
-        stopped (Optuna's pruned), failed, running, queued (Optuna's waiting)).
+        stopped (Optuna's pruned), failed, running, queued (Optuna's waiting)). Several
+        objectives add ``values_0``, ``values_1``, ... (each objective, in order); several
+        objectives or constraints add ``feasible`` and ``on_front`` (the feasible Pareto front).
 
         Raises:
             ImportError: pandas is not installed (``pip install 'tunewise[dashboard]'``).

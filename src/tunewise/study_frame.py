@@ -44,5 +44,15 @@ def trials_dataframe(study: Study) -> Any:
         *(f"user_attrs_{a}" for a in attrs), "attempt", "failure_kind", "error",
     ]  # fmt: skip
     frame = pd.DataFrame(rows, columns=columns)
+    from tunewise.front import study_flags
+
+    flags = study_flags(study, trials)
+    if flags is not None:  # several objectives or constraints (issue 23)
+        if study.spec.multi_objective:  # Optuna's values_0, values_1, ... after value
+            for i, objective in enumerate(study.spec.objectives):
+                values = [t.metrics.get(objective.metric) for t in trials]
+                frame.insert(3 + i, f"values_{i}", values)
+        frame["feasible"] = [flags[t.number]["feasible"] for t in trials]
+        frame["on_front"] = [flags[t.number]["on_front"] for t in trials]
     frame["duration"] = pd.to_timedelta(frame["duration"])
     return frame

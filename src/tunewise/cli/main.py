@@ -172,6 +172,11 @@ def _print_best(study: Study) -> None:
     counts = study.counts()
     summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
     print(f"trials: {summary or 'none'}")
+    if study.spec.multi_objective:
+        from tunewise.cli.front_view import print_front
+
+        print_front(study)
+        return
     try:
         best = study.best_trial
     except ValueError:
@@ -201,7 +206,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             study = Study(store, record.name)
             try:
                 best = study.best_trial
-            except ValueError:
+            except (ValueError, RuntimeError):  # none yet; several objectives: no single best
                 best = None
             rows.append(study_summary(record, study.trials, best))
         if args.format == "json":
@@ -226,10 +231,15 @@ def cmd_trials(args: argparse.Namespace) -> int:
     try:
         trials = study.trials
         if args.format == "json":
+            from tunewise.front import study_flags
+
             curves = study.curves()
+            flags = study_flags(study, trials)
             documents = []
             for t in trials:
                 document = trial_document(t, curves.get(t.number, []))
+                if flags is not None:  # several objectives or constraints
+                    document.update(flags[t.number])
                 document["folder"] = str(trial_folder(study, t))
                 documents.append(document)
             print(dumps(documents))
@@ -248,9 +258,13 @@ def cmd_best(args: argparse.Namespace) -> int:
 
     study = _open_study(args)
     try:
-        best = study.best_trial
+        # Several objectives: the Pareto front, a JSON list of the same documents.
+        best = study.best_trials if study.spec.multi_objective else [study.best_trial]
+        if not best:
+            raise ValueError(f"study {study.name!r} has no feasible completed trial yet")
         if args.format == "json":
-            print(dumps(best_document(best)))
+            documents = [best_document(t) for t in best]
+            print(dumps(documents if study.spec.multi_objective else documents[0]))
         else:
             if study.reason:
                 print(f"study {study.name} {study.state}: {study.reason}")

@@ -20,14 +20,20 @@ from tunewise.trial import StudyRecord, Trial, TrialState
 
 def trials_table(study: Study, trials: Sequence[Trial]) -> tuple[list[str], list[list[Any]]]:
     """Header and rows: number, state, value, each param, each metric, failure, timing."""
+    from tunewise.front import study_flags
+
     params = study.space.names
     metrics = sorted({name for t in trials for name in t.metrics})
+    # Several objectives or constraints: whether each trial is feasible, on the Pareto front.
+    flags = study_flags(study, trials)
+    flag_names = ["feasible", "front"] if flags is not None else []
     # The GPUs each trial was given (resources_per_trial.gpu), when any was.
     devices = any("devices" in t.user_attrs for t in trials)
     header = [
         "trial",
         "state",
         "value",
+        *flag_names,
         *params,
         *(f"metric:{m}" for m in metrics),
         "attempt",
@@ -46,6 +52,7 @@ def trials_table(study: Study, trials: Sequence[Trial]) -> tuple[list[str], list
                 t.number,
                 str(t.state),
                 t.value,
+                *([] if flags is None else _flag_cells(flags[t.number])),
                 *(t.params.get(p) for p in params),
                 *(t.metrics.get(m) for m in metrics),
                 t.attempt,
@@ -58,6 +65,13 @@ def trials_table(study: Study, trials: Sequence[Trial]) -> tuple[list[str], list
             ]
         )
     return header, rows
+
+
+def _flag_cells(flags: dict[str, Any]) -> list[str]:
+    """``yes``/``no`` (blank: nothing to judge yet) and ``*`` for a trial on the front."""
+    feasible = flags["feasible"]
+    shown = "" if feasible is None else ("yes" if feasible else "no")
+    return [shown, "*" if flags["on_front"] else ""]
 
 
 def _devices(trial: Trial) -> str:
