@@ -12,6 +12,9 @@ set up as ``bench/README.md`` says):
 1. sample efficiency: ``tw_bayesian`` and ``tw_tpe`` (plus ``tw_random``) on the four public
    synthetic problems (seeds 0-9, budget 100) and on ``hgb_breast_cancer`` (seeds 0-4, budget
    50: the peers' protocol, see ``BASELINES.md``);
+   and on the conditional family (``public-conditional``: ``cond_synthetic`` and
+   ``cash_breast_cancer``, seeds 0-4, budget 100, the peers' protocol in ``FAMILIES.md``;
+   ``--quick``: ``cond_synthetic`` on 3 seeds; ``--skip-conditional`` leaves it out);
 2. parallel: ``bayesian`` with 4 trials running at once (:mod:`benchmarks.parallel`) on the
    synthetic problems, against the sequential runs of step 1;
 3. overhead: suggestion time as the history grows to 1,000 trials on the 6-D hartmann6
@@ -67,6 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--peers", default="", help="peers to re-run, e.g. gp,tpe (optional)")
     parser.add_argument("--skip-overhead", action="store_true")
     parser.add_argument("--skip-parallel", action="store_true")
+    parser.add_argument("--skip-conditional", action="store_true")
     args = parser.parse_args(argv)
 
     bench = Path(args.bench).resolve()
@@ -101,6 +105,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                 *("--problems", "hgb_breast_cancer", "--optimizers", ",".join(ml)),
                 *_adapter_args(ml),
                 *("--seeds", "0-4", "--budget", "50", *common),
+            ],
+        )
+    if not args.skip_conditional:
+        conditional = ours + peers
+        _harness(
+            args.python,
+            bench,
+            "bench.run",
+            [
+                *("--problems", "cond_synthetic" if args.quick else "public-conditional"),
+                *("--optimizers", ",".join(conditional), *_adapter_args(conditional)),
+                *("--seeds", "0-2" if args.quick else "0-4", "--budget", "100", *common),
             ],
         )
     if not args.skip_overhead and not args.quick:
