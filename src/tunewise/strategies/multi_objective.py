@@ -19,8 +19,13 @@ region), is
   with the ``h`` of log EI (Ament et al. 2023), so the whole sum is taken in log space, stays
   informative far from the front and has an exact gradient. With one objective (a
   constrained single-objective study) the single box is ``(-inf, best]`` and this is log EI.
-  The reference point is the front's nadir plus 10% of its range (BoTorch's convention),
-  in the warped space the GPs model.
+  The reference point is the worst value of each objective among the feasible trials plus
+  10% of its range, in the warped space the GPs model (as Optuna's GPSampler takes the worst
+  observed point). BoTorch's convention, the front's nadir plus 10% of the front's range,
+  was tried first: once the search reached one end of ZDT2's concave front (every trial at
+  ``f1 = 0``) the reference sat just beyond that single point, no other point of the front
+  could improve the hypervolume and the search stayed there (median normalised hypervolume
+  at 50 trials, 3 seeds: 0.800 against 0.862 with this reference; ZDT1 0.925 and 0.928).
 - **PoF**, the probability of feasibility: the product over constrained metrics of the GP's
   probability that the metric lies within its bounds (Gardner et al. 2014). While no trial
   is feasible the acquisition is log PoF alone: find the feasible region first.
@@ -360,7 +365,7 @@ class _Models:
         from tunewise.pareto import pareto_front
 
         front = np.unique(values[pareto_front(values)], axis=0)
-        low, high = front.min(axis=0), front.max(axis=0)
+        low, high = values.min(axis=0), values.max(axis=0)
         span = np.where(high > low, high - low, 1.0)
         ref = high + 0.1 * span
         m = front.shape[1]
