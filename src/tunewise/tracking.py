@@ -139,9 +139,16 @@ def build_tracker(name: str, options: Mapping[str, str]) -> Tracker:
     return tracker
 
 
-def missing_library(library: str, extra: str) -> ImportError:
+class TrackerUnavailable(SpecError, ImportError):
+    """A tracker's library is not installed: a spec error (``tunewise run`` says it in one
+    line, exit 2) that is also an ImportError (what Python code expects of a missing package)."""
+
+
+def missing_library(library: str, extra: str) -> TrackerUnavailable:
     """The one error a tracker raises when its library is not installed."""
-    return ImportError(f"the {extra} tracker needs {library}: pip install 'tunewise[{extra}]'")
+    return TrackerUnavailable(
+        f"tracking.{extra}", f"needs {library}: pip install 'tunewise[{extra}]'"
+    )
 
 
 #: Seconds ``close`` waits for the trials still being logged before it gives up on them.

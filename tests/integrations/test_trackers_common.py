@@ -4,6 +4,7 @@ on; a missing library is one error naming the extra; importing tunewise loads no
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.integrations.trackers import CMD_VALUES, command_study
+from tunewise.cli.main import main as cli_main
 from tunewise.errors import SpecError
 from tunewise.trial import TrialState
 
@@ -42,7 +44,12 @@ def test_a_tracker_that_cannot_log_is_a_warning_and_the_study_goes_on(
 
 
 @pytest.mark.parametrize("library", TRACKER_LIBRARIES)
-def test_a_missing_library_names_the_extra(library: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_missing_library_names_the_extra(
+    library: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     from tunewise.tracking import build_tracker
 
     for name in list(sys.modules):
@@ -52,6 +59,26 @@ def test_a_missing_library_names_the_extra(library: str, monkeypatch: pytest.Mon
     options = {"log_dir": "tb"} if library == "tensorboard" else {}
     with pytest.raises(ImportError, match=rf"pip install 'tunewise\[{library}\]'"):
         build_tracker(library, options)
+    # tunewise run says it in one line (exit 2), before any trial runs
+    spec = tmp_path / "spec.json"
+    spec.write_text(
+        json.dumps(
+            {
+                "study": "s",
+                "objective": {"metric": "loss", "direction": "minimize"},
+                "space": {"x": {"type": "float", "low": 0, "high": 1}},
+                "trial": {"command": ["true"]},  # never runs
+                "limits": {"max_trials": 1},
+                "storage": f"sqlite:///{tmp_path / 's.db'}",
+                "runs_dir": str(tmp_path / "runs"),
+                "tracking": {library: options},
+            }
+        )
+    )
+    assert cli_main(["run", str(spec)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    needs = f"needs {library}: pip install 'tunewise[{library}]'"
+    assert err[-1] == f"tunewise: tracking.{library}: {needs}"
 
 
 def test_importing_tunewise_and_a_spec_with_tracking_loads_no_tracker_library() -> None:
