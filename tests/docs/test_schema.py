@@ -213,3 +213,68 @@ def test_each_example_of_the_reference_is_accepted_by_both(doc: Any) -> None:
     data = base_spec(doc.path)
     _set(data, doc.path, doc.kind, value)
     assert errors(data) == []
+
+
+def valid_forms() -> list[Any]:
+    """Whole specs using the newer keys (conditions, define-by-run, several objectives with
+    constraints and a target per objective, GPUs, Ray, trackers)."""
+    minimal = spec_tests.minimal
+    two = [
+        {"metric": "accuracy", "direction": "maximize"},
+        {"metric": "latency_ms", "direction": "minimize"},
+    ]
+    return [
+        pytest.param(spec_tests.full(), id="full"),
+        pytest.param(
+            minimal(
+                space={
+                    "solver": {"type": "categorical", "values": ["sgd", "adam"]},
+                    "momentum": {
+                        "type": "float",
+                        "low": 0.5,
+                        "high": 0.99,
+                        "when": {"solver": "sgd"},
+                    },
+                }
+            ),
+            id="conditional",
+        ),
+        pytest.param(
+            {**{k: v for k, v in minimal().items() if k != "space"}, "define_by_run": True},
+            id="define-by-run",
+        ),
+        pytest.param(
+            {
+                **{k: v for k, v in minimal().items() if k != "objective"},
+                "objectives": two,
+                "constraints": [{"metric": "memory_mb", "max": 512}],
+                "completion": {"target": {"accuracy": 0.98, "latency_ms": 20}},
+            },
+            id="several-objectives",
+        ),
+        pytest.param(
+            minimal(
+                executor={"type": "local", "resources_per_trial": {"gpu": 0.5}, "gpus": [0, 2]}
+            ),
+            id="local-gpus",
+        ),
+        pytest.param(
+            minimal(executor={"type": "ray", "address": "ray://10.0.0.5:10001"}), id="ray"
+        ),
+        pytest.param(
+            minimal(
+                tracking={
+                    "mlflow": {"tracking_uri": "http://127.0.0.1:5000", "experiment": "e"},
+                    "wandb": {"project": "p", "mode": "offline"},
+                    "tensorboard": {"log_dir": "tb"},
+                }
+            ),
+            id="trackers",
+        ),
+    ]
+
+
+@pytest.mark.parametrize("data", valid_forms())
+def test_the_schema_accepts_the_newer_keys(data: dict[str, Any]) -> None:
+    StudySpec.from_dict(copy.deepcopy(data))
+    assert errors(data) == []
