@@ -269,3 +269,85 @@ def test_every_strategy_gets_the_objectives_and_constraints() -> None:
     strategy = strategy_for(spec)
     assert strategy.objectives == (ACC, LAT)
     assert strategy.constraints == (Constraint("m", max=1),)
+
+
+# Completion criteria -------------------------------------------------------------------------
+def finished(number: int, **metrics: float) -> tw.Trial:
+    return tw.Trial(
+        study_id=1,
+        number=number,
+        state=tw.TrialState.COMPLETED,
+        params={"x": number / 100},
+        value=metrics.get("accuracy"),
+        metrics=metrics,
+    )
+
+
+def criteria(**data: Any) -> Any:
+    from tunewise.policies import CompletionCriteria
+
+    return CompletionCriteria.from_dict(data)
+
+
+def test_target_per_objective_needs_every_value_in_one_feasible_trial() -> None:
+    from tunewise.stopping.completion_multi import check_criteria_for
+
+    spec = spec_of(objectives=TWO, constraints=[{"metric": "memory_mb", "max": 10}])
+    rule = criteria(target={"accuracy": 0.9, "latency_ms": 5})
+    trials = [
+        finished(0, accuracy=0.95, latency_ms=9, memory_mb=1),  # one value reached
+        finished(1, accuracy=0.91, latency_ms=4, memory_mb=99),  # both, but infeasible
+    ]
+    check = lambda ts: check_criteria_for(rule, ts, spec.objectives, spec.constraints, spec.space)  # noqa: E731
+    assert check(trials) is None
+    met = check([*trials, finished(2, accuracy=0.9, latency_ms=5, memory_mb=1)])
+    assert met is not None and met.reason == "target" and met.evidence["trial"] == 2
+
+
+def test_not_improving_is_judged_on_the_hypervolume() -> None:
+    from tunewise.stopping.completion_multi import check_criteria_for
+
+    spec = spec_of(objectives=TWO)
+    rule = criteria(not_improving={"trials": 3})
+    front = [finished(0, accuracy=0.9, latency_ms=9), finished(1, accuracy=0.5, latency_ms=1)]
+    dominated = [finished(n, accuracy=0.4, latency_ms=9) for n in (2, 3, 4)]
+    met = check_criteria_for(rule, [*front, *dominated], spec.objectives, (), spec.space)
+    assert met is not None and met.reason == "not_improving"
+    assert met.evidence["hypervolume_now"] == met.evidence["hypervolume_before"] > 0
+    # A new front point among the last three: the hypervolume grew.
+    grown = [*front, *dominated[:2], finished(5, accuracy=0.7, latency_ms=2)]
+    assert check_criteria_for(rule, grown, spec.objectives, (), spec.space) is None
+
+
+def test_single_objective_target_counts_feasible_trials_only() -> None:
+    from tunewise.stopping.completion_multi import check_criteria_for
+
+    spec = spec_of(
+        objective={"metric": "accuracy", "direction": "maximize"},
+        constraints=[{"metric": "memory_mb", "max": 10}],
+    )
+    rule = criteria(target=0.9)
+    over = [finished(0, accuracy=0.99, memory_mb=50)]
+    assert check_criteria_for(rule, over, spec.objectives, spec.constraints, spec.space) is None
+    ok = [*over, finished(1, accuracy=0.95, memory_mb=5)]
+    met = check_criteria_for(rule, ok, spec.objectives, spec.constraints, spec.space)
+    assert met is not None and met.evidence["trial"] == 1
+
+
+def test_target_spec_errors_name_the_field() -> None:
+    with pytest.raises(SpecError) as info:
+        spec_of(objectives=TWO, completion={"target": 0.9})
+    assert info.value.field == "completion.target" and "accuracy: ..." in info.value.message
+    with pytest.raises(SpecError) as info:
+        spec_of(objectives=TWO, completion={"target": {"loss": 0.9}})
+    assert info.value.field == "completion.target.loss"
+    spec = spec_of(objectives=TWO, completion={"target": {"accuracy": 0.9}})
+    assert StudySpec.from_dict(spec.to_dict()).completion.target == {"accuracy": 0.9}
+
+
+def test_optimize_ends_at_the_target_of_every_objective() -> None:
+    study = mo_study(completion={"target": {"accuracy": 0.5, "latency_ms": 0.5}})
+    study.optimize(train, n_trials=50, progress=False)
+    last = study.trials[-1]
+    assert last.metrics["accuracy"] >= 0.5 and last.metrics["latency_ms"] <= 0.5
+    assert study.reason is not None and "every target" in study.reason

@@ -253,14 +253,15 @@ class CompletionCriteria:
     """SageMaker's TuningJobCompletionCriteria: a target value, a best that stopped improving,
     and convergence of the search (see :mod:`tunewise.stopping.completion`)."""
 
-    target: float | None = None
+    #: A value of the objective; with several objectives ``{metric: value}`` (all reached).
+    target: float | Mapping[str, float] | None = None
     not_improving: NotImproving | None = None
     convergence: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if self.target is not None:
-            out["target"] = self.target
+            out["target"] = dict(self.target) if isinstance(self.target, Mapping) else self.target
         if self.not_improving is not None:
             out["not_improving"] = {
                 "trials": self.not_improving.trials,
@@ -274,7 +275,14 @@ class CompletionCriteria:
     def from_dict(cls, data: Any, path: str = "completion") -> CompletionCriteria:
         data = check_keys(data or {}, path, ("target", "not_improving", "convergence"))
         target = data.get("target")
-        if target is not None:
+        if isinstance(target, Mapping):  # several objectives: a value per objective
+            for key, value in target.items():
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    raise SpecError(f"{path}.target.{key}", f"must be a number, got {value!r}")
+            if not target:
+                raise SpecError(f"{path}.target", "must name at least one objective's value")
+            target = {str(k): float(v) for k, v in target.items()}
+        elif target is not None:
             if isinstance(target, bool) or not isinstance(target, int | float):
                 raise SpecError(f"{path}.target", f"must be a number, got {target!r}")
             target = float(target)

@@ -295,6 +295,18 @@ class StudySpec:
             if not isinstance(constraint, Constraint):
                 raise SpecError(f"constraints[{i}]", "must be a Constraint(metric, min, max)")
         object.__setattr__(self, "constraints", constraints)
+        target = self.completion.target
+        metrics = [o.metric for o in objectives]
+        if isinstance(target, Mapping):
+            for key in target:
+                if key not in metrics:
+                    raise SpecError(
+                        f"completion.target.{key}",
+                        f"names no objective; the objectives are {', '.join(metrics)}",
+                    )
+        elif target is not None and len(objectives) > 1:
+            example = ", ".join(f"{m}: ..." for m in metrics)
+            raise SpecError("completion.target", f"give a value per objective, e.g. {{{example}}}")
         if len(objectives) > 1:
             supported = (
                 "several objectives are supported with the strategies random, sobol, grid, "

@@ -22,7 +22,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -313,6 +313,17 @@ class Tuner:
             return limit
         completed = [t for t in self._trials.values() if t.state == TrialState.COMPLETED]
         completed.sort(key=lambda t: (t.finished_at is None, t.finished_at, t.number))
+        multi = len(self.strategy.objectives) > 1 or isinstance(self.criteria.target, Mapping)
+        if multi or self.strategy.constraints:
+            from tunewise.stopping.completion_multi import check_criteria_for
+
+            return check_criteria_for(
+                self.criteria,
+                [*self.prior_history, *completed],
+                self.strategy.objectives,
+                self.strategy.constraints,
+                self.space,
+            )
         return check_criteria(
             self.criteria, [*self.prior_history, *completed], self.objective.sign, self.space
         )

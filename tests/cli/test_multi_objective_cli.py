@@ -119,3 +119,13 @@ def test_trials_dataframe_has_values_and_flags(tmp_path: Path) -> None:
     assert frame["feasible"].tolist() == [True, True, True, False]
     assert frame["on_front"].tolist() == [True, True, False, False]
     study.close()
+
+
+def test_describe_sagemaker_refuses_several_objectives(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = make_study(tmp_path)
+    code = main(["describe", "mo", "--storage", url])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert "2 objectives" in err and "SageMaker tuning job has one" in err

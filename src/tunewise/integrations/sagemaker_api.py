@@ -291,8 +291,17 @@ def describe_study(
     """
     from tunewise.analysis.sagemaker import describe
 
-    doc = describe(record, counts, frame)
     spec = StudySpec.from_dict(dict(record.definition))
+    if spec.multi_objective:  # AMT's HyperParameterTuningJobObjective is one metric
+        from tunewise.errors import SpecError
+
+        raise SpecError(
+            "objectives",
+            f"study {record.name!r} has {len(spec.objectives)} objectives and a SageMaker tuning "
+            "job has one, so it cannot be described in SageMaker's format; use tunewise best "
+            "(its Pareto front) or tunewise export --format json",
+        )
+    doc = describe(record, counts, frame)
     config = doc[CONFIG]
     config.setdefault(
         "TrainingJobEarlyStoppingType", "Off" if spec.early_stopping is None else "Auto"

@@ -166,7 +166,7 @@ def check_criteria(
 ) -> Completion | None:
     """The first completion criterion met, in SageMaker's order: target, not improving,
     convergence. ``completed``: the completed trials in the order they finished."""
-    if criteria.target is not None:
+    if isinstance(criteria.target, int | float):  # a mapping: completion_multi
         met = check_target(completed, sign, criteria.target)
         if met is not None:
             return met
