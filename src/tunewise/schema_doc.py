@@ -162,9 +162,22 @@ def _type_of(node: dict[str, Any]) -> str:
     return str(node.get("x-type") or node.get("type") or "")
 
 
+def _row(doc: KeyDoc, more: str = "") -> str:
+    """One key's table row: path and words, type, default, example, a wrong value's error."""
+    node = doc.schema
+    default = _code(node["default"]) if "default" in node else ""
+    example = _code(node["examples"][0]) if node.get("examples") else ""
+    wrong = ""
+    if "x-invalid" in node:
+        error = error_for(doc, node["x-invalid"])
+        wrong = f"{_code(node['x-invalid'])}: {error}" if error else ""
+    description = str(node.get("description", ""))
+    cells = [f"`{doc.path}`<br>{description}", _type_of(node) + more, default, example, wrong]
+    return "| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |"
+
+
 def reference_markdown() -> str:
-    """The spec reference page: one table per section, every key in it."""
-    full = schema()
+    """The spec reference page: the top-level keys, then one table per section."""
     lines = [
         "# Spec reference",
         "",
@@ -192,30 +205,34 @@ def reference_markdown() -> str:
         "`limits.max_trials`, a grid's size, one objective for `hyperband` and early stopping.",
         "",
     ]
+    header = [
+        "| key | type | default | example | a wrong value and its error |",
+        "|---|---|---|---|---|",
+    ]
+    docs = [d for d in keys() if not d.path.startswith("space.NAME.type")]
+    lines += ["## The top level", "", *header]
+    parents = {d.top for d in docs if d.path != d.top and d.kind is None}
+    for doc in docs:
+        if doc.path == doc.top:
+            more = f" ([its keys](#{doc.top}))" if doc.top in parents else ""
+            lines.append(_row(doc, more))
+    lines += [
+        "",
+        "The hyperparameters' keys: [float](#space-a-float-hyperparameter), "
+        "[int](#space-an-int-hyperparameter), "
+        "[categorical](#space-a-categorical-hyperparameter).",
+    ]
     current = None
-    for doc in keys():
-        section = doc.top if doc.kind is None else f"space ({doc.kind})"
+    for doc in docs:
+        if doc.path == doc.top:
+            continue
+        article = "an" if doc.kind == "int" else "a"
+        section = doc.top if doc.kind is None else f"space: {article} {doc.kind} hyperparameter"
         if section != current:
             current = section
             lines += ["", f"## {section}", ""]
-            if doc.kind is None:
-                lines += [str(full["properties"][doc.top].get("description", "")), ""]
-            lines += [
-                "| key | type | default | example | a wrong value and its error |",
-                "|---|---|---|---|---|",
-            ]
-        node = doc.schema
-        if doc.path.startswith("space.NAME.type"):
-            continue
-        default = _code(node["default"]) if "default" in node else ""
-        example = _code(node["examples"][0]) if node.get("examples") else ""
-        wrong = ""
-        if "x-invalid" in node:
-            error = error_for(doc, node["x-invalid"])
-            wrong = f"{_code(node['x-invalid'])}: {error}" if error else ""
-        description = str(node.get("description", ""))
-        cells = [f"`{doc.path}`<br>{description}", _type_of(node), default, example, wrong]
-        lines.append(
-            "| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |"
-        )
+            if doc.kind is not None:
+                lines += [f"Each `space.NAME` with `type: {doc.kind}` takes these keys.", ""]
+            lines += header
+        lines.append(_row(doc))
     return "\n".join(lines) + "\n"
