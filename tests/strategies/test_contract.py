@@ -210,3 +210,43 @@ def test_sobol_covers_the_unit_square_evenly() -> None:
 def test_unknown_strategy_names_the_field() -> None:
     with pytest.raises(tw.SpecError, match=r"^strategy: unknown strategy 'bogus'"):
         get_strategy("bogus")
+
+
+# Several objectives and constraints (issue 23) -------------------------------------------------
+MO_OBJECTIVES = (tw.Objective("score", "maximize"), tw.Objective("cost", "minimize"))
+MO_CONSTRAINTS = (tw.Constraint("memory", max=5.0),)
+
+
+def run_multi_objective(name: str, seed: int, rounds: int = 3, n: int = 3) -> list[dict[str, Any]]:
+    """As :func:`run_strategy`, on a study with two objectives and a constraint."""
+    space = mixed_space()
+    strategy = get_strategy(name)(
+        OBJECTIVE, seed, objectives=MO_OBJECTIVES, constraints=MO_CONSTRAINTS
+    )
+    history: list[Trial] = []
+    out: list[dict[str, Any]] = []
+    for _ in range(rounds):
+        batch = strategy.suggest(space, history, [], n, strategy_rng(seed, len(history)))
+        for params in batch:
+            i = len(history)
+            metrics = {"score": float(i % 5), "cost": float((i * 3) % 7), "memory": float(i % 9)}
+            history.append(Trial(1, i, TrialState.COMPLETED, params, metrics["score"], metrics))
+        out += batch
+    return out
+
+
+@pytest.mark.parametrize("name", strategy_names())
+def test_multi_objective_suggestions_are_valid_deterministic_and_distinct(name: str) -> None:
+    if not get_strategy(name).multi_objective:
+        with pytest.raises(tw.SpecError) as info:
+            get_strategy(name)(OBJECTIVE, 0, objectives=MO_OBJECTIVES)
+        assert info.value.field == "strategy"
+        return
+    space = mixed_space()
+    first = run_multi_objective(name, seed=5)
+    assert first == run_multi_objective(name, seed=5)
+    for params in first:
+        assert space.validate(params) == params
+    for start in range(0, len(first), 3):
+        batch = [json.dumps(p, sort_keys=True) for p in first[start : start + 3]]
+        assert len(set(batch)) == len(batch)
