@@ -34,8 +34,9 @@ def cli_markdown() -> str:
     """The CLI reference: every command with its usage, arguments and their help."""
     from tunewise.cli.main import build_parser
 
-    old = os.environ.get("COLUMNS")
-    os.environ["COLUMNS"] = "100"  # argparse wraps to the terminal: make the page stable
+    # argparse wraps to the terminal, and newer Pythons colour help on a terminal: a stable page
+    saved = {name: os.environ.get(name) for name in ("COLUMNS", "NO_COLOR")}
+    os.environ.update(COLUMNS="100", NO_COLOR="1")
     try:
         parser = build_parser()
         lines = [
@@ -59,10 +60,11 @@ def cli_markdown() -> str:
             lines += ["```", ""]
         return "\n".join(lines)
     finally:
-        if old is None:
-            os.environ.pop("COLUMNS", None)
-        else:
-            os.environ["COLUMNS"] = old
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def on_files(files: Files, config: Any, **_: Any) -> Files:
