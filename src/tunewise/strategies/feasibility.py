@@ -104,14 +104,19 @@ def outcomes(
     )
 
 
-def preference_order(y: np.ndarray, violation: np.ndarray) -> np.ndarray:
+def preference_order(y: np.ndarray, violation: np.ndarray, good: int | None = None) -> np.ndarray:
     """Indices from best to worst: feasible trials first, by non-dominated rank and, within a
-    rank, by exclusive hypervolume contribution (largest first; Optuna's MOTPE split), then
-    the infeasible ones by total violation (Optuna's constrained TPE). One objective: by
-    value, infeasible last."""
-    from tunewise.pareto import hypervolume_contributions, nondominated_ranks, reference_point
+    rank, by how much of the front each one holds (Optuna's MOTPE split), then the infeasible
+    ones by total violation (Optuna's constrained TPE). One objective: by value, infeasible
+    last.
 
-    n = len(y)
+    Within a rank: two objectives, each trial's exclusive hypervolume contribution (exact, one
+    sort); three or more, NSGA-II's crowding distance (an exact contribution per trial cost
+    seconds per suggestion on a 3-objective front of 40 trials). ``good``: only the rank that
+    straddles position ``good`` needs its ties broken (the TPE split); None: every rank.
+    """
+    from tunewise.pareto import nondominated_ranks
+
     feasible = np.flatnonzero(violation <= 0.0)
     infeasible = np.flatnonzero(violation > 0.0)
     bad = infeasible[np.argsort(violation[infeasible], kind="stable")]
@@ -119,19 +124,40 @@ def preference_order(y: np.ndarray, violation: np.ndarray) -> np.ndarray:
         return bad
     fy = y[feasible]
     if fy.shape[1] == 1:
-        good = feasible[np.argsort(fy[:, 0], kind="stable")]
-        return np.concatenate([good, bad]).astype(int)
+        best = feasible[np.argsort(fy[:, 0], kind="stable")]
+        return np.concatenate([best, bad]).astype(int)
     ranks = nondominated_ranks(fy)
     low, high = fy.min(axis=0), fy.max(axis=0)
     scaled = (fy - low) / np.where(high > low, high - low, 1.0)
-    contribution = np.zeros(len(fy))
-    # Contributions only for the first ranks (the good group is at most 25 trials).
-    for rank in range(int(ranks.max()) + 1):
-        members = np.flatnonzero(ranks == rank)
+    spread = np.zeros(len(fy))
+    counts = np.bincount(ranks)
+    ends = np.cumsum(counts)
+    for rank, members in enumerate(np.split(np.argsort(ranks, kind="stable"), ends[:-1])):
+        start = ends[rank] - counts[rank]
+        if good is not None and not start < good < ends[rank]:
+            continue
         if len(members) > 1:
-            ref = reference_point(scaled[members])
-            contribution[members] = hypervolume_contributions(scaled[members], ref)
-        if np.sum(ranks <= rank) >= min(n, 25):
-            break
-    good = feasible[np.lexsort((-contribution, ranks))]
-    return np.concatenate([good, bad]).astype(int)
+            spread[members] = _spread(scaled[members])
+    best = feasible[np.lexsort((-spread, ranks))]
+    return np.concatenate([best, bad]).astype(int)
+
+
+def _spread(points: np.ndarray) -> np.ndarray:
+    """How much of a set of mutually non-dominated points each one holds (larger: keep it)."""
+    n, m = points.shape
+    if m == 2:  # exclusive hypervolume contributions, reference 1.1 in the scaled box
+        order = np.lexsort((points[:, 1], points[:, 0]))
+        f0, f1 = points[order, 0], points[order, 1]
+        after = np.append(f0[1:], 1.1)
+        before = np.insert(f1[:-1], 0, 1.1)
+        out = np.empty(n)
+        out[order] = np.maximum(after - f0, 0.0) * np.maximum(before - f1, 0.0)
+        return out
+    distance = np.zeros(n)
+    for j in range(m):
+        order = np.argsort(points[:, j], kind="stable")
+        column = points[order, j]
+        gaps = np.full(n, np.inf)
+        gaps[1:-1] = column[2:] - column[:-2]
+        distance[order] += gaps
+    return distance

@@ -44,7 +44,7 @@ def suggest(
         preference_order,
     )
     from tunewise.strategies.features import Features
-    from tunewise.strategies.tpe import N_STARTUP, _grouped_pick, _tpe_pick
+    from tunewise.strategies.tpe import N_STARTUP, _grouped_pick, _tpe_pick, n_good
 
     features = Features(space)
     out = outcomes(features, history, objectives_of(strategy), constraints_of(strategy))
@@ -53,7 +53,8 @@ def suggest(
     position = len(history) + len(pending)
     # Each trial's place in the preference order is its value: the first n_good are good.
     rank = np.empty(len(out.y))
-    rank[preference_order(out.y, out.violation)] = np.arange(len(out.y), dtype=float)
+    split = n_good(len(out.y))
+    rank[preference_order(out.y, out.violation, split)] = np.arange(len(out.y), dtype=float)
     liars = [out.failed, pending_rows]
     picks: list[dict[str, Any]] = []
     for i in range(n):
