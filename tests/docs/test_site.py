@@ -81,3 +81,8 @@ def test_a_broken_link_fails_the_strict_build(tmp_path: Path) -> None:
     (tmp_path / "mkdocs.yml").write_text("site_name: t\ntheme: {name: material, font: false}\n")
     result = build(tmp_path / "mkdocs.yml", tmp_path / "site")
     assert result.returncode != 0 and "missing.md" in result.stdout + result.stderr
+
+
+def test_sphinx_roles_in_docstrings_render_as_code(site: Path) -> None:
+    html = (site / "python-api" / "index.html").read_text(encoding="utf-8")
+    assert ":class:" not in html and ":func:" not in html and ":meth:" not in html
