@@ -41,7 +41,7 @@ from tunewise.schema_parts import (
 
 __all__ = ["SCHEMA_ID", "STRATEGIES", "schema", "schema_text"]
 
-SCHEMA_ID = "https://tunewise.dev/schema/spec.schema.json"
+SCHEMA_ID = "urn:tunewise:spec-schema"
 
 
 def _properties() -> dict[str, Any]:
