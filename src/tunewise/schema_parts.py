@@ -67,9 +67,14 @@ def section(
 
 
 POSITIVE_INT: dict[str, Any] = {"type": "integer", "minimum": 1}
-NUMBERISH: dict[str, Any] = {
-    "anyOf": [{"type": "number"}, {"type": "string", "pattern": NUMBER_TEXT}]
+#: A finite number: YAML can write .inf, which no bound of a range may be (NaN, which compares
+#: with nothing, is beyond JSON Schema: the spec refuses it).
+FINITE: dict[str, Any] = {
+    "type": "number",
+    "minimum": -1.7976931348623157e308,
+    "maximum": 1.7976931348623157e308,
 }
+NUMBERISH: dict[str, Any] = {"anyOf": [FINITE, {"type": "string", "pattern": NUMBER_TEXT}]}
 DURATION_SCHEMA: dict[str, Any] = {
     "anyOf": [
         {"type": "number", "exclusiveMinimum": 0},

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -278,3 +279,34 @@ def valid_forms() -> list[Any]:
 def test_the_schema_accepts_the_newer_keys(data: dict[str, Any]) -> None:
     StudySpec.from_dict(copy.deepcopy(data))
     assert errors(data) == []
+
+
+def single_arg_cases(test: Any) -> list[Any]:
+    mark = next(m for m in test.pytestmark if m.name == "parametrize")
+    return list(mark.args[1])
+
+
+@pytest.mark.parametrize("name", single_arg_cases(spec_tests.test_invalid_study_names))
+def test_the_schema_rejects_the_invalid_study_names(name: str) -> None:
+    assert errors(spec_tests.minimal(study=name))
+
+
+@pytest.mark.parametrize("name", single_arg_cases(spec_tests.test_valid_study_names))
+def test_the_schema_accepts_the_valid_study_names(name: str) -> None:
+    assert errors(spec_tests.minimal(study=name)) == []
+
+
+@pytest.mark.parametrize(
+    "low",
+    [*single_arg_cases(spec_tests.test_bad_numeric_strings_refused), float("inf"), float("nan")],
+)
+def test_the_schema_rejects_bad_numbers(low: Any) -> None:
+    """Text that is no number, and the infinities YAML can write (.inf). NaN (.nan) is beyond
+    JSON Schema, whose bounds compare with it as with nothing: the spec refuses it."""
+    if isinstance(low, float) and math.isnan(low):
+        assert (
+            errors(spec_tests.minimal(space={"x": {"type": "float", "low": low, "high": 1.0}}))
+            == []
+        )
+        return
+    assert errors(spec_tests.minimal(space={"x": {"type": "float", "low": low, "high": 1.0}}))
