@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 import tunewise as tw
-from tunewise.pareto import hypervolume
+from tunewise.pareto import hypervolume, hypervolume_contributions, pareto_front
 from tunewise.space import Space
 from tunewise.strategies import get_strategy, strategy_names, strategy_rng
-from tunewise.strategies.feasibility import outcomes, preference_order
+from tunewise.strategies.feasibility import _spread, outcomes, preference_order
 from tunewise.strategies.features import Features
 from tunewise.strategies.gp import GaussianProcess
 from tunewise.strategies.multi_objective import LogEHVIPoF, box_decomposition
@@ -111,6 +111,20 @@ def test_preference_order_puts_the_front_first_and_infeasible_last() -> None:
     assert order[3:] == [2, 5, 4]  # then rank 1, rank 2, then the infeasible (dominant) one
     one = preference_order(np.array([[3.0], [1.0], [2.0]]), np.array([0.0, 0.0, 1.0]))
     assert list(one) == [1, 0, 2]
+
+
+@pytest.mark.parametrize("m", [2, 3])
+def test_ties_within_a_rank_break_by_exact_hypervolume_contributions(m: int) -> None:
+    rng = np.random.default_rng(m)
+    for _ in range(3):
+        points = rng.random((25, m))
+        points = points / np.linalg.norm(points, axis=1, keepdims=True)  # a curved front
+        points = np.round(points, 2)  # ties
+        points = np.vstack([points[pareto_front(points)], points[:1]])  # a rank, a duplicate
+        points = points[pareto_front(points)]
+        scaled = (points - points.min(axis=0)) / (points.max(axis=0) - points.min(axis=0))
+        brute = hypervolume_contributions(scaled, np.full(m, 1.1))
+        assert _spread(scaled) == pytest.approx(brute, abs=1e-12)
 
 
 def test_outcomes_read_each_objective_from_the_metrics() -> None:

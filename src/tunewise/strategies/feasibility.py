@@ -110,10 +110,14 @@ def preference_order(y: np.ndarray, violation: np.ndarray, good: int | None = No
     ones by total violation (Optuna's constrained TPE). One objective: by value, infeasible
     last.
 
-    Within a rank: two objectives, each trial's exclusive hypervolume contribution (exact, one
-    sort); three or more, NSGA-II's crowding distance (an exact contribution per trial cost
-    seconds per suggestion on a 3-objective front of 40 trials). ``good``: only the rank that
-    straddles position ``good`` needs its ties broken (the TPE split); None: every rank.
+    Within a rank: each trial's exclusive hypervolume contribution (two objectives: one sort;
+    more: the volume of the grid cells it alone dominates); past about 65 points in 3
+    objectives, NSGA-II's crowding distance.
+    (WFG per trial, :func:`tunewise.pareto.hypervolume_contributions`, took 2 s per suggestion
+    on a 3-objective front of 40 trials; the crowding distance alone lost hypervolume on
+    DTLZ2: median 0.656 at 100 trials over 5 seeds, against 0.733 on seed 0 with exact ones.)
+    ``good``: only the rank that straddles position ``good`` needs its ties broken (the TPE
+    split); None: every rank.
     """
     from tunewise.pareto import nondominated_ranks
 
@@ -153,7 +157,21 @@ def _spread(points: np.ndarray) -> np.ndarray:
         out = np.empty(n)
         out[order] = np.maximum(after - f0, 0.0) * np.maximum(before - f1, 0.0)
         return out
-    distance = np.zeros(n)
+    if n**m <= 300_000:  # exact: the grid cells that exactly one point dominates
+        cuts = [np.append(np.unique(points[:, j]), 1.1) for j in range(m)]
+        lows = np.meshgrid(*[c[:-1] for c in cuts], indexing="ij")
+        widths = np.meshgrid(*[np.diff(c) for c in cuts], indexing="ij")
+        corner = np.stack([g.ravel() for g in lows], axis=1)
+        volume = np.prod(np.stack([w.ravel() for w in widths], axis=1), axis=1)
+        count = np.zeros(len(corner), dtype=int)
+        owner = np.zeros(len(corner), dtype=int)
+        for i, point in enumerate(points):
+            covers = np.all(point <= corner, axis=1)
+            count += covers
+            owner[covers] = i
+        alone = count == 1
+        return np.bincount(owner[alone], weights=volume[alone], minlength=n)
+    distance = np.zeros(n)  # too many points for that: NSGA-II's crowding distance
     for j in range(m):
         order = np.argsort(points[:, j], kind="stable")
         column = points[order, j]
