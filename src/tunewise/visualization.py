@@ -24,7 +24,15 @@ except ImportError as error:  # the one sentence a user needs
 if TYPE_CHECKING:
     from tunewise.study import Study
 
-__all__ = ["plot_curves", "plot_history", "plot_importance", "plot_parallel", "plot_slice"]
+__all__ = [
+    "plot_curves",
+    "plot_history",
+    "plot_hypervolume",
+    "plot_importance",
+    "plot_parallel",
+    "plot_pareto_front",
+    "plot_slice",
+]
 
 
 def plot_history(study: Study) -> go.Figure:
@@ -53,6 +61,18 @@ def plot_curves(study: Study) -> go.Figure:
     return _figure("curves", study)
 
 
+def plot_pareto_front(study: Study) -> go.Figure:
+    """The completed trials in objective space (2 objectives: a scatter with the front drawn
+    as a staircase; 3: a 3-D scatter), infeasible trials in grey, the feasible front in red."""
+    return _figure("pareto_front", study)
+
+
+def plot_hypervolume(study: Study) -> go.Figure:
+    """The hypervolume of the feasible front after each trial (objectives normalised to the
+    ranges seen)."""
+    return _figure("hypervolume", study)
+
+
 def _figure(kind: str, study: Study) -> go.Figure:
     """The dashboard's figure of ``kind`` for ``study``, read now."""
     return go.Figure(figure_spec(kind, study))
@@ -70,7 +90,11 @@ def figure_spec(kind: str, study: Study) -> dict[str, Any]:
 
     store = study.store
     study_id = store.get_study(study.name).id
-    frame = TrialFrame.from_trials(store.get_trial_table(study_id), study.space, study.objective)
+    spec = study.spec
+    frame = TrialFrame.from_trials(
+        store.get_trial_table(study_id), study.space, spec.objective, spec.objectives,
+        spec.constraints,
+    )  # fmt: skip
     reports = None
     if kind == "curves":
         numbers = [int(frame.number[row]) for row in curve_rows(frame)]

@@ -13,7 +13,7 @@ import pytest
 import tunewise as tw
 from tests.server.helpers import make_study
 from tunewise import visualization
-from tunewise.analysis import KINDS
+from tunewise.analysis import KINDS, MULTI_OBJECTIVE_KINDS
 from tunewise.server.data import StudyData
 
 PLOTS = {
@@ -22,6 +22,8 @@ PLOTS = {
     "parallel": visualization.plot_parallel,
     "slice": visualization.plot_slice,
     "curves": visualization.plot_curves,
+    "pareto_front": visualization.plot_pareto_front,
+    "hypervolume": visualization.plot_hypervolume,
 }
 
 
@@ -56,7 +58,10 @@ def test_each_plot_is_the_dashboards_figure(stored: str, study: tw.Study, kind: 
     finally:
         data.close()
     assert figure.to_dict() == go.Figure(served).to_dict()
-    assert figure.data, f"{kind}: a study with 30 finished trials draws something"
+    if kind in MULTI_OBJECTIVE_KINDS:  # this study has one objective: the figure says so
+        assert "several objectives" in figure.layout.annotations[0].text
+    else:
+        assert figure.data, f"{kind}: a study with 30 finished trials draws something"
 
 
 def test_the_figures_show_the_studys_numbers(study: tw.Study) -> None:

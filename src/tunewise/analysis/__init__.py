@@ -17,7 +17,17 @@ if TYPE_CHECKING:
     from tunewise.analysis.importance import Importance, ped_anova
 
 #: The plots every face offers, in the order the dashboard shows them.
-KINDS = ("history", "importance", "parallel", "slice", "curves")
+KINDS = ("history", "importance", "parallel", "slice", "curves", "pareto_front", "hypervolume")
+#: The plots only a study with several objectives has (issue 23).
+MULTI_OBJECTIVE_KINDS = ("pareto_front", "hypervolume")
+
+
+def kinds_for(objectives: int) -> tuple[str, ...]:
+    """The plots a study with ``objectives`` objectives shows: the Pareto ones first."""
+    if objectives > 1:
+        return (*MULTI_OBJECTIVE_KINDS, *(k for k in KINDS if k not in MULTI_OBJECTIVE_KINDS))
+    return tuple(k for k in KINDS if k not in MULTI_OBJECTIVE_KINDS)
+
 
 _LAZY = {
     "build_figure": "tunewise.analysis.figures",
@@ -26,7 +36,15 @@ _LAZY = {
     "ped_anova": "tunewise.analysis.importance",
 }
 
-__all__ = ["KINDS", "Importance", "TrialFrame", "build_figure", "ped_anova"]
+__all__ = [
+    "KINDS",
+    "MULTI_OBJECTIVE_KINDS",
+    "Importance",
+    "TrialFrame",
+    "build_figure",
+    "kinds_for",
+    "ped_anova",
+]
 
 
 def __getattr__(name: str) -> Any:

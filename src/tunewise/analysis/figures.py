@@ -64,6 +64,18 @@ def history_figure(data: dict[str, Any]) -> dict[str, Any]:
             "line": {"shape": "hv", "color": "#e45756", "width": 2},
         },
     ]
+    if data.get("infeasible", {}).get("number"):  # a constraint violated: greyed
+        traces.insert(
+            1,
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "name": "infeasible",
+                "x": data["infeasible"]["number"],
+                "y": data["infeasible"]["value"],
+                "marker": {"size": 5, "color": "#bdbdbd", "opacity": 0.7},
+            },
+        )
     if data["stopped"]["number"]:
         traces.insert(
             1,
@@ -280,6 +292,12 @@ def build_figure(
         return slice_figure(plots.slices(frame))
     if kind == "curves":
         return curves_figure(plots.curves(frame, reports or {}))
+    if kind in ("pareto_front", "hypervolume"):  # several objectives (issue 23)
+        from tunewise.analysis import pareto_plots as pp
+
+        if kind == "pareto_front":
+            return pp.pareto_figure(pp.pareto_data(frame))
+        return pp.hypervolume_figure(pp.hypervolume_data(frame), len(frame.objectives))
     raise ValueError(f"unknown plot {kind!r}; choose one of {', '.join(KINDS)}")
 
 

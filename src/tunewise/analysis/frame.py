@@ -21,7 +21,7 @@ import numpy as np
 
 from tunewise.space import Categorical, Float, Param, Space
 from tunewise.store.table import TrialTable
-from tunewise.trial import FailureKind, Objective, Trial, TrialState
+from tunewise.trial import Constraint, FailureKind, Objective, Trial, TrialState
 
 #: Trial states in a stable order, for codes in :attr:`TrialFrame.state`.
 STATES: tuple[TrialState, ...] = tuple(TrialState)
@@ -49,9 +49,19 @@ class TrialFrame:
     finished_at: np.ndarray = field(default_factory=lambda: np.empty(0))  # epoch s, NaN: not yet
     params: Sequence[Mapping[str, Any]] = ()  # each trial's hyperparameters, as they ran
     metrics: Sequence[Mapping[str, float]] = ()  # each trial's final metrics
+    #: Every objective (``objective`` first) and the constraints: the Pareto figures read them.
+    objectives: tuple[Objective, ...] = ()
+    constraints: tuple[Constraint, ...] = ()
 
     @classmethod
-    def from_trials(cls, trials: Sequence[Trial], space: Space, objective: Objective) -> TrialFrame:
+    def from_trials(
+        cls,
+        trials: Sequence[Trial],
+        space: Space,
+        objective: Objective,
+        objectives: Sequence[Objective] = (),
+        constraints: Sequence[Constraint] = (),
+    ) -> TrialFrame:
         """The frame of ``trials`` (in number order): ``Trial`` objects, or a
         :class:`~tunewise.store.table.TrialTable`, read a column at a time without building a
         ``Trial`` per row (100,000 trials in a fraction of a second)."""
@@ -74,6 +84,8 @@ class TrialFrame:
             finished_at=finished_at,
             params=params,
             metrics=metrics,
+            objectives=tuple(objectives) or (objective,),
+            constraints=tuple(constraints),
         )
 
     def updated(self, start: int, newer: Sequence[Trial]) -> TrialFrame:
@@ -131,9 +143,21 @@ class TrialFrame:
         """COMPLETED rows with a finite value: what importance, slices and best-so-far use.
 
         STOPPED trials are left out on purpose: their value is from a lower fidelity (an
-        earlier epoch) and would bias comparisons between hyperparameters.
+        earlier epoch) and would bias comparisons between hyperparameters. So are infeasible
+        trials (a constraint violated): they can never be the best.
         """
-        return self.in_state(TrialState.COMPLETED) & np.isfinite(self.value)
+        scored = self.in_state(TrialState.COMPLETED) & np.isfinite(self.value)
+        return scored & self.feasible if self.constraints else scored
+
+    @property
+    def feasible(self) -> np.ndarray:
+        """Rows whose metrics respect every constraint (all rows, without constraints)."""
+        if not self.constraints:
+            return np.ones(self.number.size, dtype=bool)
+        from tunewise.trial import is_feasible
+
+        flags = [is_feasible(m, self.constraints) for m in self.metrics]
+        return np.array(flags, dtype=bool).reshape(self.number.size)
 
     def goodness(self) -> np.ndarray:
         """Values turned so that larger is better (``value * sign``), NaN kept."""

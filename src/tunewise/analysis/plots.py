@@ -59,6 +59,11 @@ def history(frame: TrialFrame, max_points: int = MAX_POINTS) -> dict[str, Any]:
     stopped = np.flatnonzero(frame.in_state(TrialState.STOPPED) & np.isfinite(frame.value))
     shown = envelope_sample(completed, frame.value[completed], max_points)
     shown_stopped = envelope_sample(stopped, frame.value[stopped], max_points // 4)
+    # With constraints: the completed trials that violate one, drawn apart (greyed).
+    infeasible = np.flatnonzero(
+        frame.in_state(TrialState.COMPLETED) & np.isfinite(frame.value) & ~frame.feasible
+    )
+    shown_infeasible = envelope_sample(infeasible, frame.value[infeasible], max_points // 4)
     numbers, best = frame.best_so_far()
     # The best-so-far is a step function: its change points (and the last trial) draw it whole.
     if numbers.size:
@@ -74,6 +79,10 @@ def history(frame: TrialFrame, max_points: int = MAX_POINTS) -> dict[str, Any]:
         "completed": {
             "number": frame.number[shown].tolist(),
             "value": json_floats(frame.value[shown]),
+        },
+        "infeasible": {
+            "number": frame.number[shown_infeasible].tolist(),
+            "value": json_floats(frame.value[shown_infeasible]),
         },
         "stopped": {
             "number": frame.number[shown_stopped].tolist(),

@@ -46,6 +46,11 @@ def write_png(
     Raises:
         ValueError: an unknown kind.
     """
+    if kind in ("pareto_front", "hypervolume"):  # several objectives (issue 23)
+        from tunewise.analysis.pareto_plots import write_pareto_png
+
+        write_pareto_png(kind, frame, path)
+        return
     plt = _pyplot()
     draw = {
         "history": _history,
@@ -76,6 +81,11 @@ def _history(frame: TrialFrame, axes: list[Any], _: Any) -> None:
         data["completed"]["number"], _gaps(data["completed"]["value"]), s=8, alpha=0.6,
         label="completed",
     )  # fmt: skip
+    if data["infeasible"]["number"]:  # a constraint violated: greyed
+        ax.scatter(
+            data["infeasible"]["number"], _gaps(data["infeasible"]["value"]), s=8,
+            color="#bdbdbd", label="infeasible",
+        )  # fmt: skip
     if data["stopped"]["number"]:
         ax.scatter(
             data["stopped"]["number"], _gaps(data["stopped"]["value"]), s=12, marker="x",

@@ -246,7 +246,9 @@ class StudyData:
                 spec, frame = cached.spec, cached.frame.updated(start, table)
             else:
                 spec = StudySpec.from_dict(dict(record.definition))
-                frame = TrialFrame.from_trials(table, spec.space, spec.objective)
+                frame = TrialFrame.from_trials(
+                    table, spec.space, spec.objective, spec.objectives, spec.constraints
+                )
             snap = Snapshot(
                 record=record,
                 spec=spec,

@@ -19,7 +19,7 @@ from typing import Any
 
 import jinja2
 
-from tunewise.analysis import KINDS
+from tunewise.analysis import kinds_for
 from tunewise.server.data import StudyData
 
 #: plotly needs eval (its WebGL traces compile shaders) and inline styles.
@@ -91,7 +91,8 @@ def study_context(data: StudyData, name: str) -> dict[str, Any]:
     return {
         "page": "study",
         "study": summary,
-        "kinds": KINDS,
+        # a study with several objectives shows its Pareto front and hypervolume first
+        "kinds": kinds_for(len(data.snapshot(name).spec.objectives)),
         "importance": data.importance(name),
         "progress_pct": min(100, round(100 * done / limit)) if limit else 0,
         "trial_link": lambda n: f"/studies/{name}/trials/{n}",

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tunewise.analysis import KINDS
 from tunewise.server.data import StudyData
 from tunewise.server.render import (
     inline_script,
@@ -45,7 +44,7 @@ def render_report(storage: str, name: str) -> str:
         context = study_context(data, name)
         maximize = context["study"]["objective"]["direction"] == "maximize"
         context["table"] = data.trials_page(name, sort="value", descending=maximize, limit=MAX_ROWS)
-        figures = {kind: data.figure(name, kind) for kind in KINDS}
+        figures = {kind: data.figure(name, kind) for kind in context["kinds"]}
     finally:
         data.close()
     context["trial_link"] = lambda n: f"#trial-{n}"
