@@ -55,6 +55,15 @@ def pareto_data(frame: TrialFrame) -> dict[str, Any]:
     }
 
 
+def front_numbers(frame: TrialFrame) -> frozenset[int]:
+    """The numbers of the trials on the feasible Pareto front (one objective: the best)."""
+    if len(frame.objectives) < 2:
+        best = frame.best_index()
+        return frozenset() if best is None else frozenset({int(frame.number[best])})
+    data = pareto_data(frame)
+    return frozenset(n for n, on in zip(data["number"], data["on_front"], strict=True) if on)
+
+
 def hypervolume_data(frame: TrialFrame) -> dict[str, Any]:
     """``{"number": [...], "hypervolume": [...]}``: the normalised hypervolume of the feasible
     front after each completed trial (in number order)."""

@@ -302,15 +302,35 @@ class StudyData:
         Raises:
             KeyError: ``sort`` names no column of the study.
         """
-        frame = self.snapshot(name).frame
+        snap = self.snapshot(name)
+        frame = snap.frame
         total, rows = frame.select(**select)
+        trials = [trial_document(frame.trials[i]) for i in rows]
+        # Several objectives or constraints: the other objectives' and the constrained
+        # metrics' columns, and whether each trial is feasible and on the front (issue 23).
+        flags = len(frame.objectives) > 1 or bool(frame.constraints)
+        metrics = [o.metric for o in frame.objectives[1:]]
+        metrics += [c.metric for c in frame.constraints if c.metric not in metrics]
+        if flags:
+            from tunewise.analysis.pareto_plots import front_numbers
+
+            front = snap.computed("front", lambda: front_numbers(frame))
+            feasible = frame.feasible
+            for document, row in zip(trials, rows, strict=True):
+                judged = document["state"] in ("completed", "stopped", "failed")
+                document["feasible"] = (
+                    bool(feasible[row]) if judged and document["metrics"] else None
+                )
+                document["on_front"] = document["trial"] in front
         return {
             "total": total,
             "offset": select.get("offset", 0),
             "limit": select.get("limit", 50),
             "params": frame.space.names,
+            "metrics": metrics,
+            "flags": flags,
             "sort_keys": frame.sort_keys(),
-            "trials": [trial_document(frame.trials[i]) for i in rows],
+            "trials": trials,
         }
 
     def importance(self, name: str) -> dict[str, Any]:

@@ -125,6 +125,12 @@
         cell(row, "").appendChild(chip(t.state));
         cell(row, fmt(t.value), "num");
         for (const p of data.params) cell(row, fmt(t.params[p]), "num");
+        for (const m of data.metrics || []) cell(row, fmt(t.metrics[m]), "num");
+        if (data.flags) {
+          const judged = t.feasible === null || t.feasible === undefined;
+          const shown = (judged ? "" : t.feasible ? "yes" : "no") + (t.on_front ? " ★" : "");
+          cell(row, shown, t.feasible === false ? "infeasible" : "");
+        }
         cell(row, fmt(t.duration_s), "num");
         cell(row, String(t.attempt), "num");
         cell(row, t.failure_kind || "");
