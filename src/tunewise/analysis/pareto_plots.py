@@ -204,6 +204,10 @@ def write_pareto_png(kind: str, frame: TrialFrame, path: Path) -> None:
             xs, ys = _staircase(data, front)
             ax.step(xs, ys, where="post", color=FRONT, linewidth=1.2)
         labels = [f"{m} ({d})" for m, d in zip(data["metrics"], data["directions"], strict=True)]
+        for k, set_scale in enumerate((ax.set_xscale, ax.set_yscale) if not three else ()):
+            values = data["values"][k]
+            if min(values) > 0 and max(values) / min(values) > 100:  # sizes, times: decades
+                set_scale("log")
         ax.set_xlabel(labels[0])
         ax.set_ylabel(labels[1])
         if three:
