@@ -129,3 +129,12 @@ def test_describe_sagemaker_refuses_several_objectives(
     err = capsys.readouterr().err
     assert code != 0
     assert "2 objectives" in err and "SageMaker tuning job has one" in err
+
+
+@pytest.mark.parametrize("suffix", [".png", ".html"])
+def test_plot_the_front(tmp_path: Path, capsys: pytest.CaptureFixture[str], suffix: str) -> None:
+    url = make_study(tmp_path)
+    target = tmp_path / f"front{suffix}"
+    run(capsys, "plot", "mo", "pareto_front", "-o", str(target), "--storage", url)
+    data = target.read_bytes()
+    assert data[:4] == b"\x89PNG" if suffix == ".png" else b"Pareto front" in data
