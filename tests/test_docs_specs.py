@@ -53,6 +53,13 @@ def merged(part: dict[str, Any]) -> dict[str, Any]:
     """The README's whole spec with ``part``'s keys, as a reader would paste them; ``...`` in
     an enqueued configuration ("and the other hyperparameters") is filled in."""
     data = {**base(), **part}
+    if "objectives" in part:  # the README shows them instead of `objective:`
+        del data["objective"]
+    target = part.get("completion", {}).get("target")
+    if isinstance(target, dict):  # a value per objective: the README's two objectives
+        objectives = next(s for s in snippets() if s.startswith("objectives:"))
+        del data["objective"]
+        data.update(load_spec_data(objectives, "README.md"))
     if "hyperband" in part:  # the README shows it with `strategy: hyperband`
         data["strategy"] = "hyperband"
     if data.get("strategy") == "hyperband" and "hyperband" not in data:
