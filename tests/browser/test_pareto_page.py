@@ -51,6 +51,7 @@ def test_the_pareto_page(dashboard: Server, browser: Any) -> None:
         page.goto(f"{dashboard.base}/studies/pareto-demo")
         page.wait_for_selector("#fig-pareto_front .main-svg", timeout=60_000)
         page.wait_for_selector("#fig-hypervolume .main-svg", timeout=60_000)
+        assert page.locator("#best").inner_text().startswith("Pareto front: ")
         kinds = page.eval_on_selector_all(".figure[data-kind]", "els => els.map(e => e.id)")
         assert kinds[:2] == ["fig-pareto_front", "fig-hypervolume"]
         names = page.evaluate(

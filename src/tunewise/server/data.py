@@ -275,12 +275,17 @@ class StudyData:
     def summary(self, name: str) -> dict[str, Any]:
         """A study at a glance: live state and counts, best value from the (cached) frame."""
         snap, record, counts = self.snapshot_and_live(name)
-        best_row = snap.frame.best_index()
+        spec = snap.spec
+        best_row = None if spec.multi_objective else snap.frame.best_index()
         best = None
         if best_row is not None:
             trial = snap.frame.trials[best_row]
             best = {"trial": trial.number, "value": json_number(trial.value)}
-        spec = snap.spec
+        front = None  # several objectives: no single best, the size of the feasible front
+        if spec.multi_objective:
+            from tunewise.analysis.pareto_plots import front_numbers
+
+            front = len(snap.computed("front", lambda: front_numbers(snap.frame)))
         return {
             "name": record.name,
             "state": str(record.state),
@@ -292,6 +297,8 @@ class StudyData:
             "total": sum(counts.values()),
             "max_trials": spec.limits.max_trials,
             "best": best,
+            "front": front,
+            "objectives": [o.to_dict() for o in spec.objectives],
             "created_at": record.created_at.isoformat() if record.created_at else None,
             "finished_at": record.finished_at.isoformat() if record.finished_at else None,
         }

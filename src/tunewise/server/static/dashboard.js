@@ -179,6 +179,11 @@
         link.href = "/studies/" + encodeURIComponent(study) + "/trials/" + s.best.trial;
         link.textContent = "trial #" + s.best.trial;
         best.append(b, " in ", link);
+      } else if (s.front) {  // several objectives: the size of the feasible Pareto front
+        best.textContent = "Pareto front: ";
+        const b = document.createElement("b");
+        b.textContent = String(s.front);
+        best.append(b, s.front === 1 ? " trial" : " trials", " (feasible, no other better on every objective)");
       }
       const done = s.counts.completed + s.counts.stopped + s.counts.failed;
       if (s.max_trials) document.getElementById("progress-bar").style.width = Math.min(100, 100 * done / s.max_trials) + "%";
