@@ -36,7 +36,7 @@ X_fit, X_val, y_fit, y_val = train_test_split(
 
 OBJECTIVES = [tw.Objective("accuracy", "maximize"), tw.Objective("n_weights", "minimize")]
 CONSTRAINTS = [tw.Constraint("accuracy", min=0.9)]
-SPACE = {
+SPACE: dict[str, tw.Float | tw.Int] = {
     "hidden_layers": tw.Int(1, 2),
     "nodes_per_layer": tw.Int(2, 128, scale="log"),
     "learning_rate_init": tw.Float(1e-4, 0.1, scale="log"),
