@@ -138,3 +138,32 @@ def test_plot_the_front(tmp_path: Path, capsys: pytest.CaptureFixture[str], suff
     run(capsys, "plot", "mo", "pareto_front", "-o", str(target), "--storage", url)
     data = target.read_bytes()
     assert data[:4] == b"\x89PNG" if suffix == ".png" else b"Pareto front" in data
+
+
+def test_run_a_spec_with_objectives_and_constraints(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = {
+        "study": "mlp-pareto",
+        "objectives": [
+            {"metric": "accuracy", "direction": "maximize"},
+            {"metric": "n_weights", "direction": "minimize"},
+        ],
+        "constraints": [{"metric": "accuracy", "min": 0.5}],
+        "strategy": "random",
+        "space": {
+            "nodes_per_layer": {"type": "int", "low": 4, "high": 16},
+        },
+        "static": {"hidden_layers": 1, "learning_rate_init": 0.01, "alpha": 1e-4, "max_iter": 20},
+        "trial": {"python": "examples.mlp_pareto:train"},
+        "limits": {"max_trials": 3},
+        "seed": 0,
+        "storage": f"sqlite:///{tmp_path / 'run.db'}",
+        "runs_dir": str(tmp_path / "runs"),
+    }
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(spec), encoding="utf-8")
+    assert main(["run", str(path)]) == 0
+    out = capsys.readouterr()
+    assert "maximize accuracy, minimize n_weights subject to 0.5 <= accuracy" in out.err
+    assert "trials: 3 completed" in out.out and "Pareto front:" in out.out

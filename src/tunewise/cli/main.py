@@ -137,9 +137,11 @@ def _run_to_the_end(
     from tunewise.progress import ProgressDisplay
 
     study = Study(store, spec.name, runs_dir=spec.runs_dir or DEFAULT_RUNS_DIR, storage=url)
+    goals = ", ".join(f"{o.direction} {o.metric}" for o in spec.objectives)
+    if spec.constraints:
+        goals += " subject to " + ", ".join(c.describe() for c in spec.constraints)
     print(
-        f"study {spec.name}: {spec.strategy} search, {spec.objective.direction} "
-        f"{spec.objective.metric}, trial logs in {study.runs_dir}/",
+        f"study {spec.name}: {spec.strategy} search, {goals}, trial logs in {study.runs_dir}/",
         file=sys.stderr,
     )
     bar = ProgressDisplay()
