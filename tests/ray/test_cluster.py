@@ -70,7 +70,8 @@ def write_spec(
 
 
 def where(folder: Path, study: str, number: int, attempt: int) -> dict[str, Any]:
-    path = folder / "runs" / study / f"{number:05d}" / f"where.{attempt}.json"
+    (study_folder,) = (folder / "runs").glob(f"{study}-*")  # runs/NAME-<uuid8>/
+    path = study_folder / f"{number:05d}" / f"where.{attempt}.json"
     return json.loads(path.read_text())
 
 
