@@ -358,10 +358,11 @@ def test_reports(store: Store) -> None:
     store.add_report(study_id, 0, 3, {"acc": 0.3})
     store.add_report(study_id, 0, 1, {"acc": 0.1, "loss": 2.0})
     store.add_report(study_id, 0, 2, {"acc": 0.2})
-    store.add_report(study_id, 0, 2, {"acc": 0.25})  # a repeated step replaces the earlier one
+    store.add_report(study_id, 0, 2, {"acc": 0.25})  # a metric given again replaces its value
+    store.add_report(study_id, 0, 1, {"loss": 1.5, "lr": 0.01})  # ... and the others are kept
     reports = store.get_reports(study_id, 0)
     assert [(r.step, dict(r.values)) for r in reports] == [
-        (1, {"acc": 0.1, "loss": 2.0}),
+        (1, {"acc": 0.1, "loss": 1.5, "lr": 0.01}),
         (2, {"acc": 0.25}),
         (3, {"acc": 0.3}),
     ]

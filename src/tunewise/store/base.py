@@ -246,8 +246,9 @@ class Store(ABC):
     def add_report(
         self, study_id: int, number: int, step: int, values: Mapping[str, float]
     ) -> None:
-        """Store intermediate values of a RUNNING trial at ``step``; a repeated step replaces
-        the earlier values of that step.
+        """Store intermediate values of a RUNNING trial at ``step``; a repeated step merges
+        into that step's values: a metric given again replaces its earlier value, the others
+        are kept (a command may print one metric per line).
 
         Raises:
             IllegalTransition: the trial is not RUNNING.

@@ -444,7 +444,7 @@ class SQLStore(Store):
     def add_report(
         self, study_id: int, number: int, step: int, values: Mapping[str, float]
     ) -> None:
-        document = dump_json(as_floats(values, "report values"), "report values")
+        new_values = as_floats(values, "report values")
         step = int(step)
 
         def tx(conn: Connection) -> None:
@@ -454,14 +454,16 @@ class SQLStore(Store):
                     f"trial {number} of study {study_id} is {row.state}: "
                     "reports are accepted only while it is running"
                 )
-            conn.execute(
-                reports.delete().where(
-                    reports.c.study_id == study_id,
-                    reports.c.trial_number == number,
-                    reports.c.attempt == row.attempt,
-                    reports.c.step == step,
-                )
+            same_step = (
+                reports.c.study_id == study_id,
+                reports.c.trial_number == number,
+                reports.c.attempt == row.attempt,
+                reports.c.step == step,
             )
+            earlier = conn.execute(sa.select(reports.c.metrics).where(*same_step)).scalar()
+            merged = {**(json.loads(earlier) if earlier is not None else {}), **new_values}
+            document = dump_json(merged, "report values")
+            conn.execute(reports.delete().where(*same_step))
             conn.execute(
                 reports.insert().values(
                     study_id=study_id,
