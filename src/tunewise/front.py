@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tunewise.errors import SpecError
 from tunewise.trial import (
     Constraint,
     Objective,
@@ -28,9 +27,12 @@ if TYPE_CHECKING:
     from tunewise.study import Study
 
 __all__ = [
+    "as_metrics",
+    "check_constraints",
+    "check_outcome",
     "front_trials",
-    "hypervolume_trace",
     "minimised",
+    "refuse_single",
     "resolve_objectives",
     "study_flags",
 ]
@@ -148,57 +150,6 @@ def front_trials(
     return sorted(front, key=lambda t: t.number)
 
 
-def hypervolume_trace(
-    trials: Sequence[Trial],
-    objectives: Sequence[Objective],
-    constraints: Sequence[Constraint],
-    reference: Sequence[float] | None = None,
-) -> dict[str, Any]:
-    """The hypervolume after each finished trial, in number order, of the feasible completed
-    trials in objective space NORMALISED by the ranges observed among them (each objective
-    mapped so its best value is 0 and its worst 1, the reference at 1.1 in every column unless
-    ``reference`` gives one in the objectives' own units): differently scaled objectives weigh
-    the same, and the last value is at most 1.1 ** M.
-
-    Returns ``{"numbers": [...], "hypervolume": [...], "reference": [...]}`` (the reference
-    in the objectives' own units, maximised ones as they are)."""
-    from tunewise.pareto import hypervolume_history
-
-    ordered = sorted((t for t in trials if t.state.is_finished), key=lambda t: t.number)
-    kept, points = _candidates(ordered, objectives, constraints)
-    if not kept:
-        return {
-            "numbers": [t.number for t in ordered],
-            "hypervolume": [0.0] * len(ordered),
-            "reference": None,
-        }
-    low, high = points.min(axis=0), points.max(axis=0)
-    span = np.where(high > low, high - low, 1.0)
-    if reference is None:
-        ref_min = high + 0.1 * span
-    else:
-        ref_min = np.asarray(minimised(list(reference), objectives), dtype=float)
-    scaled = (points - low) / span
-    ref = (ref_min - low) / span
-    history = hypervolume_history(scaled, ref)
-    by_number = dict(zip((t.number for t in kept), history, strict=True))
-    values, last = [], 0.0
-    for trial in ordered:
-        last = by_number.get(trial.number, last)
-        values.append(last)
-    reference_out = [float(-o.sign * r) for o, r in zip(objectives, ref_min, strict=True)]
-    return {
-        "numbers": [t.number for t in ordered],
-        "hypervolume": values,
-        "reference": reference_out,
-    }
-
-
-def values_of(metrics: Mapping[str, float], objectives: Sequence[Objective]) -> list[float | None]:
-    """Each objective's value in ``metrics`` (None where missing)."""
-    return [metrics.get(o.metric) for o in objectives]
-
-
 def refuse_single(name: str, count: int, attribute: str) -> None:
     """Optuna's behaviour: a single-objective result asked of a multi-objective study."""
     if count > 1:
@@ -206,12 +157,6 @@ def refuse_single(name: str, count: int, attribute: str) -> None:
             f"study {name!r} has {count} objectives, so it has no single {attribute}: use "
             "study.best_trials (the feasible Pareto front)"
         )
-
-
-def refuse_multi(field: str, what: str, count: int) -> None:
-    """A SpecError on ``field`` when ``what`` (a single-objective feature) meets several."""
-    if count > 1:
-        raise SpecError(field, f"{what} needs a study with one objective; this one has {count}")
 
 
 def as_metrics(
