@@ -351,3 +351,22 @@ def test_optimize_ends_at_the_target_of_every_objective() -> None:
     last = study.trials[-1]
     assert last.metrics["accuracy"] >= 0.5 and last.metrics["latency_ms"] <= 0.5
     assert study.reason is not None and "every target" in study.reason
+
+
+def test_convergence_needs_a_flat_hypervolume_and_trials_near_the_front() -> None:
+    from dataclasses import replace
+
+    from tunewise.stopping.completion_multi import check_criteria_for
+
+    spec = spec_of(objectives=TWO)
+    rule = criteria(convergence=True)
+    front = [finished(0, accuracy=0.9, latency_ms=9), finished(1, accuracy=0.5, latency_ms=1)]
+    near = [
+        replace(finished(n, accuracy=0.4, latency_ms=9), params={"x": 0.01 * (n % 3)})
+        for n in range(2, 25)
+    ]
+    met = check_criteria_for(rule, [*front, *near], spec.objectives, (), spec.space)
+    assert met is not None and met.reason == "convergence"
+    far = [replace(t, params={"x": 0.5 + 0.02 * (t.number % 20)}) for t in near]
+    assert check_criteria_for(rule, [*front, *far], spec.objectives, (), spec.space) is None
+    assert check_criteria_for(rule, [*front, *near[:10]], spec.objectives, (), spec.space) is None
