@@ -6,6 +6,7 @@ Shared by ``tests/server``, ``tests/security`` and ``tests/browser``.
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import math
 import os
@@ -39,7 +40,7 @@ def spec_dict(name: str, runs_dir: Path, *, max_trials: int = 100) -> dict[str, 
         "study": name,
         "objective": {"metric": "loss", "direction": "minimize"},
         "strategy": "random",
-        "space": SPACE,
+        "space": copy.deepcopy(SPACE),  # a caller may change it (tests/adversarial does)
         "trial": {"command": [sys.executable, "train.py", "--lr", "{lr}"]},
         "limits": {"max_trials": max_trials, "max_parallel": 2},
         "seed": 1,
