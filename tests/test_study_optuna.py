@@ -444,15 +444,26 @@ def test_get_trials_by_state() -> None:
         study.get_trials("completed")
 
 
-def test_user_attrs_show_in_the_trial_document_and_the_training_function_is_told_how() -> None:
+def _train_setting_attrs(params: dict[str, Any], trial: Any) -> float:
+    trial.set_user_attr("k", 1)
+    trial.set_user_attr("sizes", [params["x"], "a"])
+    if params["x"] > 0.5:
+        trial.set_user_attr("bad", object())  # not JSON: the trial fails, naming it
+    return 0.0
+
+
+def test_user_attrs_set_in_the_training_function_are_stored_with_the_trial() -> None:
     from tunewise.documents import trial_document
 
-    def train(params: dict[str, Any], trial: Any) -> float:
-        trial.set_user_attr("k", 1)
-        return 0.0
-
     study = new()
-    with pytest.raises(tw.NoTrialCompleted, match=r"set_user_attr\('k', \.\.\.\) is not avail"):
-        study.optimize(train, n_trials=1, progress=False)
+    study.enqueue_trial({"x": 0.25, "k": "a"})
+    study.enqueue_trial({"x": 0.75, "k": "a"})
+    study.optimize(_train_setting_attrs, n_trials=2, progress=False)
+    first, second = study.trials
+    assert first.state == TrialState.COMPLETED
+    assert first.user_attrs == {"k": 1, "sizes": [0.25, "a"]}
+    assert second.state == TrialState.FAILED and "must be a JSON value" in (second.error or "")
     study.set_trial_user_attr(0, "note", "flaky GPU")
-    assert trial_document(study.trials[0])["user_attrs"] == {"note": "flaky GPU"}
+    assert trial_document(study.trials[0])["user_attrs"] == {
+        "k": 1, "sizes": [0.25, "a"], "note": "flaky GPU"
+    }  # fmt: skip

@@ -515,6 +515,9 @@ class Tuner:
         kind = outcome.failure_kind
         attempt = self._trials[number].attempt if number in self._trials else 1
         outcome = self._explain(number, outcome)
+        for key, value in (outcome.user_attrs or {}).items():  # trial.set_user_attr in the trial
+            with contextlib.suppress(IllegalTransition):
+                self.store.set_trial_user_attr(sid, number, key, value)
         if outcome.params is not None and outcome.distributions is not None:
             from tunewise.define_by_run import record_suggested
 

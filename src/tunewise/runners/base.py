@@ -59,6 +59,8 @@ class Outcome:
     #: spec's form); None when it ran a declared space.
     params: Mapping[str, Any] | None = None
     distributions: Mapping[str, Mapping[str, Any]] | None = None
+    #: What the training function set with ``trial.set_user_attr`` (stored with the trial).
+    user_attrs: Mapping[str, Any] | None = None
 
     @classmethod
     def failed(

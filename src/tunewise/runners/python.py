@@ -107,13 +107,20 @@ class TrialContext(Suggester):
         return self._should_stop()
 
     def set_user_attr(self, key: str, value: object) -> None:
-        """Not available in a trial's process (it has no line to the store but its reports):
-        refused with what to do instead, rather than an AttributeError."""
-        raise TypeError(
-            f"trial.set_user_attr({key!r}, ...) is not available inside a training function; "
-            "return the value as a metric, or set it from optimize(callbacks=[fn]) with "
-            "study.set_trial_user_attr(trial.number, key, value)"
-        )
+        """Optuna's ``trial.set_user_attr``: a JSON value kept with the trial. The trial's
+        process has no line to the store, so the attributes travel back with its result and
+        are stored when it ends (a trial killed by a stop or a timeout keeps none)."""
+        from tunewise.study_admin import user_attr
+
+        key, value = user_attr(key, value)
+        self.user_attrs[key] = value
+
+    @property
+    def user_attrs(self) -> dict[str, Any]:
+        """The attributes set so far in this trial."""
+        if not hasattr(self, "_user_attrs"):
+            self._user_attrs: dict[str, Any] = {}
+        return self._user_attrs
 
 
 @contextlib.contextmanager
@@ -173,6 +180,8 @@ class PythonRunner:
     def run(self, job: TrialJob, report: ReportCallback, should_stop: StopCheck) -> Outcome:
         context = TrialContext(job, should_stop)
         outcome = self._run(job, report, should_stop, context)
+        if context.user_attrs:
+            outcome = replace(outcome, user_attrs=dict(context.user_attrs))
         if job.space is None:
             return outcome
         # define-by-run: what the trial asked goes back to be stored (tunewise.define_by_run)
