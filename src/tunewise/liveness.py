@@ -3,7 +3,7 @@
 A driver killed with ``kill -9`` (or a reboot, a closed laptop) cannot write that it ended, so
 the store keeps saying ``running``. Its trials' leases tell the truth: when every running
 trial's lease has expired, or its owner is a dead process of this machine, nobody runs the
-study any more. ``tunewise status``, ``Study.state`` and the README call that ``interrupted``
+study any more. ``tunewise status``, ``Study.state`` and the user guide call that ``interrupted``
 (``tunewise resume`` continues it), the same word Ctrl-C stores.
 """
 
