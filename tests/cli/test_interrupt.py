@@ -86,7 +86,8 @@ def test_ctrl_c_records_running_trials_and_the_study_can_be_continued(tmp_path: 
 
 def test_after_kill_9_status_python_and_readme_all_say_interrupted(tmp_path: Path) -> None:
     """A driver killed with -9 cannot store that it ended; its trials' leases show it, and
-    ``tunewise status``, ``Study.state`` and the user guide (docs/guide.md) call that the same: ``interrupted``."""
+    ``tunewise status``, ``Study.state`` and the user guide (docs/guide.md) call that the
+    same: ``interrupted``."""
     (tmp_path / "slowtrain.py").write_text(TRAIN.replace("0.3 if", "30 if").replace("0.6", "30"))
     (tmp_path / "spec.yaml").write_text(SPEC)
     url = f"sqlite:///{tmp_path / 't.db'}"
