@@ -148,6 +148,22 @@ class TrialLink:
         return report_module._sink is None and os.environ.get(TRIAL_ENV) is not None
 
 
+class LinkedCallback:
+    """What every framework's callback shows of its :class:`TrialLink`: ``last_value``, the
+    last value reported, and ``stopped_by``, why it stopped training (``None``, ``"study"``,
+    ``"sigterm"``). Mixed into each framework's own callback class."""
+
+    _link: TrialLink
+
+    @property
+    def last_value(self) -> float | None:
+        return self._link.last_value
+
+    @property
+    def stopped_by(self) -> str | None:
+        return self._link.stopped_by
+
+
 def _as_number(name: str, value: Any) -> float:
     """A framework's metric (a float, a numpy or torch scalar) as float, or a TypeError."""
     item = getattr(value, "item", None)

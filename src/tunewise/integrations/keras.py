@@ -27,12 +27,17 @@ from typing import Any
 
 import keras
 
-from tunewise.integrations._control import TrialLike, TrialLink, missing_metric
+from tunewise.integrations._control import (
+    LinkedCallback,
+    TrialLike,
+    TrialLink,
+    missing_metric,
+)
 
 __all__ = ["TunewiseCallback"]
 
 
-class TunewiseCallback(keras.callbacks.Callback):
+class TunewiseCallback(LinkedCallback, keras.callbacks.Callback):
     """Reports ``monitor`` to the trial each epoch and sets ``model.stop_training`` when the
     study decides; ``last_value`` holds the last value reported, ``stopped_by`` why it
     stopped training (``None``, ``"study"``, ``"sigterm"``)."""
@@ -47,14 +52,6 @@ class TunewiseCallback(keras.callbacks.Callback):
         super().__init__()
         self.monitor = monitor
         self._link = TrialLink(metric or monitor, trial)
-
-    @property
-    def last_value(self) -> float | None:
-        return self._link.last_value
-
-    @property
-    def stopped_by(self) -> str | None:
-        return self._link.stopped_by
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self._link.begin()

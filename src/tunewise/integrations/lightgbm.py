@@ -31,12 +31,17 @@ from typing import Any
 
 import lightgbm
 
-from tunewise.integrations._control import TrialLike, TrialLink, missing_metric
+from tunewise.integrations._control import (
+    LinkedCallback,
+    TrialLike,
+    TrialLink,
+    missing_metric,
+)
 
 __all__ = ["TunewiseCallback"]
 
 
-class TunewiseCallback:
+class TunewiseCallback(LinkedCallback):
     """A LightGBM callback (``callbacks=[TunewiseCallback(...)]``); ``last_value`` holds the
     last value reported, ``stopped_by`` why it stopped training (``None``, ``"study"``,
     ``"sigterm"``)."""
@@ -54,14 +59,6 @@ class TunewiseCallback:
     ) -> None:
         self.monitor = monitor
         self._link = TrialLink(metric or monitor, trial)
-
-    @property
-    def last_value(self) -> float | None:
-        return self._link.last_value
-
-    @property
-    def stopped_by(self) -> str | None:
-        return self._link.stopped_by
 
     def __call__(self, env: Any) -> None:
         if env.iteration == env.begin_iteration:

@@ -30,12 +30,17 @@ from typing import Any
 
 import lightning.pytorch as pl
 
-from tunewise.integrations._control import TrialLike, TrialLink, missing_metric
+from tunewise.integrations._control import (
+    LinkedCallback,
+    TrialLike,
+    TrialLink,
+    missing_metric,
+)
 
 __all__ = ["TunewiseCallback"]
 
 
-class TunewiseCallback(pl.Callback):
+class TunewiseCallback(LinkedCallback, pl.Callback):
     """Reports ``monitor`` to the trial each epoch and sets ``trainer.should_stop`` when the
     study decides; ``last_value`` holds the last value reported, ``stopped_by`` why it
     stopped training (``None``, ``"study"``, ``"sigterm"``)."""
@@ -52,14 +57,6 @@ class TunewiseCallback(pl.Callback):
         self._link = TrialLink(metric or monitor, trial)
         self._reported_epoch = -1
         self._from_validation = False
-
-    @property
-    def last_value(self) -> float | None:
-        return self._link.last_value
-
-    @property
-    def stopped_by(self) -> str | None:
-        return self._link.stopped_by
 
     # Lightning sets its own SIGTERM handler after on_fit_start (it makes the loops raise
     # SIGTERMException, which ends fit with an exception): ours replaces it once training

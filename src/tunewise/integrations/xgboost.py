@@ -29,12 +29,17 @@ from typing import Any
 
 import xgboost
 
-from tunewise.integrations._control import TrialLike, TrialLink, missing_metric
+from tunewise.integrations._control import (
+    LinkedCallback,
+    TrialLike,
+    TrialLink,
+    missing_metric,
+)
 
 __all__ = ["TunewiseCallback"]
 
 
-class TunewiseCallback(xgboost.callback.TrainingCallback):
+class TunewiseCallback(LinkedCallback, xgboost.callback.TrainingCallback):
     """An XGBoost training callback; ``last_value`` holds the last value reported,
     ``stopped_by`` why it stopped training (``None``, ``"study"``, ``"sigterm"``)."""
 
@@ -48,14 +53,6 @@ class TunewiseCallback(xgboost.callback.TrainingCallback):
         super().__init__()
         self.monitor = monitor
         self._link = TrialLink(metric or monitor, trial)
-
-    @property
-    def last_value(self) -> float | None:
-        return self._link.last_value
-
-    @property
-    def stopped_by(self) -> str | None:
-        return self._link.stopped_by
 
     def before_training(self, model: Any) -> Any:
         self._link.begin()
