@@ -157,12 +157,10 @@ class BayesianStrategy(Strategy):
                 except (ArithmeticError, ValueError, np.linalg.LinAlgError) as exc:
                     logger.warning("bayesian: model failed (%s); suggesting a random point", exc)
                     model = None
-            if pick is None:
-                pick = features.random_new(avoid, rng)
+            pick = features.take(pick, avoid, rng)
             if pick is None:
                 break
             row, params = pick
-            avoid.add(features.key(row))
             chosen.append(row[None, :])
             out.append(params)
         return out

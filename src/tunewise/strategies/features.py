@@ -349,6 +349,20 @@ class Features:
         rows = rows[rng.permutation(len(rows))] if rows is not None else self.random(rng, draws)
         return self.first_new(rows, avoid)
 
+    def take(
+        self,
+        pick: tuple[np.ndarray, dict[str, Any]] | None,
+        avoid: set[bytes],
+        rng: np.random.Generator,
+    ) -> tuple[np.ndarray, dict[str, Any]] | None:
+        """The strategy's ``pick``, else a random new configuration (the fallback every model
+        strategy uses), marked as taken in ``avoid``; ``None`` when none is left."""
+        if pick is None:
+            pick = self.random_new(avoid, rng)
+        if pick is not None:
+            avoid.add(self.key(pick[0]))
+        return pick
+
     def exhausted(self, avoid: set[bytes]) -> bool:
         """Whether a finite space has no configuration left outside ``avoid``."""
         return self.size is not None and len(avoid) >= self.size

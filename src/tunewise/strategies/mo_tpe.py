@@ -68,12 +68,10 @@ def suggest(
             pick = _grouped_pick(features, out.x, rank, out.present, np.vstack(liars), avoid, rng)
         else:
             pick = _tpe_pick(features, out.x, rank, np.vstack(liars), avoid, rng)
-        if pick is None:
-            pick = features.random_new(avoid, rng)
+        pick = features.take(pick, avoid, rng)
         if pick is None:
             break
         row, params = pick
-        avoid.add(features.key(row))
         liars.append(row[None, :])
         picks.append(params)
     return picks

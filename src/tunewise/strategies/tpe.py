@@ -104,12 +104,10 @@ class TPEStrategy(Strategy):
                 )
             else:
                 pick = _tpe_pick(features, obs.x, obs.y, np.vstack(liars), avoid, rng)
-            if pick is None:
-                pick = features.random_new(avoid, rng)
+            pick = features.take(pick, avoid, rng)
             if pick is None:
                 break
             row, params = pick
-            avoid.add(features.key(row))
             liars.append(row[None, :])
             out.append(params)
         return out
