@@ -259,6 +259,11 @@ class Trial:
     last_step: int | None = None
     #: JSON values the user attached (``trial.set_user_attr``), as Optuna's ``user_attrs``.
     user_attrs: Mapping[str, Any] = field(default_factory=dict)
+    #: The version of the study's space it was suggested or added under (1 until an edit).
+    space_version: int = 1
+    #: What its suggestion was made from (strategy, seed, trials finished and pending), for
+    #: ``tunewise replay``; ``None`` when no strategy suggested it.
+    suggestion: Mapping[str, Any] | None = None
 
     @property
     def duration(self) -> float | None:
@@ -302,3 +307,16 @@ class StudyRecord:
     uuid: str = ""
     #: JSON values the user attached (``study.set_user_attr``).
     user_attrs: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SpaceVersion:
+    """One version of a study's definition (its space, static values, ...) once the space was
+    edited: ``version`` 1 is the definition the study began with."""
+
+    version: int
+    definition: Mapping[str, Any]
+    #: What the edit said about itself (``tunewise edit``: removed parameters and the values
+    #: they are fixed at, the earlier trials set aside and why).
+    note: Mapping[str, Any] = field(default_factory=dict)
+    created_at: datetime | None = None

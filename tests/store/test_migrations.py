@@ -56,7 +56,8 @@ def test_fresh_database_is_created_at_head(store_url: str, engine: sa.Engine) ->
     assert _tables(engine) == set()
     open_store(store_url).close()
     assert _versions(engine) == [SCHEMA_REVISION]
-    assert _tables(engine) == {"studies", "trials", "reports", "attempts", VERSION_TABLE}
+    tables = {"studies", "trials", "reports", "attempts", "space_versions", VERSION_TABLE}
+    assert _tables(engine) == tables
 
 
 @reopenable
@@ -163,6 +164,9 @@ def test_a_database_written_by_schema_0001_is_upgraded_with_its_data(tmp_path: P
         assert [r.step for r in store.get_reports(study.id, 0)] == [1]
         assert len(study.uuid) == 32 and study.user_attrs == {}  # 0005 gave it an identity
         assert all(t.user_attrs == {} for t in trials)
+        # 0006: every earlier trial was suggested under version 1, by no recorded suggestion
+        assert all(t.space_version == 1 and t.suggestion is None for t in trials)
+        assert [v.version for v in store.get_space_versions(study.id)] == [1]
         assert store.get_attempts(study.id, 4) == []
         requeued = store.requeue_trial(study.id, 4, failure_kind=FailureKind.LOST)
         assert requeued.attempt == 2

@@ -46,7 +46,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -55,6 +55,7 @@ from tunewise.trial import (
     Attempt,
     FailureKind,
     Report,
+    SpaceVersion,
     StudyRecord,
     StudyState,
     Trial,
@@ -73,6 +74,7 @@ class StudyRows:
     trials: list[dict[str, Any]]
     attempts: list[dict[str, Any]]
     reports: list[dict[str, Any]]
+    space_versions: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Store(ABC):
@@ -171,8 +173,12 @@ class Store(ABC):
         lease_seconds: float | None = None,
         number: int | None = None,
         user_attrs: Mapping[str, Any] | None = None,
+        suggestion: Mapping[str, Any] | None = None,
     ) -> Trial:
         """Add a trial with the next number, QUEUED; or RUNNING leased to ``owner`` when given.
+
+        The trial records the study's current space version (``Trial.space_version``) and
+        ``suggestion``, what the strategy suggested it from (``Trial.suggestion``).
 
         ``number``: add it only if the next number is this one (the caller suggested ``params``
         from the study's trials ``0 .. number - 1``; processes sharing a study use it so that no
@@ -182,6 +188,27 @@ class Store(ABC):
             NumberTaken: ``number`` is given and the study's next number is another one
                 (nothing is added).
             StoreError: no study with that id, or ``owner`` without ``lease_seconds``.
+        """
+
+    @abstractmethod
+    def add_space_version(
+        self, study_id: int, definition: Mapping[str, Any], note: Mapping[str, Any]
+    ) -> SpaceVersion:
+        """Make ``definition`` the study's definition, as a new space version, in one
+        transaction: the first edit also stores version 1 (the definition as it was). Trials
+        added from then on record the new version.
+
+        Raises:
+            StoreError: no study with that id, or a document that is not JSON-serialisable.
+        """
+
+    @abstractmethod
+    def get_space_versions(self, study_id: int) -> list[SpaceVersion]:
+        """Every version of the study's definition, oldest first; a study never edited has
+        one, its definition (version 1).
+
+        Raises:
+            StoreError: no study with that id.
         """
 
     @abstractmethod

@@ -36,11 +36,19 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
 from tunewise.errors import StoreError
-from tunewise.trial import Attempt, FailureKind, StudyRecord, StudyState, Trial, TrialState
+from tunewise.trial import (
+    Attempt,
+    FailureKind,
+    SpaceVersion,
+    StudyRecord,
+    StudyState,
+    Trial,
+    TrialState,
+)
 
 #: The Alembic revision this code was written for; ``SQLStore`` compares the database's
 #: revision with it to skip loading the migration scripts on every open.
-SCHEMA_REVISION = "0005"
+SCHEMA_REVISION = "0006"
 
 #: Alembic's bookkeeping table; named after the package so that a PostgreSQL database shared
 #: with another Alembic-managed application does not mix their revisions.
@@ -102,6 +110,11 @@ trials = sa.Table(
     sa.Column("finished_at", sa.Double, nullable=True),
     sa.Column("last_step", sa.Integer, nullable=True),
     sa.Column("user_attrs", sa.Text, nullable=False, server_default=sa.text("'{}'")),
+    # The space version the trial was suggested or added under (migration 0006).
+    sa.Column("space_version", sa.Integer, nullable=False, server_default=sa.text("1")),
+    # JSON: what its suggestion was made from, for ``tunewise replay`` (NULL: not suggested by
+    # a strategy, or stored before 0006).
+    sa.Column("suggestion", sa.Text, nullable=True),
     sa.UniqueConstraint("study_id", "number"),
     # Equality on study and state, in number order: the next queued trial and the running
     # ones are found without walking the study (migration 0004).
@@ -126,6 +139,21 @@ reports = sa.Table(
         ondelete="CASCADE",
     ),
     sa.UniqueConstraint("study_id", "trial_number", "attempt", "step"),
+)
+
+#: Every definition a study had once its space was edited (``Store.add_space_version``).
+space_versions = sa.Table(
+    "space_versions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "study_id", sa.Integer, sa.ForeignKey("studies.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("definition", sa.Text, nullable=False),
+    sa.Column("note", sa.Text, nullable=False, server_default=sa.text("'{}'")),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.UniqueConstraint("study_id", "version"),
 )
 
 #: Earlier attempts of a trial that was retried (the trial's row holds the current attempt).
@@ -323,4 +351,16 @@ def trial_from_row(row: Row[Any]) -> Trial:
         finished_at=to_datetime(m["finished_at"]),
         last_step=m["last_step"],
         user_attrs=json.loads(m["user_attrs"]),
+        space_version=m["space_version"],
+        suggestion=None if m["suggestion"] is None else json.loads(m["suggestion"]),
+    )
+
+
+def space_version_from_row(row: Row[Any]) -> SpaceVersion:
+    m = row._mapping
+    return SpaceVersion(
+        version=m["version"],
+        definition=json.loads(m["definition"]),
+        note=json.loads(m["note"]),
+        created_at=to_datetime(m["created_at"]),
     )

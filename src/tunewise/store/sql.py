@@ -55,6 +55,8 @@ from tunewise.store.schema import (
     encode_value,
     reports,
     schema_is_outdated,
+    space_version_from_row,
+    space_versions,
     studies,
     study_from_row,
     to_datetime,
@@ -70,6 +72,7 @@ from tunewise.trial import (
     Attempt,
     FailureKind,
     Report,
+    SpaceVersion,
     StudyRecord,
     StudyState,
     Trial,
@@ -252,6 +255,61 @@ class SQLStore(Store):
     def update_study_definition(self, study_id: int, definition: Mapping[str, Any]) -> None:
         self._update_study(study_id, definition=dump_json(definition, "study definition"))
 
+    def add_space_version(
+        self, study_id: int, definition: Mapping[str, Any], note: Mapping[str, Any]
+    ) -> SpaceVersion:
+        document = dump_json(definition, "study definition")
+        remark = dump_json(dict(note), "space version note")
+
+        def tx(conn: Connection) -> SpaceVersion:
+            study = conn.execute(
+                sa.select(studies.c.definition, studies.c.created_at)
+                .where(studies.c.id == study_id)
+                .with_for_update()
+            ).first()
+            if study is None:
+                raise StoreError(f"no study with id {study_id}")
+            version = _space_version(conn, study_id)
+            rows = []
+            if version == 1 and not _has_versions(conn, study_id):  # keep what it began with
+                rows.append(
+                    {"version": 1, "definition": study.definition, "created_at": study.created_at}
+                )
+            now = time.time()
+            rows.append({"version": version + 1, "definition": document, "note": remark})
+            for row in rows:
+                conn.execute(
+                    space_versions.insert().values(
+                        study_id=study_id, **{"note": "{}", "created_at": now, **row}
+                    )
+                )
+            update = studies.update().where(studies.c.id == study_id)
+            conn.execute(update.values(definition=document))
+            query = sa.select(space_versions).where(
+                space_versions.c.study_id == study_id, space_versions.c.version == version + 1
+            )
+            return space_version_from_row(conn.execute(query).one())
+
+        return self._run(tx)
+
+    def get_space_versions(self, study_id: int) -> list[SpaceVersion]:
+        def tx(conn: Connection) -> list[SpaceVersion]:
+            query = (
+                sa.select(space_versions)
+                .where(space_versions.c.study_id == study_id)
+                .order_by(space_versions.c.version)
+            )
+            versions = [space_version_from_row(row) for row in conn.execute(query)]
+            if versions:
+                return versions
+            study = conn.execute(sa.select(studies).where(studies.c.id == study_id)).first()
+            if study is None:
+                raise StoreError(f"no study with id {study_id}")
+            record = study_from_row(study)
+            return [SpaceVersion(1, record.definition, {}, record.created_at)]
+
+        return self._run(tx, write=False)
+
     def set_study_user_attr(self, study_id: int, key: str, value: Any) -> None:
         def tx(conn: Connection) -> None:
             query = sa.select(studies.c.user_attrs).where(studies.c.id == study_id)
@@ -303,11 +361,13 @@ class SQLStore(Store):
         lease_seconds: float | None = None,
         number: int | None = None,
         user_attrs: Mapping[str, Any] | None = None,
+        suggestion: Mapping[str, Any] | None = None,
     ) -> Trial:
         if owner is not None and lease_seconds is None:
             raise StoreError("add_trial: a trial leased to an owner needs lease_seconds")
         document = dump_json(params, "trial parameters")
         attrs = dump_json(dict(user_attrs or {}), "user attributes")
+        record = None if suggestion is None else dump_json(dict(suggestion), "suggestion record")
 
         def tx(conn: Connection) -> Trial:
             # With ``number``, PostgreSQL re-checks it after waiting for the study's row lock.
@@ -326,6 +386,8 @@ class SQLStore(Store):
                 "metrics": "{}",
                 "created_at": now,
                 "user_attrs": attrs,
+                "space_version": _space_version(conn, study_id),
+                "suggestion": record,
             }
             if owner is not None and lease_seconds is not None:
                 values.update(_lease(owner, lease_seconds, now), state=_RUNNING, started_at=now)
@@ -376,6 +438,7 @@ class SQLStore(Store):
                 "created_at": now,
                 "started_at": now,
                 "finished_at": now,
+                "space_version": _space_version(conn, study_id),
             }
             return trial_from_row(conn.execute(_INSERT_TRIAL, row).one())
 
@@ -792,6 +855,16 @@ def _sqlite_begin(conn: Connection) -> None:
 
 
 # Rows and values -----------------------------------------------------------------------
+def _space_version(conn: Connection, study_id: int) -> int:
+    """The study's current space version (1 until its space is edited)."""
+    return int(conn.execute(_CURRENT_VERSION, {"p_study": study_id}).scalar_one())
+
+
+def _has_versions(conn: Connection, study_id: int) -> bool:
+    query = sa.select(space_versions.c.id).where(space_versions.c.study_id == study_id)
+    return conn.execute(query.limit(1)).first() is not None
+
+
 def _key(study_id: int, number: int) -> sa.ColumnElement[bool]:
     return sa.and_(trials.c.study_id == study_id, trials.c.number == number)
 
@@ -810,6 +883,9 @@ _BUMP = (
 )
 #: The next number only if it is ``p_number`` (a suggestion made for that number).
 _BUMP_AT = _BUMP.where(studies.c.next_number == sa.bindparam("p_number"))
+_CURRENT_VERSION = sa.select(sa.func.coalesce(sa.func.max(space_versions.c.version), 1)).where(
+    space_versions.c.study_id == sa.bindparam("p_study")
+)
 _INSERT_TRIAL = trials.insert().returning(*trials.c)  # the columns are the parameters given
 _ATTEMPT = sa.select(trials.c.attempt).where(_P_KEY)
 _REPORTS = (

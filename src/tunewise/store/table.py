@@ -42,6 +42,8 @@ COLUMNS = (
     "finished_at",
     "last_step",
     "user_attrs",
+    "space_version",
+    "suggestion",
 )
 
 _STATES = {state.value: state for state in TrialState}
@@ -147,6 +149,11 @@ def _json(table: TrialTable, name: str) -> list[Any]:
     return values if len(values) == len(cells) else [json.loads(cell) for cell in cells]
 
 
+def _json_or_none(table: TrialTable, name: str) -> list[Any]:
+    """A nullable JSON column: ``None`` where the cell is NULL."""
+    return [None if cell is None else json.loads(cell) for cell in table._cells(name)]
+
+
 def _value(table: TrialTable, name: str) -> list[float | None]:
     """``value``, or ``value_special`` (NaN, infinities) where it is set; an int is a float
     (SQLite may hand back a REAL 0.0 as 0)."""
@@ -167,6 +174,7 @@ _DECODERS: dict[str, Callable[[TrialTable, str], list[Any]]] = {
     "params": _json,
     "metrics": _json,
     "user_attrs": _json,
+    "suggestion": _json_or_none,
     "value": _value,
     "state": _enum(_STATES),
     "failure_kind": _enum(_KINDS),

@@ -15,7 +15,14 @@ from sqlalchemy.engine import Connection
 
 from tunewise.errors import StudyExists, StudyNotFound
 from tunewise.store.base import StudyRows
-from tunewise.store.schema import attempts, reports, studies, study_from_row, trials
+from tunewise.store.schema import (
+    attempts,
+    reports,
+    space_versions,
+    studies,
+    study_from_row,
+    trials,
+)
 from tunewise.trial import StudyRecord
 
 
@@ -45,6 +52,7 @@ def read_study(conn: Connection, name: str) -> StudyRows:
         trials=_rows(conn, trials, study_id),
         attempts=_rows(conn, attempts, study_id),
         reports=_rows(conn, reports, study_id),
+        space_versions=_rows(conn, space_versions, study_id),
     )
 
 
@@ -59,7 +67,8 @@ def write_study(conn: Connection, rows: StudyRows, name: str) -> StudyRecord:
         raise StudyExists(name)
     values = {**rows.study, "name": name, "uuid": uuid.uuid4().hex}
     created = conn.execute(studies.insert().values(**values).returning(*studies.c)).one()
-    for table, table_rows in ((trials, rows.trials), (attempts, rows.attempts)):
+    copied = ((trials, rows.trials), (attempts, rows.attempts))
+    for table, table_rows in (*copied, (space_versions, rows.space_versions)):
         if table_rows:
             conn.execute(table.insert(), [{**r, "study_id": created.id} for r in table_rows])
     if rows.reports:
@@ -69,6 +78,6 @@ def write_study(conn: Connection, rows: StudyRows, name: str) -> StudyRecord:
 
 def delete_study(conn: Connection, study_id: int) -> None:
     """Remove a study and everything it holds, children first (no reliance on cascades)."""
-    for table in (reports, attempts, trials):
+    for table in (reports, attempts, space_versions, trials):
         conn.execute(table.delete().where(table.c.study_id == study_id))
     conn.execute(studies.delete().where(studies.c.id == study_id))
