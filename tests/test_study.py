@@ -81,8 +81,17 @@ def test_a_different_definition_under_the_same_name_is_refused(tmp_path: Path) -
 
 
 def test_load_study_of_an_unknown_name(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    tw.create_study("other", objective=OBJECTIVE, space=SPACE, storage=url)
     with pytest.raises(tw.StudyNotFound):
-        tw.load_study("nope", storage=f"sqlite:///{tmp_path / 'x.db'}")
+        tw.load_study("nope", storage=url)
+
+
+def test_load_study_from_a_mistyped_path_names_it_and_creates_nothing(tmp_path: Path) -> None:
+    missing = tmp_path / "typo.db"
+    with pytest.raises(tw.SpecError, match="typo.db"):
+        tw.load_study("demo", storage=f"sqlite:///{missing}")
+    assert not missing.exists()
 
 
 def test_failing_trials_do_not_stop_the_study_until_the_limit() -> None:

@@ -50,7 +50,9 @@ MEMORY_LEASE_SECONDS = 7 * 24 * 3600.0
 DEFAULT_RUNS_DIR = "tunewise-runs"
 
 
-def _open(storage: str | None) -> Store:
+def _open(storage: str | None, *, create: bool = True) -> Store:
+    """The store at ``storage``; ``create=False``: an existing one only (a mistyped SQLite
+    path is an error naming it, and leaves no empty database behind)."""
     from tunewise.store import open_store
 
     if storage is not None and not isinstance(storage, str):
@@ -58,7 +60,7 @@ def _open(storage: str | None) -> Store:
             "storage must be a database URL such as sqlite:///tunewise.db or "
             f"postgresql://user@host/db (None: in memory), got {storage!r}"
         )
-    return open_store(storage)
+    return open_store(storage, create=create)
 
 
 class Study:
@@ -779,8 +781,9 @@ def load_study(name: str, *, storage: str | None = None) -> Study:
 
     Raises:
         StudyNotFound: there is no such study in ``storage``.
+        SpecError: ``storage`` names a SQLite file that does not exist.
     """
-    store = _open(storage)
+    store = _open(storage, create=storage is None)
     try:
         return Study(store, name, storage=storage)
     except StudyNotFound:
