@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from tunewise.cost import check_max_cost
 from tunewise.errors import SpecError
 from tunewise.validation import check_keys, parse_duration, positive_int
 
@@ -23,18 +24,29 @@ class Limits:
     max_parallel: int = 1
     max_runtime: float | None = None  # seconds of study wall clock
     max_consecutive_failures: int = DEFAULT_MAX_CONSECUTIVE_FAILURES
+    #: The study's budget in the units of its ``cost`` (money, GPU-hours): see tunewise.cost.
+    max_cost: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "max_trials": self.max_trials,
             "max_parallel": self.max_parallel,
             "max_runtime": self.max_runtime,
             "max_consecutive_failures": self.max_consecutive_failures,
         }
+        if self.max_cost is not None:  # left out unset: specs stored before it read the same
+            out["max_cost"] = self.max_cost
+        return out
 
     @classmethod
     def from_dict(cls, data: Any, path: str = "limits") -> Limits:
-        keys = ("max_trials", "max_parallel", "max_runtime", "max_consecutive_failures")
+        keys = (
+            "max_trials",
+            "max_parallel",
+            "max_runtime",
+            "max_consecutive_failures",
+            "max_cost",
+        )
         data = check_keys(data or {}, path, keys)
         max_trials = data.get("max_trials")
         if max_trials is not None:
@@ -50,6 +62,7 @@ class Limits:
                 data.get("max_consecutive_failures", DEFAULT_MAX_CONSECUTIVE_FAILURES),
                 f"{path}.max_consecutive_failures",
             ),
+            max_cost=check_max_cost(data.get("max_cost"), f"{path}.max_cost"),
         )
 
 

@@ -18,6 +18,7 @@ import time
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 if TYPE_CHECKING:
+    from tunewise.cost import CostSummary
     from tunewise.tuner import Progress
 
 #: The library's logger (:mod:`tunewise.logs`), whose console lines a live terminal display
@@ -49,10 +50,18 @@ def format_progress(p: Progress, bar: bool = True) -> str:
     else:
         count = f"{p.done} "
     best = "--" if p.best is None else f"{p.best:.6g} (#{p.best_number})"
+    cost = "" if p.cost is None else f"cost {format_cost(p.cost)} | "
     return (
-        f"trials {count}running {p.running} | failed {p.failed} | best {best} | "
+        f"trials {count}running {p.running} | failed {p.failed} | best {best} | {cost}"
         f"{format_seconds(p.elapsed)} elapsed | ETA {format_seconds(p.eta)}"
     )
+
+
+def format_cost(cost: CostSummary) -> str:
+    """``12.3/50 (37.7 left)``, or the amount spent when the study has no cost budget."""
+    if cost.limit is None:
+        return f"{cost.spent:.4g}"
+    return f"{cost.spent:.4g}/{cost.limit:g} ({cost.left:.4g} left)"
 
 
 def in_jupyter() -> bool:

@@ -28,6 +28,7 @@ from tunewise.schema_parts import (
     STRATEGIES,
     STUDY,
     categorical_param,
+    cost,
     executor,
     float_param,
     int_param,
@@ -168,6 +169,14 @@ def _properties() -> dict[str, Any]:
                     kind="integer >= 1",
                     default=10,
                     example=5,
+                    invalid=0,
+                ),
+                "max_cost": key(
+                    {"type": "number", "exclusiveMinimum": 0},
+                    "The study's budget in the units of cost (money, GPU-hours): it ends there "
+                    "and starts no trial expected to overrun it. Needs cost.",
+                    kind="number > 0",
+                    example=50,
                     invalid=0,
                 ),
             },
@@ -437,6 +446,7 @@ def _properties() -> dict[str, Any]:
             invalid="yes",
         ),
         "tracking": tracking(),
+        "cost": cost(),
     }
 
 
@@ -466,6 +476,13 @@ def schema() -> dict[str, Any]:
                     "required": ["define_by_run"],
                 },
                 "else": {"required": ["space"], "properties": {"space": {"minProperties": 1}}},
+            },
+            {
+                "if": {
+                    "properties": {"limits": {"required": ["max_cost"]}},
+                    "required": ["limits"],
+                },
+                "then": {"required": ["cost"]},
             },
             {
                 "if": {"required": ["hyperband"]},

@@ -116,6 +116,8 @@ def base_spec(path: str) -> dict[str, Any]:
         data["completion"] = {"not_improving": {"trials": 5}}
     if path.startswith("warm_start"):
         data["warm_start"] = {"parents": ["old"]}
+    if path.startswith("limits.max_cost") or path == "cost.aware":
+        data["cost"] = {"per_hour": 3.06}
     if path.startswith("tracking"):
         data["tracking"] = {"wandb": {"mode": "offline"}, "tensorboard": {"log_dir": "tb"}}
     return data

@@ -473,3 +473,39 @@ def tracking() -> dict[str, Any]:
     )
     out["x-invalid"] = {"neptune": {}}
     return out
+
+
+def cost() -> dict[str, Any]:
+    """``cost``: what a trial costs, for ``limits.max_cost`` (tunewise.cost)."""
+    price = {"type": "number", "exclusiveMinimum": 0}
+    out = section(
+        {
+            "per_hour": key(
+                price,
+                "A price per trial-hour, times the GPUs each trial holds (1 without GPUs); "
+                "per_hour: 1 makes the budget GPU-hours.",
+                kind="number > 0",
+                example=3.06,
+                invalid=0,
+            ),
+            "metric": key(
+                {"type": "string", "minLength": 1},
+                "A metric each trial reports; its last value is the trial's cost.",
+                kind="string",
+                example="dollars",
+                invalid="",
+            ),
+            "aware": key(
+                {"type": "boolean"},
+                "bayesian weighs expected improvement per unit of expected cost.",
+                kind="boolean",
+                default=False,
+                example=True,
+                invalid="yes",
+            ),
+        },
+        "What a trial costs: give per_hour or metric (one of them).",
+        examples=[{"per_hour": 3.06}],
+    )
+    out["oneOf"] = [{"required": ["per_hour"]}, {"required": ["metric"]}]
+    return out

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from tunewise.cost import CostSpec, check_cost_spec
 from tunewise.errors import SpecError
 from tunewise.policies import (
     DEFAULT_MAX_CONSECUTIVE_FAILURES,
@@ -203,6 +204,8 @@ class StudySpec:
     objectives: tuple[Objective, ...] = ()
     #: Bounds a trial's metrics must respect for it to be feasible.
     constraints: tuple[Constraint, ...] = ()
+    #: What a trial costs (``per_hour`` or a reported ``metric``): see :mod:`tunewise.cost`.
+    cost: CostSpec | None = None
 
     KEYS = (
         "study",
@@ -227,6 +230,7 @@ class StudySpec:
         "executor",
         "define_by_run",
         "tracking",
+        "cost",
     )
 
     def __post_init__(self) -> None:
@@ -242,6 +246,7 @@ class StudySpec:
             raise SpecError("seed", f"must be an integer, got {self.seed!r}")
         self._resolve_objectives()
         self._resolve_hyperband()
+        check_cost_spec(self)
         if self.define_by_run and self.strategy == "grid":
             raise SpecError("strategy", "grid needs a declared space; define-by-run has none")
         if self.define_by_run and self.trial is not None and self.trial.command is not None:
@@ -382,6 +387,8 @@ class StudySpec:
             out["define_by_run"] = True
         if self.tracking:
             out["tracking"] = {k: dict(v) for k, v in self.tracking.items()}
+        if self.cost is not None:
+            out["cost"] = self.cost.to_dict()
         if self.trial is not None:
             out["trial"] = self.trial.to_dict()
         if self.storage is not None:
@@ -459,6 +466,7 @@ class StudySpec:
             executor=ExecutorSpec.from_dict(data.get("executor")),
             define_by_run=define_by_run,
             tracking=check_tracking(data.get("tracking")),
+            cost=CostSpec.from_dict(data.get("cost")),
         )
 
 

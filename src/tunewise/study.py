@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tunewise.asked import AskedTrial
-from tunewise.errors import SpecError, StudyNotFound
+from tunewise.cost import CostSpec
+from tunewise.errors import NumberTaken, SpecError, StudyNotFound
 from tunewise.heartbeat import Heartbeat
 from tunewise.history import TrialHistory
 from tunewise.space import Param, Space
+from tunewise.space_versions import UsableCache
 from tunewise.spec import (
     DEFAULT_STRATEGY,
     CompletionCriteria,
@@ -34,10 +36,21 @@ from tunewise.study_admin import trial_number as _trial_number
 from tunewise.study_admin import user_attr as _user_attr
 from tunewise.study_admin import user_attrs as _user_attrs
 from tunewise.study_create import open_or_create
-from tunewise.trial import Attempt, Constraint, Objective, Report, StudyState, Trial, TrialState
+from tunewise.trial import (
+    Attempt,
+    Constraint,
+    Objective,
+    Report,
+    SpaceVersion,
+    StudyState,
+    Trial,
+    TrialState,
+)
 
 if TYPE_CHECKING:
+    from tunewise.analysis.ranges import RangeProposals
     from tunewise.executors.base import Executor
+    from tunewise.replay import ReplayReport
     from tunewise.runners.base import Runner
     from tunewise.stopping.completion import Completion
     from tunewise.store.base import Store
@@ -78,6 +91,7 @@ class Study:
         self._id = record.id
         self.name = name
         self.spec = StudySpec.from_dict(dict(record.definition))
+        self._definition = dict(record.definition)  # what ``spec`` was read from
         self._owner: str | None = None
         self._runs_dir = Path(runs_dir) if runs_dir is not None else None
         self._storage = storage  # None: in memory (no other process can take a lease over)
@@ -85,6 +99,8 @@ class Study:
         self._parents: ParentTrials | None = None
         self._history: TrialHistory | None = None
         self._stop_requested = False  # study.stop(): read by optimize's loop
+        self._usable: UsableCache | None = None  # ask's history in an edited space
+        self._edited = False
 
     # What the study is -----------------------------------------------------------------
     @property
@@ -93,12 +109,44 @@ class Study:
 
     @property
     def space(self) -> Space:
-        """The searched space; a define-by-run study's is what its trials asked so far (read
-        from the store: it grows as they run)."""
+        """The searched space, as stored now: a define-by-run study's is what its trials asked
+        so far (it grows as they run); an edited study's is its current version (an edit made
+        by another process too)."""
+        definition = dict(self._store.get_study(self.name).definition)
         if self.spec.define_by_run:
-            definition = dict(self._store.get_study(self.name).definition)
             return StudySpec.from_dict(definition).space
+        if (definition.get("space"), definition.get("static")) != (
+            self._definition.get("space"),
+            self._definition.get("static"),
+        ):
+            self.spec = StudySpec.from_dict(definition)  # edited (tunewise edit) meanwhile
+            self._definition = definition
         return self.spec.space
+
+    def set_space(
+        self, space: Space | Mapping[str, Param], *, static: Mapping[str, Any] | None = None
+    ) -> SpaceVersion:
+        """Store ``space`` as the study's next space version, in the middle of the study: the
+        next trials are suggested from it (a running ``optimize`` or ``tunewise run`` takes it
+        up too), learning from the earlier trials that lie inside it. ``space`` and ``static``
+        take :func:`create_study`'s forms; a parameter left out must be fixed by a ``static``
+        value. Returns the version, whose ``note`` says what changed and which earlier trials
+        are set aside. See :mod:`tunewise.space_edit`.
+
+        Raises:
+            SpecError: a type change, a removed parameter with no static value, a define-by-run
+                study, an invalid or unchanged space (the field is named).
+        """
+        from tunewise.space_edit import edit_space
+
+        version = edit_space(self._store, self.name, space, static)
+        self.space  # noqa: B018  (reads the new definition)
+        return version
+
+    @property
+    def space_versions(self) -> list[SpaceVersion]:
+        """Every version of the study's space, oldest first (one until an edit)."""
+        return self._store.get_space_versions(self._id)
 
     @property
     def static(self) -> dict[str, Any]:
@@ -248,6 +296,36 @@ class Study:
     def counts(self) -> dict[TrialState, int]:
         return self._store.count_trials(self._id)
 
+    def replay(self) -> ReplayReport:
+        """Re-derive every stored suggestion and say per trial whether it reproduces exactly
+        (``tunewise replay``; :mod:`tunewise.replay`): ``.ok``, ``.rate``, ``.to_dict()``."""
+        from tunewise.replay import replay_study
+
+        return replay_study(self)
+
+    def why(self, number: int) -> dict[str, Any]:
+        """Why the strategy suggested trial ``number`` (``tunewise why``; :mod:`tunewise.explain`).
+
+        Raises:
+            KeyError: no trial ``number``.
+        """
+        from tunewise.explain import explain_trial
+
+        return explain_trial(self, number)
+
+    def suggest_ranges(self) -> RangeProposals:
+        """Proposals for the next study's space read from this one's trials (widen a pressed
+        bound, narrow, switch linear/log, fix a negligible parameter, drop choices), each with
+        its reason and numbers; ``.to_spec()`` / ``.write("next.yaml")`` make the next study,
+        warm-started from this one. See :mod:`tunewise.analysis.ranges`.
+
+        Raises:
+            SpecError: no completed trial with a value, or several objectives.
+        """
+        from tunewise.analysis.ranges import for_study
+
+        return for_study(self)
+
     def trials_dataframe(self) -> Any:
         """The trials as a pandas DataFrame, one row per trial in number order: ``number``,
         ``state``, ``value``, ``datetime_start``, ``datetime_complete``, ``duration``, one
@@ -281,6 +359,7 @@ class Study:
         max_consecutive_failures: int | None = None,
         on_progress: ProgressCallback | None = None,
         executor: str | Mapping[str, Any] | ExecutorSpec | None = None,
+        max_cost: float | None = None,
     ) -> Completion:
         """Run ``func(params) -> float | dict`` (or ``func(params, trial)``) on new trials, each
         in its own process, as Optuna's ``optimize`` does. Returns why this call ended.
@@ -303,6 +382,9 @@ class Study:
           :class:`~tunewise.tuner.Progress` snapshots.
         - ``executor`` takes the spec's form (``"ray"``, ``{"type": "ray", "address":
           "local"}``); default: the study's, else local processes.
+        - ``max_cost``: the study's budget in the units of its ``cost`` (created with
+          ``cost={"per_hour": 3.06}`` or ``cost={"metric": "dollars"}``), kept with the study;
+          it ends with reason ``max_cost`` and never starts a trial expected to overrun it.
 
         Each failed trial logs one line with its reason (logger ``"tunewise"``).
 
@@ -328,6 +410,7 @@ class Study:
             max_consecutive_failures=max_consecutive_failures,
             on_progress=on_progress,
             executor=executor,
+            max_cost=max_cost,
         )
 
     def stop(self) -> None:
@@ -442,6 +525,7 @@ class Study:
         """
         from tunewise.strategies import strategy_for, strategy_rng
         from tunewise.study_run import positive_int
+        from tunewise.tuner import SUGGESTION_LOCK_SECONDS
 
         if remaining is not None:
             positive_int(remaining, "remaining")
@@ -460,29 +544,75 @@ class Study:
             return self._leased(claimed, beat)
         if self._history is None:
             self._history = TrialHistory(self._store, self._id)
-        self._history.refresh()  # reads only what changed: the cost stays flat as trials add up
         strategy = strategy_for(self.spec, self.seed)
         if self.spec.define_by_run:
             from tunewise.define_by_run import SeenSpaceStrategy
 
             strategy = SeenSpaceStrategy(strategy)
         budget = self.spec.limits.max_trials
-        if remaining is None and budget is not None:
-            remaining = max(1, budget - len(self._history))
-        suggestions = strategy.suggest(
-            self.space,
-            self._history.finished,
-            self._history.pending,
-            1,
-            strategy_rng(self.seed, len(self._history)),
-            remaining=remaining,
-        )
-        if not suggestions:
-            raise ValueError(f"the {strategy.name} strategy has no configuration left to try")
-        return self._leased(
-            self._store.add_trial(self._id, suggestions[0], owner=owner, lease_seconds=lease),
-            beat,
-        )
+        # In turn with the other processes suggesting for this study (the store's suggestion
+        # lock, as the tuner takes it), and under the number the history gave: processes asking
+        # at once read the same history and drew from the same generator, so they were handed
+        # the same parameters (4 processes x 3 asks: 8 distinct of 12 with random).
+        while True:
+            with self._store.suggestion_lock(self._id, SUGGESTION_LOCK_SECONDS):
+                self._history.refresh()  # reads only what changed: the cost stays flat
+                number = len(self._history)  # it holds every trial: numbers are contiguous
+                left = remaining
+                if left is None and budget is not None:
+                    left = max(1, budget - number)
+                space = self.space  # read once: a define-by-run study's grows meanwhile
+                finished, pending = self._inside(space)
+                suggestions = strategy.suggest(
+                    space,
+                    finished,
+                    pending,
+                    1,
+                    strategy_rng(self.seed, number),
+                    remaining=left,
+                )
+                if not suggestions:
+                    raise ValueError(
+                        f"the {strategy.name} strategy has no configuration left to try"
+                    )
+                from tunewise.suggestion_record import suggestion_records
+
+                (record,) = suggestion_records(  # what `tunewise replay` needs
+                    strategy,
+                    suggestions,
+                    space=space,
+                    number=number,
+                    n=1,
+                    finished=self._history.finished,
+                    pending=self._history.pending,
+                    remaining=left,
+                )
+                try:
+                    trial = self._store.add_trial(
+                        self._id,
+                        suggestions[0],
+                        owner=owner,
+                        lease_seconds=lease,
+                        number=number,
+                        suggestion=record,
+                    )
+                except NumberTaken:  # added by another process past the lock's timeout
+                    continue
+            return self._leased(trial, beat)
+
+    def _inside(self, space: Space) -> tuple[Sequence[Trial], list[Trial]]:
+        """The finished and pending trials :meth:`ask`'s strategy sees: once the space was
+        edited, those inside ``space``, projected onto it (:mod:`tunewise.space_versions`)."""
+        assert self._history is not None
+        finished, pending = self._history.finished, self._history.pending
+        if self.spec.define_by_run:
+            return finished, pending
+        if self._usable is None or self._usable.space is not space:
+            self._usable = UsableCache(space)
+            self._edited = len(self._store.get_space_versions(self._id)) > 1
+        if not self._edited:
+            return finished, pending
+        return self._usable.kept(finished), self._usable.kept(pending, finished=False)
 
     @property
     def _lease_seconds(self) -> float:
@@ -687,6 +817,7 @@ def create_study(
     directions: Sequence[str] | None = None,
     constraints: Sequence[Constraint] | None = None,
     tracking: Mapping[str, Mapping[str, str]] | None = None,
+    cost: Mapping[str, Any] | None = None,
 ) -> Study:
     """Create a study, or continue the stored one of that name if its definition is the same.
 
@@ -713,6 +844,10 @@ def create_study(
 
     ``tracking`` (``{"mlflow": {"tracking_uri": ..., "experiment": ...}}``, ``wandb``,
     ``tensorboard``): where every finished trial is also logged, as the spec's ``tracking``.
+
+    ``cost`` (``{"per_hour": 3.06}`` or ``{"metric": "dollars"}``, and ``"aware": True`` for
+    a cost-aware ``bayesian``): what a trial costs, as the spec's ``cost``; the budget is
+    ``optimize(max_cost=...)``.
 
     Raises:
         TypeError: an argument of the wrong kind (``space=5``, ``storage=123``), named.
@@ -764,6 +899,7 @@ def create_study(
         enqueue=tuple(enqueue),
         define_by_run=define_by_run,
         tracking=tracking or {},
+        cost=CostSpec.from_dict(cost),
     )
     store = _open(storage)
     # An in-memory study leaves its trial logs in a temporary folder, not in the working tree.

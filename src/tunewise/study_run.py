@@ -75,6 +75,7 @@ def optimize(
     max_consecutive_failures: int | None = None,
     on_progress: ProgressCallback | None = None,
     executor: str | Mapping[str, Any] | ExecutorSpec | None = None,
+    max_cost: float | None = None,
 ) -> Completion:
     """See :meth:`tunewise.study.Study.optimize`."""
     from tunewise.runners.python import PythonRunner
@@ -98,7 +99,14 @@ def optimize(
         counts = study.counts()
         started = sum(counts.values()) - counts[TrialState.QUEUED]  # queued ones are among n
         total = started + more if total is None else min(total, started + more)
-    if total is None and call_seconds is None and max_runtime is None and not _has_default(study):
+    max_cost = _max_cost(study, max_cost)
+    if (
+        total is None
+        and call_seconds is None
+        and max_runtime is None
+        and max_cost is None
+        and not _has_default(study)
+    ):
         raise ValueError(
             "optimize needs an end: give n_trials (trials to run now), timeout (seconds for "
             "this call) or max_trials (the study's total)"
@@ -108,6 +116,7 @@ def optimize(
             "max_trials": total,
             "max_parallel": max_parallel,
             "max_runtime": max_runtime,
+            "max_cost": max_cost,
             **(
                 {"max_consecutive_failures": max_consecutive_failures}
                 if max_consecutive_failures is not None
@@ -155,6 +164,28 @@ def optimize(
         if error is not None:
             raise error
     return completion
+
+
+def _max_cost(study: Study, given: Any) -> float | None:
+    """The study's cost budget: ``max_cost`` given here (stored with the study, so ``status``
+    and the dashboard show what is left), else the one stored before; it needs the study's
+    ``cost``."""
+    from tunewise.cost import check_max_cost
+
+    spec = study.spec
+    if given is None:
+        return spec.limits.max_cost if spec.cost is not None else None
+    amount = check_max_cost(given, "max_cost")
+    if spec.cost is None:
+        raise ValueError(
+            "max_cost needs to know what a trial costs: create the study with cost={'per_hour': "
+            "3.06} or cost={'metric': 'dollars'}"
+        )
+    if amount != spec.limits.max_cost:
+        updated = spec.with_overrides(max_cost=amount)
+        study._store.update_study_definition(study._id, updated.to_dict())
+        study.spec = updated
+    return amount
 
 
 def _has_default(study: Study) -> bool:

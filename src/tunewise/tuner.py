@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from tunewise.cost import CostSummary
 from tunewise.errors import IllegalTransition, LeaseLost, NumberTaken, SpecError, StudyAborted
 from tunewise.executors.base import DoneEvent, Event, Executor, ReportEvent
 from tunewise.history import TrialHistory
@@ -34,11 +35,13 @@ from tunewise.logs import get_logger, one_line
 from tunewise.policies import CompletionCriteria
 from tunewise.runners.base import Outcome, Runner, TrialJob
 from tunewise.space import Space
+from tunewise.space_versions import UsableCache
 from tunewise.spec import LeasePolicy, Limits, RetryPolicy
 from tunewise.stopping.completion import Completion, check_criteria, check_limits
 from tunewise.stopping.rules import Curve, StoppingRule
 from tunewise.store.base import Store
 from tunewise.strategies.base import Strategy, strategy_rng
+from tunewise.suggestion_record import suggestion_records
 from tunewise.trial import FailureKind, Objective, StudyRecord, StudyState, Trial, TrialState
 
 POLL_SECONDS = 0.25
@@ -49,6 +52,7 @@ HARD_STOPS = frozenset(
         "too_many_failures",
         "max_runtime",
         "target",
+        "max_cost",
         "not_improving",
         "convergence",
         "stopped",
@@ -64,6 +68,11 @@ SUGGESTION_LOCK_SECONDS = 0.5
 INTERRUPTED = "interrupted (Ctrl-C or SIGTERM)"
 #: How often the loop reads the study's stored state (a stop from the dashboard or REST).
 STATE_POLL_SECONDS = 0.2
+
+
+def _space_document(definition: Mapping[str, object]) -> tuple[object, object]:
+    """The parts of a stored definition an edit of the space changes."""
+    return definition.get("space"), definition.get("static")
 
 
 def process_owner() -> str:
@@ -102,6 +111,7 @@ class Progress:
     best_number: int | None
     elapsed: float
     eta: float | None
+    cost: CostSummary | None = None  # spent and left, when the study declares a cost
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -177,10 +187,13 @@ class Tuner:
         self.on_trial_finished = on_trial_finished
         self._call_ended: Completion | None = None
         self.max_trials = limits.max_trials or strategy.default_max_trials(space)
-        if self.max_trials is None and limits.max_runtime is None:
+        if self.max_trials is None and limits.max_runtime is None and limits.max_cost is None:
             raise SpecError(
                 "limits.max_trials", "is required (or give limits.max_runtime) so the study ends"
             )
+        from tunewise.stopping.cost import CostMeter
+
+        self._cost = CostMeter.for_study(study.definition, limits)  # None: no cost declared
         self._trials: dict[int, Trial] = {}
         self._history = TrialHistory(store, study.id)
         self._consecutive_failures = 0
@@ -199,6 +212,14 @@ class Tuner:
         self._failed = 0
         self._best: Trial | None = None
         self._define_by_run = bool(study.definition.get("define_by_run"))
+        #: The study's space as stored: an edit (``tunewise edit``, from any process) changes
+        #: it, and the next read of the study's state takes the new one up.
+        self._space_document = _space_document(study.definition)
+        #: Once the space was edited: the history the strategies get is the trials inside it,
+        #: projected (:mod:`tunewise.space_versions`); ``None`` for a study never edited.
+        self._usable: UsableCache | None = None
+        if not self._define_by_run and len(store.get_space_versions(study.id)) > 1:
+            self._usable = UsableCache(space)
 
     # The loop --------------------------------------------------------------------------
     def run(self) -> Completion:
@@ -329,7 +350,7 @@ class Tuner:
         )
 
     def _check_basic_limits(self) -> Completion | None:
-        return check_limits(
+        limit = check_limits(
             started=len(self._trials),
             max_trials=self.max_trials,
             elapsed=time.monotonic() - self._started_at,
@@ -338,6 +359,10 @@ class Tuner:
             max_consecutive_failures=self.limits.max_consecutive_failures,
             last_error=self._last_error,
         )
+        if self._cost is not None and (limit is None or limit.reason == "max_trials"):
+            # before max_trials, which lets the running trials finish: max_cost stops them
+            return self._cost.check(self._history) or limit
+        return limit
 
     def _wind_down(self, completion: Completion) -> None:
         """End running trials when a hard limit says so: abort now, or stop them (each ends
@@ -362,6 +387,8 @@ class Tuner:
         vain for a trial number another one took meanwhile."""
         if self._read_study_state():  # stopped (or ended) since the last look: start nothing
             return
+        if self._cost is not None and self._cost.room(self._history) == 0:
+            return  # the next trial is expected to overrun limits.max_cost
         self._claim_queued()
         if self.executor.free <= 0 or self._exhausted or not self._below_max_trials():
             return
@@ -385,6 +412,8 @@ class Tuner:
                 return
             if queued.state != TrialState.QUEUED or queued.number in running:
                 continue
+            if self._cost is not None and self._cost.room(self._history) == 0:
+                return
             if time.monotonic() - self._state_read_at > 0.05 and self._read_study_state():
                 return  # stopped meanwhile (the suggestion turn may have taken a while)
             claimed = self.store.claim_trial(
@@ -410,6 +439,9 @@ class Tuner:
         remaining = None if self.max_trials is None else self.max_trials - len(self._trials)
         if remaining is not None:
             budget = min(budget, remaining)
+        fits = None if self._cost is None else self._cost.room(self._history)
+        if fits is not None:  # as many as limits.max_cost leaves room for
+            budget = min(budget, fits - len(added))
         if budget <= 0:
             return True
         # The history's own lists, kept in number order as trials end: no pass over the study
@@ -417,6 +449,10 @@ class Tuner:
         finished = self._history.finished
         history = [*self.prior_history, *finished] if self.prior_history else finished
         pending = self._history.pending
+        if self._usable is not None:  # an edited space: the trials inside it, projected
+            history = self._usable.kept(history)
+            pending = self._usable.kept(pending, finished=False)
+        space = self.space
         number = len(self._trials)  # the history holds every trial: numbers are contiguous
         rng = strategy_rng(self.strategy.seed, number)
         suggestions = self.strategy.suggest(
@@ -425,7 +461,20 @@ class Tuner:
         self._exhausted = not suggestions
         if suggestions and self._read_study_state():  # stopped while suggesting
             return True
-        for params in suggestions:
+        if self.space is not space:  # edited while suggesting: suggest again in the new space
+            return False
+        records = suggestion_records(  # what `tunewise replay` needs to re-derive them
+            self.strategy,
+            suggestions,
+            space=self.space,
+            number=number,
+            n=budget,
+            finished=finished,
+            pending=pending,
+            remaining=remaining,
+            prior=self.prior_history,
+        )
+        for params, record in zip(suggestions, records, strict=True):
             try:
                 trial = self.store.add_trial(
                     self.study.id,
@@ -433,6 +482,7 @@ class Tuner:
                     owner=self.owner,
                     lease_seconds=self.lease.grace,
                     number=number,
+                    suggestion=record,
                 )
             except NumberTaken:
                 self._exhausted = False  # the others' trials may leave room for new ones
@@ -484,6 +534,8 @@ class Tuner:
                 with contextlib.suppress(LeaseLost, IllegalTransition):
                     self.store.add_report(self.study.id, event.number, event.step, event.values)
                     self._apply_stopping(event)
+                    if self._cost is not None:
+                        self._cost.record_report(event.number, event.values)
                 if event.number not in self._stop_reasons:
                     self.executor.acknowledge(event.number)
             elif isinstance(event, DoneEvent):
@@ -511,6 +563,8 @@ class Tuner:
 
         # Every objective and constrained metric must be there (the runner checked the first).
         outcome = check_outcome(outcome, self.strategy.objectives, self.strategy.constraints)
+        if self._cost is not None:  # a cost metric the trial did not report fails it
+            outcome = self._cost.check_outcome(outcome)
         sid = self.study.id
         kind = outcome.failure_kind
         attempt = self._trials[number].attempt if number in self._trials else 1
@@ -624,11 +678,24 @@ class Tuner:
         right before trials are added, so none starts after the stop is stored."""
         self._state_read_at = time.monotonic()
         record = self.store.get_study(self.study.name)
+        if not self._define_by_run and _space_document(record.definition) != self._space_document:
+            self._take_space(record)
         if record.state == StudyState.STOPPED and self._stop_request is None:
             self._stop_request = record.reason or "stopped by a person"
         elif record.state in (StudyState.COMPLETED, StudyState.FAILED):
             self._ended = record
         return self._stop_request is not None or self._ended is not None
+
+    def _take_space(self, record: StudyRecord) -> None:
+        """Search the study's edited space from now on (another process, or this one, stored
+        a new version): the next suggestions come from it and from the trials inside it."""
+        from tunewise.spec import StudySpec
+
+        self.space = StudySpec.from_dict(dict(record.definition)).space
+        self._space_document = _space_document(record.definition)
+        self._usable = UsableCache(self.space)
+        self._exhausted = False  # a grid may have new points
+        get_logger().info("study %s: its space was edited; searching the new one", record.name)
 
     @contextlib.contextmanager
     def _deferred_interrupt(self) -> Iterator[None]:
@@ -700,5 +767,6 @@ class Tuner:
                 best_number=None if best is None else best.number,
                 elapsed=elapsed,
                 eta=eta,
+                cost=None if self._cost is None else self._cost.summary(self._history),
             )
         )

@@ -82,7 +82,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if spec.trial is None:
         raise SpecError("trial", "is required: give `python: module:function` or `command: [...]`")
     implied = strategy_for(spec, 0).default_max_trials(spec.space)
-    if spec.limits.max_trials is None and implied is None and spec.limits.max_runtime is None:
+    ends = (spec.limits.max_trials, implied, spec.limits.max_runtime, spec.limits.max_cost)
+    if all(end is None for end in ends):
         raise SpecError("limits.max_trials", "is required (or give limits.max_runtime)")
     # --workers-only: the trial runs on the workers' machines, so it is checked there.
     runner = None if args.workers_only else build_runner(spec.trial)
@@ -197,26 +198,47 @@ def _print_best(study: Study) -> None:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from tunewise.cli.views import STATUS_HEADER, render_table, status_document, study_summary
+    from tunewise.cost import summarize
     from tunewise.documents import dumps
+    from tunewise.space_versions import describe_versions, versions_document
     from tunewise.store import open_store
 
     store = open_store(storage_url(args.storage), create=False)
     try:
         records = [store.get_study(args.study)] if args.study else store.list_studies()
         rows = []
+        costs = {}  # spent and left, for the studies that declare a cost
+        versions = {}
         for record in records:
             study = Study(store, record.name)
             try:
                 best = study.best_trial
             except (ValueError, RuntimeError):  # none yet; several objectives: no single best
                 best = None
-            rows.append(study_summary(record, study.trials, best))
+            trials = study.trials
+            rows.append(study_summary(record, trials, best))
+            costs[record.name] = summarize(record.definition, trials)
+            # Its space versions (tunewise edit): when each began, the trials set aside.
+            versions[record.name] = versions_document(study.space_versions, study.space, trials)
         if args.format == "json":
-            print(dumps([status_document(row) for row in rows]))
+            documents = [status_document(row) for row in rows]
+            for document in documents:
+                cost = costs[document["study"]]
+                if cost is not None:
+                    document["cost"] = cost.to_dict()
+                document["space_versions"] = versions[document["study"]]
+            print(dumps(documents))
         elif not rows:
             print("no studies in this storage")
         else:
             print(render_table(STATUS_HEADER, rows, max_width=80))
+            for name, cost in costs.items():
+                if cost is not None:
+                    print(f"cost of {name}: {cost.describe()}")
+            for name, document in versions.items():
+                if document["current"] > 1:  # edited: each version, when it began, what changed
+                    print(f"space versions of {name}:")
+                    print("\n".join(f"  {line}" for line in describe_versions(document)))
             if args.study:  # one study: its space too (a define-by-run study's as seen so far)
                 print("\nspace:")
                 print("\n".join(f"  {line}" for line in Study(store, args.study).space.describe()))
@@ -402,9 +424,18 @@ def build_parser() -> argparse.ArgumentParser:
     from tunewise.cli import asktell  # create, ask, tell
 
     asktell.register(sub)
+    from tunewise.cli import edit  # edit a study's space mid-study
+
+    edit.register(sub)
+    from tunewise.cli import ranges  # suggest-ranges
+
+    ranges.register(sub)
     from tunewise.cli import schema  # the spec's JSON Schema
 
     schema.register(sub)
+    from tunewise.cli import audit  # replay, why
+
+    audit.register(sub)
     return parser
 
 

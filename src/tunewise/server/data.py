@@ -106,6 +106,14 @@ class Snapshot:
             return self.memo[name]
 
 
+def _cost(definition: Any, trials: Any) -> dict[str, Any] | None:
+    """Spent and left of a study that declares a cost (as of the snapshot), else None."""
+    from tunewise.cost import summarize
+
+    summary = summarize(definition, trials)
+    return None if summary is None else {**summary.to_dict(), "text": summary.describe()}
+
+
 def _current(snap: Snapshot, key: tuple[Any, ...], counts: dict[TrialState, int]) -> bool:
     """Whether ``snap`` still shows the study whose live key and counts are given."""
     if snap.key != key:
@@ -299,6 +307,7 @@ class StudyData:
             "best": best,
             "front": front,
             "objectives": [o.to_dict() for o in spec.objectives],
+            "cost": _cost(record.definition, snap.frame.trials),
             "created_at": record.created_at.isoformat() if record.created_at else None,
             "finished_at": record.finished_at.isoformat() if record.finished_at else None,
         }

@@ -170,6 +170,8 @@
       state.textContent = s.state;
       state.className = "chip state-" + s.state;
       document.getElementById("study-reason").textContent = s.reason || "";
+      const cost = document.getElementById("cost");  // a study with a cost budget
+      if (cost && s.cost) cost.textContent = "Cost: " + s.cost.text;
       const best = document.getElementById("best");
       if (s.best) {
         best.textContent = "Best: ";
