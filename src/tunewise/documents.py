@@ -33,6 +33,7 @@ def trial_document(trial: Trial, curve: list[tuple[int, float]] | None = None) -
         data["curve"] = [[step, json_number(value)] for step, value in curve]
     data["value"] = json_number(trial.value)
     data["metrics"] = {k: json_number(v) for k, v in trial.metrics.items()}
+    data["space_version"] = trial.space_version  # 1 until the study's space was edited
     return data
 
 

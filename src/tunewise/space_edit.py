@@ -70,13 +70,14 @@ def edit_space(
     static: Mapping[str, Any] | None = None,
     *,
     sections: Mapping[str, Any] | None = None,
+    dry_run: bool = False,
 ) -> SpaceVersion:
     """Store ``space`` (a :class:`Space`, declared parameters, or the spec form
     ``{lr: {type: float, ...}}``) with ``static`` as study ``name``'s next space version.
 
     ``sections``: the rest of the edit file, whose objective, constraints and strategy must be
     the study's. Returns the stored version, whose note says what changed and which earlier
-    trials are set aside.
+    trials are set aside. ``dry_run``: the version it would store, stored nowhere.
 
     Raises:
         SpecError: the edit is refused (the field and why are named).
@@ -113,9 +114,12 @@ def edit_space(
             )
     edited = Space(new_space.params, merged_static)
     if edited == old:
-        raise SpecError("space", f"is study {name!r}'s space already: nothing to change")
+        raise SpecError("space", f"is the space of study {name!r} already: nothing to change")
     new_definition = _new_definition(current, edited)
     note = _note(store, record.id, old, edited)
+    if dry_run:
+        latest = store.get_space_versions(record.id)[-1].version
+        return SpaceVersion(latest + 1, new_definition, note)
     return store.add_space_version(record.id, new_definition, note)
 
 
@@ -153,13 +157,13 @@ def _check_sections(current: StudySpec, sections: Mapping[str, Any]) -> None:
             raise SpecError(
                 f"{where}.metric",
                 f"is {a.metric!r} in this study, not {b.metric!r}: an edit cannot change the "
-                "objective; start a new study (warm_start: its parents: [this one])",
+                "objective; start a new study warm-started from this one (warm_start)",
             )
         if a.direction != b.direction:
             raise SpecError(
                 f"{where}.direction",
                 f"is {a.direction} in this study, not {b.direction}: an edit cannot change the "
-                "direction; start a new study (warm_start: its parents: [this one])",
+                "direction; start a new study warm-started from this one (warm_start)",
             )
     if len(mine) != len(theirs):
         raise SpecError(

@@ -31,9 +31,17 @@ from typing import Any, NamedTuple
 
 from tunewise.errors import SpecError
 from tunewise.space import Categorical, Space
-from tunewise.trial import Trial
+from tunewise.trial import SpaceVersion, Trial
 
-__all__ = ["SetAside", "Usable", "UsableCache", "fit_trial", "usable_history"]
+__all__ = [
+    "SetAside",
+    "Usable",
+    "UsableCache",
+    "describe_versions",
+    "fit_trial",
+    "usable_history",
+    "versions_document",
+]
 
 
 @dataclass(frozen=True)
@@ -160,3 +168,42 @@ def removed_values(trials: Sequence[Trial], fixed: Mapping[str, Any]) -> dict[st
         name: sum(name in t.params and not same_value(t.params[name], value) for t in trials)
         for name, value in fixed.items()
     }
+
+
+def versions_document(
+    versions: Sequence[SpaceVersion], space: Space, trials: Sequence[Trial]
+) -> dict[str, Any]:
+    """What ``tunewise status --format json`` and the dashboard show of a study's space
+    versions: each with when it began and what its edit changed, and the finished trials the
+    strategies set aside in the current space (counted now, so trials that were running at the
+    edit count too)."""
+    finished = [t for t in trials if t.state.is_finished]
+    aside = usable_history(space, finished).set_aside
+    return {
+        "current": versions[-1].version if versions else 1,
+        "versions": [
+            {
+                "version": v.version,
+                "began": v.created_at.isoformat(timespec="seconds") if v.created_at else None,
+                "changes": list(v.note.get("changes", [])),
+                "fixed": dict(v.note.get("fixed", {})),
+            }
+            for v in versions
+        ],
+        "trials": len(finished),
+        "set_aside": len(aside),
+        "set_aside_why": describe_set_aside(aside, len(finished)),
+    }
+
+
+def describe_versions(document: Mapping[str, Any]) -> list[str]:
+    """:func:`versions_document` as lines for people (``tunewise status``)."""
+    lines = []
+    for v in document["versions"]:
+        began = (v["began"] or "").replace("T", " ")
+        what = "; ".join(v["changes"]) if v["version"] > 1 else "as created"
+        lines.append(f"{v['version']:>3}  {began}  {what}")
+    trials, aside = document["trials"], document["set_aside"]
+    why = "; ".join(document["set_aside_why"])
+    lines.append(f"set aside: {aside} of {trials} finished trials" + (f" ({why})" if why else ""))
+    return lines

@@ -53,9 +53,12 @@ def open_or_create(store: Store, spec: StudySpec) -> StudySpec:
     mine, theirs = spec.search_definition(), stored.search_definition()
     for key in mine:
         if mine[key] != theirs[key]:
+            edited = ""
+            if key in ("space", "static") and len(store.get_space_versions(record.id)) > 1:
+                edited = f" (edited with `tunewise edit`: `tunewise status {spec.name}` shows it)"
             raise SpecError(
                 "study",
-                f"a study named {spec.name!r} already exists with another {key}; "
+                f"a study named {spec.name!r} already exists with another {key}{edited}; "
                 "give a new name (--study NAME) or the same definition to continue it",
             )
     if explicit_seed is not None and explicit_seed != stored.seed:

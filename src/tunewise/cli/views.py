@@ -23,6 +23,10 @@ def trials_table(study: Study, trials: Sequence[Trial]) -> tuple[list[str], list
     from tunewise.front import study_flags
 
     params = study.space.names
+    # A parameter an edit removed (now fixed) still shows the values the earlier trials ran.
+    params += list(dict.fromkeys(n for t in trials for n in t.params if n not in params))
+    # The space version each trial was suggested under, once the space was edited.
+    versions = ["version"] if any(t.space_version > 1 for t in trials) else []
     metrics = sorted({name for t in trials for name in t.metrics})
     # Several objectives or constraints: whether each trial is feasible, on the Pareto front.
     flags = study_flags(study, trials)
@@ -34,6 +38,7 @@ def trials_table(study: Study, trials: Sequence[Trial]) -> tuple[list[str], list
         "state",
         "value",
         *flag_names,
+        *versions,
         *params,
         *(f"metric:{m}" for m in metrics),
         "attempt",
@@ -53,6 +58,7 @@ def trials_table(study: Study, trials: Sequence[Trial]) -> tuple[list[str], list
                 str(t.state),
                 t.value,
                 *([] if flags is None else _flag_cells(flags[t.number])),
+                *([t.space_version] if versions else []),
                 *(t.params.get(p) for p in params),
                 *(t.metrics.get(m) for m in metrics),
                 t.attempt,
