@@ -1,0 +1,164 @@
+"""Replay and why (issue 27 §2): every stored suggestion re-derives exactly — one at a time, 4
+at once, several processes asking — a tampered param is named, trials no strategy suggested
+are told apart, records stay small; ``why`` explains bayesian and random picks."""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import tunewise as tw
+from tunewise.replay import MISMATCH, NOT_REPLAYABLE, REPRODUCED
+from tunewise.suggestion_record import from_ranges, to_ranges
+
+OBJECTIVE = tw.Objective("accuracy", "maximize")
+SPACE = {
+    "lr": tw.Float(1e-4, 1e-1, scale="log"),
+    "layers": tw.Int(1, 3),
+    "act": tw.Categorical(["relu", "tanh"]),
+}
+
+
+def train(params: dict[str, Any]) -> float:
+    bonus = 0.01 if params["act"] == "relu" else 0.0
+    return 1.0 - (math.log10(params["lr"]) + 2) ** 2 / 10 - 0.01 * params["layers"] + bonus
+
+
+def study_in(tmp_path: Path, strategy: str, name: str = "audit", seed: int = 5) -> tw.Study:
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    return tw.create_study(
+        name, objective=OBJECTIVE, space=SPACE, strategy=strategy, seed=seed, storage=url
+    )
+
+
+def tamper(tmp_path: Path, number: int, **changes: Any) -> None:
+    """Change a stored trial's params behind the store's back (as an audit must detect)."""
+    with sqlite3.connect(tmp_path / "audit.db") as db:
+        (params,) = db.execute("SELECT params FROM trials WHERE number = ?", (number,)).fetchone()
+        params = json.dumps({**json.loads(params), **changes})
+        db.execute("UPDATE trials SET params = ? WHERE number = ?", (params, number))
+
+
+def set_record(tmp_path: Path, number: int, **changes: Any) -> None:
+    with sqlite3.connect(tmp_path / "audit.db") as db:
+        query = "SELECT suggestion FROM trials WHERE number = ?"
+        (record,) = db.execute(query, (number,)).fetchone()
+        record = json.dumps({**json.loads(record), **changes})
+        db.execute("UPDATE trials SET suggestion = ? WHERE number = ?", (record, number))
+
+
+def test_ranges_round_trip() -> None:
+    assert to_ranges([0, 1, 2, 5, 7, 8]) == [[0, 2], [5, 5], [7, 8]]
+    assert from_ranges([[0, 2], [5, 5], [7, 8]]) == [0, 1, 2, 5, 7, 8]
+    assert to_ranges([]) == []
+
+
+def test_a_sequential_bayesian_study_replays_exactly(tmp_path: Path) -> None:
+    study = study_in(tmp_path, "bayesian")
+    study.optimize(train, n_trials=10, progress=False)
+    report = study.replay()
+    assert report.count(REPRODUCED) == 10 and report.rate == 1.0 and report.ok
+    records = [t.suggestion for t in study.trials]
+    assert all(r is not None for r in records)
+    # one at a time: nothing pending, every earlier trial finished: no list is stored
+    assert all(r["pending"] == [] and "finished" not in r for r in records if r)
+    assert [r["number"] for r in records if r] == list(range(10))
+    assert all(len(json.dumps(r)) < 300 for r in records)
+
+
+@pytest.mark.parametrize("strategy", ["bayesian", "tpe", "random"])
+def test_four_at_once_replays_exactly(tmp_path: Path, strategy: str) -> None:
+    study = study_in(tmp_path, strategy)
+    study.optimize(train, n_trials=14, max_parallel=4, progress=False)
+    report = study.replay()
+    assert [t.status for t in report.trials] == [REPRODUCED] * 14, report.to_dict()
+    records = [t.suggestion for t in study.trials if t.suggestion]
+    assert any(r["n"] > 1 for r in records)  # batches were suggested
+    assert any(r["pending"] for r in records)  # and beside running trials
+
+
+def test_asks_from_several_processes_replay_exactly(tmp_path: Path) -> None:
+    """Two callers asking one stored study in turn, telling out of order (ask and tell)."""
+    first = study_in(tmp_path, "bayesian")
+    second = tw.load_study("audit", storage=f"sqlite:///{tmp_path / 'audit.db'}")
+    open_trials = []
+    for round_ in range(6):
+        open_trials += [first.ask(), second.ask()]
+        if round_ % 2:  # leave some pending while the next ones are asked
+            for trial in open_trials[::-1]:
+                trial.study.tell(trial, train(dict(trial.params)))
+            open_trials = []
+    report = first.replay()
+    assert report.count(REPRODUCED) == 12 and report.ok
+    assert any(t.suggestion and t.suggestion["pending"] for t in first.trials)
+
+
+def test_a_tampered_param_is_a_mismatch_naming_the_trial_and_parameter(tmp_path: Path) -> None:
+    study = study_in(tmp_path, "random")
+    study.optimize(train, n_trials=6, progress=False)
+    stored = study.trials[3].params["lr"]
+    tamper(tmp_path, 3, lr=stored * (1 + 1e-15))  # one bit off is still off
+    report = study.replay()
+    bad = [t for t in report.trials if t.status != REPRODUCED]
+    assert len(bad) == 1 and bad[0].number == 3 and bad[0].status == MISMATCH
+    assert bad[0].parameter == "lr"
+    assert bad[0].replayed == stored and bad[0].stored != stored
+    assert "trial 3" in (bad[0].reason or "") and "'lr'" in (bad[0].reason or "")
+    assert not report.ok and report.rate == 5 / 6
+
+
+def test_trials_no_strategy_suggested_are_not_replayable(tmp_path: Path) -> None:
+    study = study_in(tmp_path, "random")
+    study.enqueue_trial({"lr": 0.01, "layers": 1, "act": "relu"})
+    study.optimize(train, n_trials=4, progress=False)
+    study.add_trial({"lr": 0.02, "layers": 2, "act": "tanh"}, 0.5)
+    set_record(tmp_path, 2, tunewise="0.0.1")
+    report = study.replay()
+    status = {t.number: t for t in report.trials}
+    assert status[0].status == NOT_REPLAYABLE and "no suggestion record" in str(status[0].reason)
+    assert status[4].status == NOT_REPLAYABLE
+    assert status[2].status == NOT_REPLAYABLE and "tunewise 0.0.1" in str(status[2].reason)
+    assert status[1].status == status[3].status == REPRODUCED
+    assert report.ok and report.replayable == 2  # nothing replayable failed
+
+
+def test_why_explains_a_bayesian_pick(tmp_path: Path) -> None:
+    study = study_in(tmp_path, "bayesian")
+    study.optimize(train, n_trials=9, progress=False)
+    start = study.why(0)
+    assert start["details"]["phase"] == "initial" and "Latin hypercube" in start["summary"]
+    doc = study.why(8)
+    assert doc["explained"] and doc["reproduces"] and doc["strategy"] == "bayesian"
+    details = doc["details"]
+    assert details["phase"] == "model"
+    earlier = [t for t in study.trials if t.number < 8]
+    best = max(earlier, key=lambda t: t.value or -math.inf)
+    assert details["incumbent"] == {"trial": best.number, "value": best.value}
+    prediction = details["prediction"]
+    assert math.isfinite(prediction["mean"]) and prediction["std"] > 0
+    assert "expected improvement" in details["acquisition"]["name"]
+    assert math.isfinite(details["acquisition"]["value"])
+    nearest = details["nearest"]
+    assert len(nearest) == 3 and all(n["trial"] < 8 for n in nearest)
+    assert [n["distance"] for n in nearest] == sorted(n["distance"] for n in nearest)
+    assert doc["suggested_from"]["finished"] == 8 and doc["suggested_from"]["pending"] == 0
+
+
+def test_why_explains_a_random_draw_and_refuses_what_it_cannot(tmp_path: Path) -> None:
+    study = study_in(tmp_path, "random", seed=11)
+    study.enqueue_trial({"lr": 0.01, "layers": 1, "act": "relu"})
+    study.optimize(train, n_trials=4, progress=False)
+    doc = study.why(3)
+    assert doc["explained"] and doc["reproduces"]
+    assert doc["summary"] == (
+        "sampled uniformly (each parameter in its unit encoding), seed 11, draw 3"
+    )
+    enqueued = study.why(0)
+    assert not enqueued["explained"] and "no suggestion record" in enqueued["reason"]
+    with pytest.raises(KeyError):
+        study.why(40)
