@@ -170,6 +170,14 @@ def build_router(data: StudyData, *, allow_control: bool) -> APIRouter:
         ]
         return detail
 
+    @router.get("/studies/{name}/trials/{number}/why", summary="Why the strategy suggested it")
+    def why(name: StudyName, number: TrialNumber) -> dict[str, Any]:
+        _study_exists(data, name)
+        try:
+            return data.why(name, number)
+        except KeyError:
+            raise HTTPException(404, f"study {name!r} has no trial {number}") from None
+
     @router.get("/studies/{name}/trials/{number}/logs/{stream}", summary="Tail of a trial log")
     def log(name: StudyName, number: TrialNumber, stream: Streams) -> dict[str, Any]:
         return _tail(data, name, number, f"{stream.value}.log")

@@ -354,6 +354,27 @@ class StudyData:
         result: dict[str, Any] = snap.computed("importance", lambda: ped_anova(snap.frame))
         return result.to_dict()  # type: ignore[attr-defined]
 
+    def ranges(self, name: str) -> dict[str, Any] | None:
+        """The range proposals of a finished study with one objective (as ``tunewise
+        suggest-ranges``), or None: a running study's trials are still coming, and a study
+        with nothing to read (no scored trial) or several objectives has none."""
+        from tunewise.analysis.ranges import propose_from_frame
+        from tunewise.errors import SpecError
+        from tunewise.trial import StudyState
+
+        snap, record, _ = self.snapshot_and_live(name)
+        if record.state == StudyState.RUNNING or snap.spec.multi_objective:
+            return None
+
+        def compute() -> dict[str, Any] | None:
+            try:
+                return propose_from_frame(snap.frame, study=name).to_dict()
+            except SpecError:
+                return None
+
+        result: dict[str, Any] | None = snap.computed("ranges", compute)
+        return result
+
     def figure(self, name: str, kind: str) -> dict[str, Any]:
         """A plotly figure; ``curves`` read the picked trials' reports (cached briefly)."""
         snap = self.snapshot(name)
@@ -406,6 +427,25 @@ class StudyData:
             for a in attempts
         ]
         return data
+
+    def why(self, name: str, number: int) -> dict[str, Any]:
+        """Why the strategy suggested the trial (:mod:`tunewise.explain`, as ``tunewise why``),
+        with ``lines``, the text the CLI prints; a trial it cannot explain says why.
+
+        Raises:
+            KeyError: no such trial.
+        """
+        from tunewise.explain import describe, explain_trial
+
+        with self.pool.borrow() as store:
+            try:
+                doc = explain_trial(Study(store, name), number)
+            except KeyError:
+                raise
+            except Exception as exc:  # a page must show, whatever the explanation met
+                doc = {"trial": number, "explained": False, "reason": f"not explained: {exc}"}
+        doc["lines"] = describe({**doc, "study": name})
+        return doc
 
     def trial_dir(self, name: str, number: int) -> Path:
         """The trial's folder, as the study's runs would have made it (relative runs dirs are

@@ -92,6 +92,7 @@ def build_pages(app: FastAPI, data: StudyData) -> None:
             logs=logs,
             files=list_files(folder),
             trial_dir=str(folder),
+            why=data.why(name, number),  # the "Why this trial" block (tunewise why)
             reports_json=script_json(
                 {"metric": summary["objective"]["metric"], "reports": trial["reports"]}
             ),
