@@ -113,6 +113,17 @@ def test_good_trials_in_the_lowest_tenth_of_a_wide_linear_range_switch_it_to_log
     assert c.evidence["decades"] == 5.0
 
 
+def test_switched_to_log_a_low_bound_the_good_trials_press_there_is_widened() -> None:
+    space = tw.Space({"lr": tw.Float(1e-3, 1.0, scale="linear")})
+    points = [{"lr": v} for v in spread(40, 1e-3, 1.0)]
+    points += [{"lr": 10 ** (-3 + u)} for u in scatter(10)]
+    trials = history(points, lambda p: (math.log10(p["lr"]) + 4) ** 2)  # best at 1e-4
+    c = change(propose(space, trials), "lr")
+    assert c.action == "log" and c.after["scale"] == "log"
+    assert c.after["low"] == pytest.approx(3.1e-5)  # 1e-3 / 10 ** 1.5, 2 digits down
+    assert "widen low 0.001 -> 3.1e-05" in c.reason
+
+
 def test_a_narrow_linear_range_stays_linear() -> None:
     space = tw.Space({"lr": tw.Float(0.1, 1.0, scale="linear")})
     trials = history([{"lr": v} for v in spread(40, 0.1, 1.0)], lambda p: p["lr"])

@@ -138,6 +138,8 @@ def _numeric(
         "best": _short(best),
     }
     switched = _switch(param, frac, low, high, n, base_ev, before, name)
+    if switched is not None and switched.action == "log" and switched.after is not None:
+        return _widen_on_log(param, switched, values, best, n)
     if switched is not None:
         return switched
     press_low = f_best <= EDGE and sum(f <= ZONE for f in frac) >= PRESS_SHARE * n
@@ -243,6 +245,33 @@ def _switch(
             name, "linear", reason, {**base_ev, "decades": round(decades, 2)}, before, after
         )
     return None
+
+
+def _widen_on_log(
+    param: Float | Int, switched: Change, values: list[float], best: float, n: int
+) -> Change:
+    """A range just switched to log whose good trials also press its low bound on that scale
+    (the optimum below the range): the low bound moves out as a pressed bound does."""
+    low, high = float(param.low), float(param.high)  # type: ignore[arg-type]
+    on_log = _fraction("log", low, high, best) <= EDGE
+    near = sum(_fraction("log", low, high, v) <= ZONE for v in values)
+    if not (on_log and near >= PRESS_SHARE * n):
+        return switched
+    logged = (
+        Int(int(low), int(high), scale="log")
+        if isinstance(param, Int)
+        else Float(low, high, scale="log")
+    )
+    widened = _widen(logged, low, high, side="low")
+    after = None if widened is None else _rebuild(param, widened, high, "log")
+    if after is None:
+        return switched
+    reason = (
+        f"{switched.reason}; there the best trial ({_short(best)}) and {near} of the {n} good "
+        f"trials lie in the lowest tenth: widen low {_short(low)} -> {_short(after['low'])}"
+    )
+    evidence = {**switched.evidence, "press_low": True, "new_range": [after["low"], high]}
+    return Change(switched.param, "log", reason, evidence, switched.before, after)
 
 
 def _categorical(

@@ -51,6 +51,7 @@ from tunewise.space import Categorical, Param, Space
 from tunewise.trial import Objective, Trial
 
 if TYPE_CHECKING:
+    from tunewise.analysis.frame import TrialFrame
     from tunewise.spec import StudySpec
 
 
@@ -162,6 +163,14 @@ def propose_ranges(
     from tunewise.analysis.frame import TrialFrame
 
     frame = TrialFrame.from_trials(list(trials), space, objective, constraints=constraints)
+    return propose_from_frame(frame, study=study, base=base)
+
+
+def propose_from_frame(
+    frame: TrialFrame, *, study: str = "study", base: StudySpec | None = None
+) -> RangeProposals:
+    """:func:`propose_ranges` of a study's :class:`TrialFrame` (the dashboard keeps one)."""
+    space = frame.space
     rows = np.flatnonzero(frame.scored)
     n = int(rows.size)
     if n == 0:
@@ -301,4 +310,11 @@ def for_study(study: Any) -> RangeProposals:
     )
 
 
-__all__ = ["ACTIONS", "Change", "RangeProposals", "for_study", "propose_ranges"]
+__all__ = [
+    "ACTIONS",
+    "Change",
+    "RangeProposals",
+    "for_study",
+    "propose_from_frame",
+    "propose_ranges",
+]

@@ -312,6 +312,18 @@ class StudyData:
             "finished_at": record.finished_at.isoformat() if record.finished_at else None,
         }
 
+    def space_versions(self, name: str) -> dict[str, Any] | None:
+        """The versions of an edited study's space (``tunewise edit``): when each began, what
+        it changed, the finished trials set aside now; ``None`` for a study never edited."""
+        from tunewise.space_versions import versions_document
+
+        snap = self.snapshot(name)
+        with self.pool.borrow() as store:
+            versions = store.get_space_versions(snap.record.id)
+        if len(versions) < 2:
+            return None
+        return versions_document(versions, snap.spec.space, snap.frame.trials)
+
     def trials_page(self, name: str, **select: Any) -> dict[str, Any]:
         """One page of the trials table (see :meth:`TrialFrame.select` for ``select``).
 

@@ -94,11 +94,13 @@ def study_context(data: StudyData, name: str) -> dict[str, Any]:
         # a study with several objectives shows its Pareto front and hypervolume first
         "kinds": kinds_for(len(data.snapshot(name).spec.objectives)),
         "importance": data.importance(name),
+        "ranges": data.ranges(name),  # proposals for the next study, once this one ended
         "progress_pct": min(100, round(100 * done / limit)) if limit else 0,
         "trial_link": lambda n: f"/studies/{name}/trials/{n}",
         "table": data.trials_page(name, limit=50),
         # the searched space with its conditions (a define-by-run study's as seen so far)
         "space_lines": data.snapshot(name).spec.space.describe(),
+        "versions": data.space_versions(name),  # an edited space: its versions
     }
 
 
