@@ -210,3 +210,36 @@ def test_bayesian_beats_random_on_a_conditional_problem() -> None:
         rand = min(t.value or 0.0 for t in run("random", BRANCH_SPACE, _branch_problem, 25, seed))
         wins += bayes < rand
     assert wins >= 8, f"bayesian beat random on {wins} of 10 seeds"
+
+
+def svc_space() -> Space:
+    """cash_breast_cancer's SVC branch: an int (the degree) activated by a child categorical."""
+    return Space(
+        {
+            "model": tw.Categorical(["logreg", "svc"]),
+            "C": tw.Float(1e-2, 1e3, scale="log", when={"model": ["logreg", "svc"]}),
+            "kernel": tw.Categorical(["rbf", "poly"], when={"model": ["svc"]}),
+            "degree": tw.Int(2, 5, when={"kernel": ["poly"]}),
+            "trees": tw.Int(10, 100, when={"model": ["logreg"]}),
+        }
+    )
+
+
+def test_the_discrete_sweep_scores_only_rows_that_can_run() -> None:
+    """A neighbour that switches a parent activates its int children at runnable values: the
+    acquisition must score the row that will run. (The sweep used to leave an activated
+    int at its marker, off the int's grid: the GP saw a point no trial can have, its EI
+    stayed high, and the decoded degree, already known to be poor, ran again and again.)"""
+    from tunewise.strategies.acquisition import _neighbours
+
+    space = svc_space()
+    features = Features(space)
+    start = features.encode({"model": "svc", "C": 1.0, "kernel": "rbf"})
+    rows = _neighbours(features, start)
+    names = list(space.params)
+    switched = [r for r in rows if r[names.index("kernel")] == 1.0]
+    assert switched, "no neighbour switches the kernel"
+    for row in rows:
+        exact, params = features.exact(row)
+        assert space.validate(params) == params
+        assert features.key(exact) == features.key(row), params
