@@ -219,9 +219,10 @@ def _note(store: Store, study_id: int, old: Space, new: Space) -> dict[str, Any]
     usable = usable_history(new, finished)
     reasons = describe_set_aside(usable.set_aside, len(finished))
     aside = {item.trial.number for item in usable.set_aside}
-    other = removed_values([t for t in finished if t.number not in aside], removed)
+    kept = [t for t in finished if t.number not in aside]
+    other = removed_values(kept, removed)
     kept_notes = [
-        f"{count} of {len(finished)} trials ran {name} at another value than {value!r}; "
+        f"{count} of the {len(kept)} kept ran {name} at another value than {value!r}; "
         f"they are kept with {name} projected away"
         for name, value in removed.items()
         if (count := other[name])
