@@ -254,3 +254,25 @@ def test_a_running_study_takes_up_an_edit_made_by_another_process(tmp_path: Path
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def _x(params: dict[str, Any]) -> float:
+    return float(params["x"])
+
+
+def test_completion_criteria_judge_the_trials_inside_an_edited_space() -> None:
+    # convergence measures distances in the space: a choice dropped by the edit made the
+    # tuner fail on the first trial that held it ("'c' is not one of ['a', 'b']")
+    study = tw.create_study(
+        objective=tw.Objective("loss", "minimize"),
+        space={"x": tw.Float(0.0, 1.0), "k": tw.Categorical(["a", "b", "c"])},
+        strategy="random",
+        seed=1,
+        completion={"convergence": True},
+    )
+    for i in range(24):
+        study.add_trial({"x": i / 30, "k": "c"}, i / 30)
+    study.set_space({"x": tw.Float(0.0, 1.0), "k": tw.Categorical(["a", "b"])})
+    completion = study.optimize(_x, n_trials=3, progress=False)
+    assert completion.reason == "max_trials"
+    assert [t.space_version for t in study.trials[-3:]] == [2, 2, 2]

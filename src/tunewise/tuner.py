@@ -334,20 +334,21 @@ class Tuner:
             return limit
         completed = [t for t in self._trials.values() if t.state == TrialState.COMPLETED]
         completed.sort(key=lambda t: (t.finished_at is None, t.finished_at, t.number))
+        judged = [*self.prior_history, *completed]
+        if self._usable is not None:  # an edited space: distances need the trials inside it
+            judged = self._usable.kept(judged)
         multi = len(self.strategy.objectives) > 1 or isinstance(self.criteria.target, Mapping)
         if multi or self.strategy.constraints:
             from tunewise.stopping.completion_multi import check_criteria_for
 
             return check_criteria_for(
                 self.criteria,
-                [*self.prior_history, *completed],
+                judged,
                 self.strategy.objectives,
                 self.strategy.constraints,
                 self.space,
             )
-        return check_criteria(
-            self.criteria, [*self.prior_history, *completed], self.objective.sign, self.space
-        )
+        return check_criteria(self.criteria, judged, self.objective.sign, self.space)
 
     def _check_basic_limits(self) -> Completion | None:
         limit = check_limits(
