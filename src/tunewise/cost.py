@@ -22,7 +22,6 @@ I/O, so every face (the tuner, ``tunewise status``, the dashboard) counts the sa
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -172,7 +171,11 @@ def estimate_next(costs: Sequence[float]) -> float | None:
     the odd long one; cost varies with the hyperparameters, and the next configuration is not
     known when the decision to start a trial is made). ``None`` before any trial completed: the
     first trial is always allowed."""
-    return statistics.median(costs) if costs else None
+    if not costs:
+        return None
+    ordered = sorted(costs)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from tunewise.space import Space
+    from tunewise.strategies.cost_model import CostWeighting
     from tunewise.strategies.features import Features, Observation
     from tunewise.trial import Trial
 
@@ -113,13 +114,19 @@ class BayesianStrategy(Strategy):
             return multi_objective.suggest(
                 self, space, history, pending, n, rng, remaining=remaining
             )
+        from tunewise.strategies.cost_model import CostWeighting
         from tunewise.strategies.features import Features, single_threaded_blas
 
         features = Features(space)
         obs, pending_rows, avoid = features.known(history, pending, self.objective)
         position = len(history) + len(pending)
         with single_threaded_blas():
-            return self._suggest(features, obs, pending_rows, avoid, position, n, rng, remaining)
+            # cost: {aware: true}: EI per unit of expected cost (strategies/cost_model.py)
+            n_init = initial_design_size(features.dim)
+            cost = CostWeighting.fit(self.options, features, history, remaining, n_init)
+            return self._suggest(
+                features, obs, pending_rows, avoid, position, n, rng, remaining, cost
+            )
 
     def _suggest(
         self,
@@ -131,6 +138,7 @@ class BayesianStrategy(Strategy):
         n: int,
         rng: np.random.Generator,
         remaining: int | None,
+        cost: CostWeighting | None = None,
     ) -> list[dict[str, Any]]:
         import numpy as np
 
@@ -148,6 +156,7 @@ class BayesianStrategy(Strategy):
                 try:
                     if model is None:
                         model = _Model(features, obs.x, obs.y, rng)
+                        model.cost = cost
                     fantasies = (
                         np.vstack([pending_rows, *chosen]) if len(pending_rows) or chosen else None
                     )
@@ -175,6 +184,8 @@ class BayesianStrategy(Strategy):
 class _Model:
     """The GP fitted to (a subset of) the history, ready to propose points."""
 
+    cost: CostWeighting | None = None  # weighs the acquisition by expected cost
+
     def __init__(
         self, features: Features, x: np.ndarray, y: np.ndarray, rng: np.random.Generator
     ) -> None:
@@ -200,11 +211,18 @@ class _Model:
         rng: np.random.Generator,
         radius: float,
     ) -> tuple[np.ndarray, dict[str, Any]] | None:
-        from tunewise.strategies.acquisition import optimize_log_ei
+        from tunewise.strategies.acquisition import LogEI, optimize_log_ei
 
         if fantasies is None or not len(fantasies):
+            weighed = None if self.cost is None else self.cost.weigh(LogEI(self.gp, self.best))
             rows, _ = optimize_log_ei(
-                self.gp, self.features, self.best, self.incumbents, rng, trust_radius=radius
+                self.gp,
+                self.features,
+                self.best,
+                self.incumbents,
+                rng,
+                acquisition=weighed,
+                trust_radius=radius,
             )
             return self.features.first_new(rows, avoid)
         from tunewise.strategies.pending import PendingLogEI
@@ -216,7 +234,7 @@ class _Model:
             self.best,
             self.incumbents,
             rng,
-            acquisition=acquisition,
+            acquisition=acquisition if self.cost is None else self.cost.weigh(acquisition),
             trust_radius=radius,
         )
         return self.features.first_new(rows, avoid)

@@ -58,7 +58,9 @@ def strategy_for(spec: StudySpec, seed: int | None = None) -> Strategy:
     face builds it here, so none forgets the objectives); ``seed`` overrides the spec's."""
     cls = get_strategy(spec.strategy)
     check_multi_objective(cls, len(spec.objectives))
-    options = spec.hyperband.to_dict() if spec.hyperband is not None else None
+    from tunewise.strategies.cost_model import cost_options  # cost: {aware: true}
+
+    options = spec.hyperband.to_dict() if spec.hyperband is not None else cost_options(spec)
     return cls(
         spec.objective,
         spec.seed or 0 if seed is None else seed,
