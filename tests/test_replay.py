@@ -162,3 +162,93 @@ def test_why_explains_a_random_draw_and_refuses_what_it_cannot(tmp_path: Path) -
     assert not enqueued["explained"] and "no suggestion record" in enqueued["reason"]
     with pytest.raises(KeyError):
         study.why(40)
+
+
+def test_warm_started_define_by_run_and_edited_studies_replay_exactly(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'paths.db'}"
+    parent = tw.create_study(
+        "parent", objective=OBJECTIVE, space=SPACE, strategy="random", seed=2, storage=url
+    )
+    parent.optimize(train, n_trials=5, progress=False)
+    child = tw.create_study(
+        "child",
+        objective=OBJECTIVE,
+        space=SPACE,
+        strategy="tpe",
+        seed=3,
+        storage=url,
+        warm_start={"parents": ["parent"], "type": "identical"},
+    )
+    child.optimize(train, n_trials=4, max_parallel=2, progress=False)
+    assert child.replay().count(REPRODUCED) == 4
+    record = child.trials[-1].suggestion
+    assert record is not None and record["parents"] == [[parent.trials[0].study_id, 5, 5]]
+
+    asked = tw.create_study("asked", direction="maximize", storage=url, seed=1, strategy="tpe")
+
+    def by_run(trial: Any) -> float:
+        act = trial.suggest_categorical("act", ["relu", "tanh"])
+        lr = trial.suggest_float("lr", 1e-4, 1e-1, log=True)
+        layers = trial.suggest_int("layers", 1, 3) if act == "relu" else 1
+        return train({"lr": lr, "layers": layers, "act": act})
+
+    asked.optimize(by_run, n_trials=8, max_parallel=2, progress=False)
+    records = [t.suggestion for t in asked.trials]
+    assert all(r is not None and r["define_by_run"] for r in records)
+    assert {r["space_params"] for r in records if r} > {0}  # the space grew as trials asked
+    assert asked.replay().count(REPRODUCED) == 8
+
+    child.set_space({**SPACE, "lr": tw.Float(1e-3, 1e-1, scale="log")})  # sets some aside
+    child.optimize(train, n_trials=3, progress=False)
+    assert {t.space_version for t in child.trials} == {1, 2}
+    assert child.replay().count(REPRODUCED) == 7
+
+
+@pytest.mark.parametrize("strategy", ["grid", "sobol", "hyperband"])
+def test_other_strategies_replay_exactly(tmp_path: Path, strategy: str) -> None:
+    space = {"lr": tw.Float(1e-3, 1e-1, scale="log"), "act": SPACE["act"]}
+    if strategy == "grid":
+        space = {"layers": tw.Int(1, 3), "act": SPACE["act"]}
+    options: dict[str, Any] = {}
+    if strategy == "hyperband":
+        options["hyperband"] = {"min_resource": 1, "max_resource": 3}
+    study = tw.create_study(
+        "other",
+        objective=tw.Objective("loss", "minimize"),
+        space=space,
+        strategy=strategy,
+        seed=6,
+        storage=f"sqlite:///{tmp_path / 'other.db'}",
+        **options,
+    )
+
+    def loss(params: dict[str, Any], trial: Any) -> float:
+        value = float(params.get("layers", 1)) + (params["act"] == "tanh")
+        for step in range(1, 4):
+            trial.report(value + 1 / step, step)
+            if trial.should_stop():
+                raise tw.TrialStopped()
+        return value
+
+    study.optimize(loss, n_trials=6, max_parallel=2, progress=False)
+    assert study.replay().count(REPRODUCED) == 6
+    assert study.why(5)["reproduces"]
+
+
+def test_a_multi_objective_study_replays_exactly(tmp_path: Path) -> None:
+    study = tw.create_study(
+        "front",
+        objectives=[OBJECTIVE, tw.Objective("layers", "minimize")],
+        space=SPACE,
+        strategy="bayesian",
+        seed=8,
+        storage=f"sqlite:///{tmp_path / 'front.db'}",
+    )
+    study.optimize(
+        lambda p: {"accuracy": train(p), "layers": p["layers"]},
+        n_trials=8,
+        max_parallel=2,
+        progress=False,
+    )
+    assert study.replay().count(REPRODUCED) == 8
+    assert "several objectives" in study.why(7)["summary"]
