@@ -9,7 +9,9 @@ The idea: a hyperparameter matters when the best trials (the top ``quantile``) a
 its range differently from all trials. For each hyperparameter, in the space's unit encoding,
 estimate the density of the top trials ``p_top`` and of all scored trials ``p_all``, and take
 the Pearson divergence ``E_all[(p_top / p_all - 1)^2]`` (times ``quantile^2``, the paper's local
-variance). Normalised, the values sum to 1.
+variance). Normalised, the values sum to 1. A parameter of a conditional space (or one a
+define-by-run trial did not ask) is judged over the trials where it is active: "all" and "top"
+are those trials and their own top ``quantile``.
 
 Densities are histograms on ``bins`` cells smoothed with a Gaussian kernel (Scott's bandwidth)
 plus one prior observation spread uniformly, so a cell never has zero density. Categories are
@@ -63,17 +65,18 @@ def ped_anova(frame: TrialFrame, *, quantile: float = 0.1, bins: int = 50) -> Im
             note=f"needs at least {MIN_TRIALS} completed trials with a value ({n} so far)",
         )
     good = frame.goodness()[rows]
-    n_top = max(2, int(np.ceil(quantile * n)))
-    top = np.argsort(-good, kind="stable")[:n_top]
     raw: dict[str, float] = {}
     for name, param in frame.space.params.items():
         column = frame.unit[name][rows]
         known = np.isfinite(column)
         if known.sum() < MIN_TRIALS:
             continue
-        top_known = column[top][np.isfinite(column[top])]
-        if top_known.size < 2:
-            continue
+        # Over the trials where it is active (a tree's branch, a name define-by-run asked),
+        # with their own top quantile: a branch never among the study's best trials still shows
+        # what matters inside it (the study's top trials left such a parameter out).
+        active = column[known]
+        n_top = max(2, int(np.ceil(quantile * active.size)))
+        top_known = active[np.argsort(-good[known], kind="stable")[:n_top]]
         if isinstance(param, Categorical):
             cells = len(param.values)
             p_all = _categorical_density(column[known], cells)
