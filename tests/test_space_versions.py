@@ -276,3 +276,14 @@ def test_completion_criteria_judge_the_trials_inside_an_edited_space() -> None:
     completion = study.optimize(_x, n_trials=3, progress=False)
     assert completion.reason == "max_trials"
     assert [t.space_version for t in study.trials[-3:]] == [2, 2, 2]
+
+
+def test_the_trials_dataframe_keeps_a_removed_parameters_earlier_values() -> None:
+    study = _study()
+    _run(study, 2)
+    study.set_space({"lr": tw.Float(0.0, 1.0)}, static={"m": 0.5})
+    _run(study, 1)
+    frame = study.trials_dataframe()
+    assert list(frame.columns[6:8]) == ["params_lr", "params_m"]
+    ran = [t.params["m"] for t in study.trials[:2]]
+    assert frame["params_m"].tolist()[:2] == ran and frame["params_m"].isna().tolist()[2]

@@ -150,7 +150,7 @@ class Study:
 
     @property
     def static(self) -> dict[str, Any]:
-        return dict(self.spec.space.static)
+        return dict(self.space.static)
 
     @property
     def seed(self) -> int:

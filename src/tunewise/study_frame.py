@@ -20,6 +20,9 @@ def trials_dataframe(study: Study) -> Any:
     trials = study.trials
     metrics = sorted({name for t in trials for name in t.metrics})
     attrs = sorted({key for t in trials for key in t.user_attrs})
+    names = study.space.names  # (read once: it is the stored space, as edited)
+    # A parameter an edit removed (now fixed) keeps the values the earlier trials ran.
+    names += list(dict.fromkeys(n for t in trials for n in t.params if n not in names))
     rows = [
         {
             "number": t.number,
@@ -29,7 +32,7 @@ def trials_dataframe(study: Study) -> Any:
             "datetime_complete": t.finished_at,
             "duration": t.finished_at - t.started_at if t.started_at and t.finished_at else None,
             # an inactive (conditional) parameter is NaN, as pandas marks what is missing
-            **{f"params_{p}": t.params.get(p, math.nan) for p in study.space.names},
+            **{f"params_{p}": t.params.get(p, math.nan) for p in names},
             **{f"metrics_{m}": t.metrics.get(m) for m in metrics},
             **{f"user_attrs_{a}": t.user_attrs.get(a) for a in attrs},
             "attempt": t.attempt,
@@ -40,7 +43,7 @@ def trials_dataframe(study: Study) -> Any:
     ]
     columns = [
         "number", "state", "value", "datetime_start", "datetime_complete", "duration",
-        *(f"params_{p}" for p in study.space.names), *(f"metrics_{m}" for m in metrics),
+        *(f"params_{p}" for p in names), *(f"metrics_{m}" for m in metrics),
         *(f"user_attrs_{a}" for a in attrs), "attempt", "failure_kind", "error",
     ]  # fmt: skip
     frame = pd.DataFrame(rows, columns=columns)
