@@ -174,7 +174,7 @@ def test_warm_started_define_by_run_and_edited_studies_replay_exactly(tmp_path: 
         "child",
         objective=OBJECTIVE,
         space=SPACE,
-        strategy="tpe",
+        strategy="bayesian",
         seed=3,
         storage=url,
         warm_start={"parents": ["parent"], "type": "identical"},
@@ -183,6 +183,13 @@ def test_warm_started_define_by_run_and_edited_studies_replay_exactly(tmp_path: 
     assert child.replay().count(REPRODUCED) == 4
     record = child.trials[-1].suggestion
     assert record is not None and record["parents"] == [[parent.trials[0].study_id, 5, 5]]
+    details = child.why(3)["details"]  # the model saw the parent's trials: it cites them so
+    assert details["phase"] == "model"
+    for cited in [details["incumbent"], *details["nearest"]]:
+        source = parent if cited.get("warm_start") else child
+        assert source.trials[cited["trial"]].value == cited["value"]
+    # 2 at once: one of trials 0-2 still ran, so at most 2 of the 3 nearest are the child's
+    assert any(c.get("warm_start") for c in details["nearest"])
 
     asked = tw.create_study("asked", direction="maximize", storage=url, seed=1, strategy="tpe")
 

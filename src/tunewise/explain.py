@@ -98,7 +98,7 @@ def describe(doc: Mapping[str, Any]) -> list[str]:
     details = doc.get("details", {})
     incumbent = details.get("incumbent")
     if incumbent is not None:
-        lines.append(f"  incumbent: trial {incumbent['trial']}, value {_num(incumbent['value'])}")
+        lines.append(f"  incumbent: {_trial(incumbent)}, value {_num(incumbent['value'])}")
     prediction = details.get("prediction")
     if prediction is not None:
         scale = (
@@ -116,8 +116,7 @@ def describe(doc: Mapping[str, Any]) -> list[str]:
     nearest = details.get("nearest")
     if nearest:
         shown = ", ".join(
-            f"trial {n['trial']} (value {_num(n['value'])}, distance {n['distance']:.3g})"
-            for n in nearest
+            f"{_trial(n)} (value {_num(n['value'])}, distance {n['distance']:.3g})" for n in nearest
         )
         lines.append(f"  nearest earlier trials: {shown}")
     lines.append(
@@ -126,6 +125,11 @@ def describe(doc: Mapping[str, Any]) -> list[str]:
         else f"  replay: does not reproduce: {doc.get('mismatch')}"
     )
     return lines
+
+
+def _trial(cited: Mapping[str, Any]) -> str:
+    parent = " of a warm-start parent" if cited.get("warm_start") else ""
+    return f"trial {cited['trial']}{parent}"
 
 
 def _num(value: Any) -> str:
@@ -244,7 +248,7 @@ def _bayesian(context: SuggestionContext, replayed: Sequence[Mapping[str, Any]])
     obs, pending_rows, _ = features.known(context.history, context.pending, strategy.objective)
     position = _position(context)
     n_init = initial_design_size(features.dim)
-    incumbent = _incumbent(context.history, strategy.objective)
+    incumbent = _incumbent(context.history, strategy.objective, context.trial.study_id)
     if position < n_init or len(obs.y) < 2:
         return {
             "summary": f"space-filling start: point {position} of the study's Latin hypercube "
@@ -257,7 +261,7 @@ def _bayesian(context: SuggestionContext, replayed: Sequence[Mapping[str, Any]])
         return {"summary": "bayesian (the trial's params no longer fit the space)"}
     with single_threaded_blas():
         details = _model_details(context, features, obs, pending_rows, replayed, row)
-    near = _nearest(features, context.history, row, strategy.objective)
+    near = _nearest(features, context.history, row, context.trial.study_id)
     pending = len(pending_rows) + context.index
     return {
         "summary": "the Gaussian process's pick: the most promising point by "
@@ -328,7 +332,7 @@ def _model_details(
     }
 
 
-def _incumbent(history: Sequence[Trial], objective: Any) -> dict[str, Any] | None:
+def _incumbent(history: Sequence[Trial], objective: Any, own: int) -> dict[str, Any] | None:
     best: Trial | None = None
     for trial in history:
         value = trial.value
@@ -336,11 +340,20 @@ def _incumbent(history: Sequence[Trial], objective: Any) -> dict[str, Any] | Non
             continue
         if best is None or objective.is_better(value, best.value):
             best = trial
-    return None if best is None else {"trial": best.number, "value": best.value}
+    return None if best is None else _cited(best, own)
+
+
+def _cited(trial: Trial, own: int, **more: Any) -> dict[str, Any]:
+    """A trial as an explanation names it; one of a warm-start parent says so (its number is
+    the parent's)."""
+    out: dict[str, Any] = {"trial": trial.number, "value": trial.value, **more}
+    if trial.study_id != own:
+        out["warm_start"] = True
+    return out
 
 
 def _nearest(
-    features: Any, history: Sequence[Trial], row: np.ndarray, objective: Any
+    features: Any, history: Sequence[Trial], row: np.ndarray, own: int
 ) -> list[dict[str, Any]]:
     """The earlier trials closest to the suggestion in the unit encoding (a categorical that
     differs counts 1), with their values."""
@@ -355,10 +368,7 @@ def _nearest(
         diff[features.categorical] = diff[features.categorical] != 0
         found.append((float(np.sqrt(np.sum(diff * diff))), trial.number, trial))
     found.sort(key=lambda item: (item[0], item[1]))
-    return [
-        {"trial": t.number, "value": t.value, "state": str(t.state), "distance": d}
-        for d, _, t in found[:NEAREST]
-    ]
+    return [_cited(t, own, state=str(t.state), distance=d) for d, _, t in found[:NEAREST]]
 
 
 _EXPLAINERS = {
