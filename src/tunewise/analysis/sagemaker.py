@@ -117,6 +117,23 @@ def parameter_ranges(spec: StudySpec) -> dict[str, list[dict[str, Any]]]:
     }
 
 
+def _refuse_names_asked_sometimes(spec: StudySpec, frame: TrialFrame) -> None:
+    """A define-by-run study whose trials asked a name only sometimes is a tree too (its space
+    holds no ``when``): refused as a declared condition is, since a tuning job's training jobs
+    each hold every hyperparameter."""
+    if not spec.define_by_run:
+        return
+    for name in spec.space.names:
+        asked = sum(1 for params in frame.params if name in params)
+        if asked < len(frame.params):
+            raise SpecError(
+                f"space.{name}",
+                "SageMaker Automatic Model Tuning has no conditional hyperparameters, and "
+                f"{name} was asked by {asked} of this define-by-run study's "
+                f"{len(frame.params)} trials; this study cannot be described as a tuning job",
+            )
+
+
 def objective_metric(spec: StudySpec, value: float | None) -> dict[str, Any] | None:
     if value is None:
         return None
@@ -158,6 +175,7 @@ def describe(
 ) -> dict[str, Any]:
     """The ``DescribeHyperParameterTuningJob`` response for a study."""
     spec = StudySpec.from_dict(dict(record.definition))
+    _refuse_names_asked_sometimes(spec, frame)
     failed = frame.failure_kinds(np.flatnonzero(frame.in_state(TrialState.FAILED)))
     retryable = sum(1 for kind in failed if kind in RETRYABLE)
     with_value = int(np.sum(frame.in_state(TrialState.COMPLETED, TrialState.STOPPED)
