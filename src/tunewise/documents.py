@@ -69,6 +69,16 @@ def export_document(study: Study) -> dict[str, Any]:
         "state": str(record.state),
         "reason": record.reason,
         "definition": study.spec.to_dict(),
+        # every version of its space (one until `tunewise edit`): the trials name theirs
+        "space_versions": [
+            {
+                "version": v.version,
+                "began": v.created_at.isoformat() if v.created_at else None,
+                "definition": dict(v.definition),
+                "note": dict(v.note),
+            }
+            for v in study.space_versions
+        ],
         "trials": trials,
     }
 

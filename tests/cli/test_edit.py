@@ -118,3 +118,29 @@ def test_an_edit_is_followed_by_the_next_run_and_shown_by_status_and_trials(
     assert versions["versions"][1]["fixed"] == {"k": "b"}
     below = sum(t["params"]["x"] < 0.5 for t in trials[:4])
     assert (versions["trials"], versions["set_aside"]) == (8, below)
+
+
+def test_export_keeps_every_version_and_each_trials_version(tmp_path: Path) -> None:
+    setup_folder(tmp_path, limits={"max_trials": 2, "max_parallel": 1})
+    ok(cli(tmp_path, "run", "spec.yaml", *storage(tmp_path)))
+    space = spec_data()["space"]
+    edited = {"space": {**space, "x": {"type": "float", "low": 0.0, "high": 5.0}}}
+    ok(
+        cli(
+            tmp_path,
+            "edit",
+            STUDY,
+            "--space",
+            _write(tmp_path, "e.yaml", edited),
+            *storage(tmp_path),
+        )
+    )
+    args = ["export", STUDY, "--format", "json", "-o", "-", *storage(tmp_path)]
+    exported = json.loads(ok(cli(tmp_path, *args)).stdout)
+    versions = exported["space_versions"]
+    assert [v["version"] for v in versions] == [1, 2]
+    assert versions[0]["definition"]["space"]["x"]["high"] == 1.0
+    assert versions[1]["definition"]["space"]["x"]["high"] == 5.0
+    assert versions[1]["note"]["changes"] == ["x: widened [0.0, 1.0] -> [0.0, 5.0]"]
+    assert exported["definition"]["space"]["x"]["high"] == 5.0
+    assert [t["space_version"] for t in exported["trials"]] == [1, 1]
