@@ -10,11 +10,12 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 import tunewise as tw
 from tunewise.replay import MISMATCH, NOT_REPLAYABLE, REPRODUCED
-from tunewise.suggestion_record import from_ranges, to_ranges
+from tunewise.suggestion_record import from_ranges, numerics, to_ranges
 
 OBJECTIVE = tw.Objective("accuracy", "maximize")
 SPACE = {
@@ -110,6 +111,11 @@ def test_a_tampered_param_is_a_mismatch_naming_the_trial_and_parameter(tmp_path:
     assert bad[0].replayed == stored and bad[0].stored != stored
     assert "trial 3" in (bad[0].reason or "") and "'lr'" in (bad[0].reason or "")
     assert not report.ok and report.rate == 5 / 6
+    assert "suggested with" not in str(bad[0].reason)
+    set_record(tmp_path, 3, numerics="numpy 0.1")  # another numpy: the mismatch says so
+    (again,) = [t for t in study.replay().trials if t.status == MISMATCH]
+    assert str(again.reason).endswith(f"(suggested with numpy 0.1; this is {numerics()})")
+    assert numerics().startswith(f"numpy {np.__version__}")
 
 
 def test_trials_no_strategy_suggested_are_not_replayable(tmp_path: Path) -> None:

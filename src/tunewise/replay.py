@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from tunewise.suggestion_record import RECORD_FORMAT, from_ranges
+from tunewise.suggestion_record import RECORD_FORMAT, from_ranges, numerics
 from tunewise.trial import Trial, TrialState
 
 if TYPE_CHECKING:
@@ -326,6 +326,16 @@ def _show(value: Any) -> str:
     return "absent" if value is _ABSENT else canonical(value)
 
 
+def _versions(text: str) -> dict[str, str]:
+    return dict(item.split(" ", 1) for item in text.split(", ") if " " in item)
+
+
+def _differ(then: str, now: str) -> bool:
+    """Whether a library both name has another version now (``numpy 2.1.3, scipy 1.14.1``)."""
+    old, new = _versions(then), _versions(now)
+    return any(new[name] != version for name, version in old.items() if name in new)
+
+
 def replay_study(study: Study, numbers: Sequence[int] | None = None) -> ReplayReport:
     """Replay every trial of ``study`` (or those ``numbers``) and compare (module docstring)."""
     from tunewise import __version__
@@ -342,5 +352,11 @@ def replay_study(study: Study, numbers: Sequence[int] | None = None) -> ReplayRe
         key = canonical({k: v for k, v in context.record.items() if k not in ("index", "params")})
         if key not in batches:
             batches[key] = context.suggest()
-        out.append(compare(number, context.expected, batches[key], context.index))
+        result = compare(number, context.expected, batches[key], context.index)
+        then = str(context.record.get("numerics", ""))
+        if result.status == MISMATCH and _differ(then, numerics()):
+            result = replace(
+                result, reason=f"{result.reason} (suggested with {then}; this is {numerics()})"
+            )
+        out.append(result)
     return ReplayReport(study.name, __version__, out)

@@ -14,7 +14,8 @@ bytes whatever the study's size, so a 10,000-trial study stores O(n), not O(n^2)
 
 A record (format 1)::
 
-    {"format": 1, "tunewise": "0.1.0", "strategy": "bayesian", "options": {}, "seed": 7,
+    {"format": 1, "tunewise": "0.1.0", "numerics": "numpy 2.1.3, scipy 1.14.1",
+     "strategy": "bayesian", "options": {}, "seed": 7,
      "number": 12, "n": 4, "index": 1, "remaining": 88,
      "pending": [[10, 11]],            # inclusive ranges of the pending trials' numbers
      "finished": [[0, 9]],             # only when not "every other number below `number`"
@@ -28,6 +29,7 @@ is the batch's ``index``-th suggestion of the ``n`` asked for.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +40,19 @@ if TYPE_CHECKING:
 
 #: The layout of a record; ``tunewise replay`` reads the formats it knows.
 RECORD_FORMAT = 1
+
+
+def numerics() -> str:
+    """The numerical libraries' versions (``numpy 2.1.3, scipy 1.14.1``; scipy once a strategy
+    loaded it): the same tunewise on another numpy may round differently, so a mismatch can
+    say so. Read from the loaded modules: no import, no metadata scan."""
+    import numpy
+
+    found = [f"numpy {numpy.__version__}"]
+    scipy = sys.modules.get("scipy")
+    if scipy is not None:
+        found.append(f"scipy {scipy.__version__}")
+    return ", ".join(found)
 
 
 def to_ranges(numbers: Iterable[int]) -> list[list[int]]:
@@ -90,6 +105,7 @@ def suggestion_records(
     common: dict[str, Any] = {
         "format": RECORD_FORMAT,
         "tunewise": __version__,
+        "numerics": numerics(),
         "strategy": name,
         "options": options,
         "seed": int(strategy.seed),
