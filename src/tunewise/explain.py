@@ -108,7 +108,8 @@ def describe(doc: Mapping[str, Any]) -> list[str]:
         )
         lines.append(
             f"  predicted: mean {_num(prediction['mean'])}, spread (std) "
-            f"{_num(prediction['std'])} in the model's units (warped, to minimise): {scale}"
+            f"{_num(prediction['std'])} in the model's units (warped, to minimise; the best "
+            f"mean at the data {_num(prediction['best_mean'])}): {scale}"
         )
     acquisition = details.get("acquisition")
     if acquisition is not None:
@@ -327,8 +328,9 @@ def _model_details(
             "low": unwarp(m + sd if sign > 0 else m - sd),
             "high": unwarp(m - sd if sign > 0 else m + sd),
             "better_than_observed": m < inside[0],
+            "best_mean": float(model.best),  # the model's best mean at the data, the bar
         },
-        "acquisition": {"name": name, "value": value, "best_mean": float(model.best)},
+        "acquisition": {"name": name, "value": value},
     }
 
 
