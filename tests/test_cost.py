@@ -381,3 +381,29 @@ def test_cost_weighting_stays_off_without_enough_costs_or_budget() -> None:
     assert _alpha([60.0, 50.0], 100.0, None, 1) == 0.0  # the budget is spent
     assert _alpha([1.0] * 6, None, 4, 2) == pytest.approx(0.5)
     assert _alpha([1.0] * 6, None, None, 2) == 1.0
+
+
+def test_tunewise_run_ends_a_spec_at_max_cost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "pricedtrain.py").write_text(
+        "def train(params):\n    return {'loss': params['x'], 'dollars': 1.5}\n", encoding="utf-8"
+    )
+    spec = {
+        **minimal(study="priced-run"),
+        "strategy": "random",
+        "trial": {"python": "pricedtrain:train"},
+        "limits": {"max_cost": 5},  # no max_trials: the budget ends it
+        "cost": {"metric": "dollars"},
+    }
+    (tmp_path / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    assert main(["run", "spec.json", "--storage", url]) == 0
+    out = capsys.readouterr()
+    assert "the next trial would overrun max_cost (5): spent 4.5" in out.out
+    assert "cost 4.5/5 (0.5 left)" in out.err  # the progress line
+    assert main(["status", "priced-run", "--format", "json", "--storage", url]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["completed"] == 3 and row["cost"]["left"] == 0.5
