@@ -245,7 +245,14 @@ def test_other_strategies_replay_exactly(tmp_path: Path, strategy: str) -> None:
 
     study.optimize(loss, n_trials=6, max_parallel=2, progress=False)
     assert study.replay().count(REPRODUCED) == 6
-    assert study.why(5)["reproduces"]
+    doc = study.why(5)
+    assert doc["reproduces"]
+    said = {"grid": "grid point ", "sobol": "of the study's scrambled Sobol sequence"}
+    if strategy == "hyperband":  # 1..3 steps, factor 3: brackets 0 (a rung at 1) and 1 (none)
+        assert doc["details"]["bracket"] in (0, 1) and doc["details"]["rungs"] in ([1], [])
+        assert f"; bracket {doc['details']['bracket']} of 2 (rungs " in doc["summary"]
+    else:
+        assert said[strategy] in doc["summary"]
 
 
 def test_a_multi_objective_study_replays_exactly(tmp_path: Path) -> None:

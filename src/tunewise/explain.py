@@ -218,23 +218,40 @@ def _hyperband(context: SuggestionContext, replayed: Sequence[Mapping[str, Any]]
     from tunewise.strategies.hyperband import same_budget_history
 
     sampler = context.strategy.options.get("sampler", "random")
-    last = context.trial.last_step
-    ran = f"; it ran to step {last} (rungs decide how far each trial goes)" if last else ""
+    rungs = _rungs(context)
     if sampler == "bayesian":
         fitted = same_budget_history(context.history, min_points=len(context.space) + 2)
         if fitted:
             budget = fitted[0].last_step
             return {
                 "summary": f"Hyperband's bayesian sampler, fitted on the {len(fitted)} trials "
-                f"that reached step {budget}{ran}",
+                f"that reached step {budget}{rungs.pop('said', '')}",
                 "sampler": sampler,
                 "fitted": len(fitted),
                 "budget": budget,
+                **rungs,
             }
     return {
-        "summary": f"Hyperband's random sampler, draw {_position(context)}{ran}",
+        "summary": f"Hyperband's random sampler, draw {_position(context)}{rungs.pop('said', '')}",
         "sampler": "random",
+        **rungs,
     }
+
+
+def _rungs(context: SuggestionContext) -> dict[str, Any]:
+    """The trial's Hyperband bracket and rungs (the stopping rule's, from the seed and its
+    number) and how far it ran."""
+    from tunewise.stopping import AshaRule, build_stopping_rule
+
+    rule = build_stopping_rule(context.spec)
+    if not isinstance(rule, AshaRule):
+        return {}
+    number = context.trial.number
+    bracket, rungs = rule.bracket(number), rule.rungs(rule.bracket(number))
+    last = context.trial.last_step
+    ran = "" if last is None else f", ran to step {last}"
+    said = f"; bracket {bracket} of {rule.brackets} (rungs {rungs or 'none'}){ran}"
+    return {"bracket": bracket, "rungs": rungs, "last_step": last, "said": said}
 
 
 def _bayesian(context: SuggestionContext, replayed: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
