@@ -272,3 +272,28 @@ def test_a_multi_objective_study_replays_exactly(tmp_path: Path) -> None:
     )
     assert study.replay().count(REPRODUCED) == 8
     assert "several objectives" in study.why(7)["summary"]
+
+
+def test_a_define_by_run_trial_seen_with_what_it_asked_replays_exactly(tmp_path: Path) -> None:
+    """A define-by-run trial's params become what it asked a moment before it finishes: a
+    suggestion made in between saw those, and replay gives it those."""
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    study = tw.create_study(
+        "asking", direction="minimize", strategy="bayesian", seed=4, storage=url
+    )
+    for _ in range(11):  # past the space-filling start: pending trials then weigh in
+        trial = study.ask()
+        x, z = trial.suggest_float("x", 0.0, 1.0), trial.suggest_float("z", 0.0, 1.0)
+        study.tell(trial, (x - 0.3) ** 2 + z)
+    ending = study.ask()
+    assert set(ending.params) == {"x", "z"}  # suggested both; it asks only x
+    x = ending.suggest_float("x", 0.0, 1.0)
+    # as tell stores it, a moment before the trial finishes
+    study.store.set_trial_params(ending.study_id, ending.number, ending.suggested)
+    after = study.ask()
+    record = after.suggestion
+    assert record is not None and record["pending_asked"] == [ending.number]
+    study.tell(ending, x)
+    study.tell(after, 0.5)
+    report = study.replay()
+    assert report.count(REPRODUCED) == 13, [t for t in report.trials if t.status != REPRODUCED]

@@ -219,7 +219,8 @@ class StudyTrials:
         """The finished and the pending trials the strategy was given, in number order."""
         number = int(record["number"])
         pending_numbers = from_ranges(record.get("pending", ()))
-        pending = [_as_pending(self.by_number[n]) for n in pending_numbers]
+        asked = set(record.get("pending_asked", ()))
+        pending = [_as_pending(self.by_number[n], n in asked) for n in pending_numbers]
         if "finished" in record:
             finished = [self.by_number[n] for n in from_ranges(record["finished"])]
         elif self._ordered is not None:  # every other number below `number`: list slices
@@ -270,11 +271,12 @@ def _strategy(spec: StudySpec, record: Mapping[str, Any]) -> Strategy:
     return strategy
 
 
-def _as_pending(trial: Trial) -> Trial:
-    """A trial as it was while pending: its suggested params and no result (strategies read
-    only a pending trial's params; what it became later is not what they saw)."""
+def _as_pending(trial: Trial, asked: bool = False) -> Trial:
+    """A trial as it was while pending: its suggested params (``asked``: the params it asked,
+    as stored, which a define-by-run trial already had then) and no result (strategies read only
+    a pending trial's params; what it became later is not what they saw)."""
     record = trial.suggestion or {}
-    params = record.get("params", trial.params)
+    params = trial.params if asked else record.get("params", trial.params)
     return replace(
         trial,
         state=TrialState.RUNNING,

@@ -21,7 +21,8 @@ A record (format 1)::
      "finished": [[0, 9]],             # only when not "every other number below `number`"
      "space_version": 1,               # when the caller knows which version it suggested under
      "parents": [[3, 41, 40]],         # identical warm start: [study id, numbers below, count]
-     "define_by_run": true, "space_params": 3, "params": {...}}  # define-by-run only
+     "define_by_run": true, "space_params": 3, "params": {...},  # define-by-run only
+     "pending_asked": [11]}            # pending ones seen with the params they asked
 
 ``number`` is the trial number the generator was derived from (the batch's first); the trial
 is the batch's ``index``-th suggestion of the ``n`` asked for.
@@ -123,6 +124,9 @@ def suggestion_records(
     if define_by_run:
         common["define_by_run"] = True
         common["space_params"] = len(space.params)
+        asked = [t.number for t in pending if _asked_already(t)]
+        if asked:  # seen with what they asked, not with what was suggested to them
+            common["pending_asked"] = asked
     records = []
     for index, params in enumerate(suggestions):
         record = {**common, "index": index}
@@ -130,6 +134,13 @@ def suggestion_records(
             record["params"] = dict(params)
         records.append(record)
     return records
+
+
+def _asked_already(trial: Trial) -> bool:
+    """Whether a pending define-by-run trial's params are already what it asked (stored as
+    it ends, a moment before it finishes) rather than what was suggested to it."""
+    record = trial.suggestion
+    return record is not None and "params" in record and dict(trial.params) != record["params"]
 
 
 def _complement(finished: Sequence[Trial], pending: Sequence[Trial], number: int) -> bool:
