@@ -297,3 +297,25 @@ def test_a_define_by_run_trial_seen_with_what_it_asked_replays_exactly(tmp_path:
     study.tell(after, 0.5)
     report = study.replay()
     assert report.count(REPRODUCED) == 13, [t for t in report.trials if t.status != REPRODUCED]
+
+
+def test_a_cost_aware_study_replays_and_why_weighs_the_cost(tmp_path: Path) -> None:
+    study = tw.create_study(
+        "costly",
+        objective=tw.Objective("loss", "minimize"),
+        space={"lr": SPACE["lr"], "width": tw.Int(8, 256, scale="log")},
+        strategy="bayesian",
+        seed=9,
+        storage=f"sqlite:///{tmp_path / 'cost.db'}",
+        cost={"metric": "dollars", "aware": True},
+    )
+
+    def train(params: dict[str, Any]) -> dict[str, float]:
+        loss = (math.log10(params["lr"]) + 2) ** 2 + 64 / params["width"]
+        return {"loss": loss, "dollars": params["width"] / 64}
+
+    study.optimize(train, n_trials=10, max_parallel=2, progress=False)
+    assert study.replay().count(REPRODUCED) == 10
+    acquisition = study.why(9)["details"]["acquisition"]
+    assert acquisition["name"].endswith("per unit of expected cost")
+    assert acquisition["value"] != acquisition["before_cost"]

@@ -323,6 +323,16 @@ def _model_details(
 
         name = f"log expected improvement beyond {len(stacked)} pending trial(s) (q-EI gain)"
         value = float(PendingLogEI(model.gp, stacked, model.best, rng).value(row[None, :])[0])
+    acquisition: dict[str, Any] = {"name": name, "value": value}
+    weighting = _cost_weighting(context, features)
+    if weighting is not None:  # cost: {aware: true}: per unit of expected cost
+        penalty = float(weighting.penalty(row[None, :])[0])
+        acquisition.update(
+            name=f"{name} per unit of expected cost",
+            value=value - penalty,
+            before_cost=value,
+            log_cost=float(weighting.log_cost(row[None, :])[0]),
+        )
     # Back onto the objective's scale through the observed values (the warp is monotone).
     values = fence(obs.y) if features.categorical.any() else warp(obs.y)
     order = np.argsort(values, kind="stable")
@@ -347,8 +357,18 @@ def _model_details(
             "better_than_observed": m < inside[0],
             "best_mean": float(model.best),  # the model's best mean at the data, the bar
         },
-        "acquisition": {"name": name, "value": value},
+        "acquisition": acquisition,
     }
+
+
+def _cost_weighting(context: SuggestionContext, features: Any) -> Any:
+    """A cost-aware study's weighting of this suggestion (None: not cost-aware, or not yet)."""
+    from tunewise.strategies.bayesian import initial_design_size
+    from tunewise.strategies.cost_model import CostWeighting
+
+    n_init = initial_design_size(features.dim)
+    remaining = context.record.get("remaining")
+    return CostWeighting.fit(context.strategy.options, features, context.history, remaining, n_init)
 
 
 def _incumbent(history: Sequence[Trial], objective: Any, own: int) -> dict[str, Any] | None:
