@@ -319,3 +319,12 @@ def test_a_cost_aware_study_replays_and_why_weighs_the_cost(tmp_path: Path) -> N
     acquisition = study.why(9)["details"]["acquisition"]
     assert acquisition["name"].endswith("per unit of expected cost")
     assert acquisition["value"] != acquisition["before_cost"]
+
+
+def test_why_cites_an_infinite_value_as_json_can_hold_it() -> None:
+    from tunewise.explain import _cited
+    from tunewise.trial import Trial, TrialState
+
+    trial = Trial(study_id=1, number=4, state=TrialState.COMPLETED, params={}, value=-math.inf)
+    assert _cited(trial, own=1) == {"trial": 4, "value": "-inf"}
+    assert _cited(trial, own=2, distance=0.5)["warm_start"] is True

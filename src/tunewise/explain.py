@@ -385,7 +385,10 @@ def _incumbent(history: Sequence[Trial], objective: Any, own: int) -> dict[str, 
 def _cited(trial: Trial, own: int, **more: Any) -> dict[str, Any]:
     """A trial as an explanation names it; one of a warm-start parent says so (its number is
     the parent's)."""
-    out: dict[str, Any] = {"trial": trial.number, "value": trial.value, **more}
+    from tunewise.documents import json_number
+
+    value = json_number(trial.value)  # JSON has no infinity (a stored -inf loss)
+    out: dict[str, Any] = {"trial": trial.number, "value": value, **more}
     if trial.study_id != own:
         out["warm_start"] = True
     return out
