@@ -15,6 +15,7 @@ and on how many seeds ``propose`` ended lower.
 
     python -m benchmarks.suggest_ranges [--budget 60] [--seeds 5] [--strategy bayesian]
         [--problems branin,hartmann6,rosenbrock,mlp] [--out /tmp/h5-ranges/ranges.jsonl]
+        [--rule NARROW_PAD=1.0 ...]  (a variant of a rule's threshold)
 """
 
 from __future__ import annotations
@@ -233,11 +234,25 @@ def main() -> None:
     parser.add_argument("--strategy", default="bayesian")
     parser.add_argument("--problems", default=",".join(PROBLEMS))
     parser.add_argument("--out", default=None, help="append one JSON line per run here")
+    parser.add_argument(
+        "--rule",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="try another threshold of tunewise.analysis.range_rules (e.g. NARROW_PAD=1.0)",
+    )
     args = parser.parse_args()
+    from tunewise.analysis import range_rules
+
+    for rule in args.rule:
+        name, _, value = rule.partition("=")
+        if not hasattr(range_rules, name):
+            parser.error(f"--rule: range_rules has no {name}")
+        setattr(range_rules, name, float(value))
     rows = []
     for name in args.problems.split(","):
         for seed in range(args.seeds):
-            row = one(PROBLEMS[name], seed, args.budget, args.strategy)
+            row = {**one(PROBLEMS[name], seed, args.budget, args.strategy), "rules": args.rule}
             rows.append(row)
             print(json.dumps(row), flush=True)
             if args.out:

@@ -153,6 +153,22 @@ def test_a_parameter_of_negligible_importance_is_fixed_at_the_best_value() -> No
     assert proposals.proposed.names == ["a"]
 
 
+def test_a_parameter_the_good_trials_cover_little_of_is_not_fixed() -> None:
+    """A small share alone is no evidence: a choice that ran twice barely moves PED-ANOVA,
+    but nothing says it does not matter (fixing would drop it on two runs)."""
+    space = tw.Space(
+        {"a": tw.Float(0.0, 1.0), "k": tw.Categorical(["x", "y"]), "c": tw.Float(0.0, 1.0)}
+    )
+    points = [
+        {"a": a, "k": "y" if i in (0, 59) else "x", "c": c}
+        for i, (a, c) in enumerate(zip(spread(60, 0, 1), scatter(60, 3), strict=True))
+    ]
+    proposals = propose(space, history(points, lambda p: (p["a"] - 0.5) ** 2))
+    k, c = change(proposals, "k"), change(proposals, "c")
+    assert c.action == "fix" and c.evidence["good_spread"] >= 0.5
+    assert k.action == "keep"  # its share is negligible, but the good trials used one choice
+
+
 def test_two_parameters_that_matter_are_not_fixed() -> None:
     space = tw.Space({"a": tw.Float(0.0, 1.0), "b": tw.Float(0.0, 1.0)})
     points = [{"a": a, "b": b} for a, b in zip(scatter(60, 1), scatter(60, 3), strict=True)]
