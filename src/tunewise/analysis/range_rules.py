@@ -29,6 +29,7 @@ MIN_DECADES = 2.0
 NEGLIGIBLE = 0.1  # of an even share (1 / number of parameters)
 FIX_MIN_SPREAD = 0.5  # and the good trials cover at least half of it
 MIN_FIX_TRIALS = 20
+FIX_TRIALS_PER_PARAM = 10  # random search's 40 trials in 6-D fixed parameters that matter
 DROP_CHANCE = 0.05
 
 ACTIONS = ("fix", "log", "linear", "widen", "narrow", "drop", "remove", "keep")
@@ -105,7 +106,8 @@ class Context:
 
     def _fix(self, name: str, param: Param, active: list[int], good: list[int]) -> Change | None:
         d = len(self.space.params)
-        if d < 2 or len(self.rows) < MIN_FIX_TRIALS or param.when:
+        enough = max(MIN_FIX_TRIALS, FIX_TRIALS_PER_PARAM * d)
+        if d < 2 or len(self.rows) < enough or param.when:
             return None  # (a conditional one, made static, would reach every trial)
         if name not in self.params[self.best]:
             return None

@@ -10,7 +10,8 @@ value lies between its range's bounds on the range's own scale (linear, log or r
 0 at ``low`` and 1 at ``high``. Per parameter, in this order:
 
 - **fix** a parameter whose PED-ANOVA importance is negligible (under :data:`NEGLIGIBLE` of an
-  even share, from :data:`MIN_FIX_TRIALS` scored trials) at the best trial's value;
+  even share, from :data:`FIX_TRIALS_PER_PARAM` scored trials per parameter) and whose range or
+  choices the good trials mostly cover (:data:`FIX_MIN_SPREAD`), at the best trial's value;
 - **log / linear**: switch a linear range spanning two decades or more to log when
   :data:`CROWD_SHARE` of the good trials lie in its lowest tenth; switch a log range spanning
   two decades or more to linear when as many lie in its top decade (and none presses a bound);
