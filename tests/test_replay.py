@@ -297,6 +297,9 @@ def test_a_define_by_run_trial_seen_with_what_it_asked_replays_exactly(tmp_path:
     study.tell(after, 0.5)
     report = study.replay()
     assert report.count(REPRODUCED) == 13, [t for t in report.trials if t.status != REPRODUCED]
+    assert study.why(0)["summary"].startswith("no value suggested: no trial of this define")
+    modelled = study.why(12)
+    assert modelled["details"]["phase"] == "model" and modelled["reproduces"]
 
 
 def test_a_cost_aware_study_replays_and_why_weighs_the_cost(tmp_path: Path) -> None:

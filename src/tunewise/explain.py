@@ -74,6 +74,17 @@ def explain_trial(study: Study, number: int) -> dict[str, Any]:
     if check.status != REPRODUCED:
         doc["mismatch"] = check.reason
     explain = _EXPLAINERS.get(str(record["strategy"]))
+    if record.get("define_by_run"):
+        if not context.space.params:
+            explain = _nothing_seen
+        else:  # the wrapped strategy searched the seen space with the conditions inferred
+            from dataclasses import replace
+
+            from tunewise.define_by_run import inferred_tree
+
+            tree = inferred_tree(context.space, context.history)
+            inner = getattr(context.strategy, "inner", context.strategy)
+            context = replace(context, space=tree, strategy=inner)
     details = explain(context, replayed) if explain is not None else {}
     doc["details"] = details
     doc["summary"] = details.pop("summary", f"suggested by {record['strategy']}")
@@ -138,6 +149,16 @@ def _num(value: Any) -> str:
 
 
 # Per strategy -----------------------------------------------------------------------------
+def _nothing_seen(
+    context: SuggestionContext, replayed: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
+    return {
+        "summary": "no value suggested: no trial of this define-by-run study had asked for a "
+        "parameter yet, so the trial drew each value itself (seeded by the study's seed, its "
+        "number and the parameter's name)"
+    }
+
+
 def _position(context: SuggestionContext) -> int:
     """The suggestion's position in the study: trials before it, then its place in the batch."""
     return len(context.history) + len(context.pending) + context.index
