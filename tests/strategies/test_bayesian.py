@@ -274,3 +274,27 @@ def test_the_model_climbs_another_choices_slope_when_the_optimum_moves_with_it()
     for seed in range(6):
         below += best(run("bayesian", _MOVING_SPACE, _moving_optimum, 40, seed)) < 0.5
     assert below >= 4, f"below 0.5 on {below} of 6 seeds"
+
+
+def test_a_noisy_flat_objective_is_modelled_on_fenced_values() -> None:
+    """Warped values suit a deterministic objective; when the GP on them calls a large share
+    of the values noise (a cross-validated loss), it is refitted to fenced values instead.
+    Both sides of the switch, on the same rows: smooth values stay warped."""
+    from tunewise.strategies.features import Features
+    from tunewise.strategies.warping import fence
+
+    space = Space({f"x{i}": tw.Float(0.0, 1.0) for i in range(3)})
+    features = Features(space)
+    rng = np.random.default_rng(0)
+    x = features.random(rng, 30)
+    smooth = np.sum((x - 0.3) ** 2, axis=1)
+    model = bayesian._Model(features, x, smooth, np.random.default_rng(1))
+    assert not bayesian.noisy(model.gp)
+    assert np.allclose(model.gp.y, warp(smooth))
+    # Each configuration run three times with scattered results: no smooth function
+    # interpolates that, so the GP on warped values calls much of it noise.
+    x = np.repeat(x[:10], 3, axis=0)
+    scattered = np.sum((x - 0.3) ** 2, axis=1) + 0.3 * rng.standard_normal(len(x))
+    model = bayesian._Model(features, x, scattered, np.random.default_rng(1))
+    assert np.allclose(model.gp.y, fence(scattered))
+    assert not np.allclose(fence(scattered), warp(scattered))
