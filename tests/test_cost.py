@@ -407,3 +407,44 @@ def test_tunewise_run_ends_a_spec_at_max_cost(
     assert main(["status", "priced-run", "--format", "json", "--storage", url]) == 0
     (row,) = json.loads(capsys.readouterr().out)
     assert row["completed"] == 3 and row["cost"]["left"] == 0.5
+
+
+def priced_by_c(params: dict[str, Any]) -> dict[str, float]:
+    return {"loss": (params["x"] - 0.3) ** 2, "dollars": math.exp(3 * params["c"])}
+
+
+def test_a_cost_aware_study_runs_and_every_suggestion_replays() -> None:
+    s = tw.create_study(
+        "aware",
+        objective=tw.Objective("loss", "minimize"),
+        space={"x": tw.Float(0.0, 1.0), "c": tw.Float(0.0, 1.0)},
+        seed=2,
+        cost={"metric": "dollars", "aware": True},
+    )
+    s.optimize(priced_by_c, n_trials=12, max_cost=200, progress=False)
+    last = s.trials[-1].suggestion
+    assert last is not None and last["options"]["cost"]["max_cost"] == 200.0
+    report = s.replay()
+    assert report.ok and report.rate == 1.0
+    s.close()
+
+
+def test_status_counts_a_running_trials_last_reported_cost(tmp_path: Path) -> None:
+    from tunewise.cost import reported_costs
+    from tunewise.store import open_store
+
+    spec = StudySpec.from_dict(
+        minimal(study="live", cost={"metric": "dollars"}, limits={"max_cost": 10})
+    )
+    store = open_store(f"sqlite:///{tmp_path / 'l.db'}")
+    record = store.create_study("live", spec.to_dict())
+    running = store.add_trial(record.id, {"x": 0.5}, owner="t", lease_seconds=60)
+    store.add_report(record.id, running.number, 1, {"dollars": 1.0, "loss": 0.3})
+    store.add_report(record.id, running.number, 2, {"loss": 0.2})
+    store.add_report(record.id, running.number, 3, {"dollars": 2.5})
+    trials = store.get_trials(record.id)
+    spent = reported_costs(store, record.id, record.definition, trials)
+    assert spent == {running.number: 2.5}
+    summary = summarize(record.definition, trials, reported=spent)
+    assert summary is not None and summary.spent == 2.5 and summary.running == 2.5
+    store.close()

@@ -216,11 +216,15 @@ class CostSummary:
 
 
 def summarize(
-    definition: Mapping[str, Any], trials: Iterable[Trial], now: datetime | None = None
+    definition: Mapping[str, Any],
+    trials: Iterable[Trial],
+    now: datetime | None = None,
+    reported: Mapping[int, float] | None = None,
 ) -> CostSummary | None:
     """The cost of a stored study (its definition as the store keeps it), or ``None`` when it
-    declares no cost. Running trials count by elapsed time (``per_hour``) or not yet
-    (``metric``: their reports are not read here)."""
+    declares no cost. Running trials count by elapsed time (``per_hour``) or by their last
+    reported value of the metric, given in ``reported`` (trial number to value; see
+    :func:`reported_costs`), else not yet."""
     spec = CostSpec.from_dict(definition.get("cost"))
     if spec is None:
         return None
@@ -232,10 +236,30 @@ def summarize(
     for trial in trials:
         if trial.state == TrialState.QUEUED:
             continue
-        cost = trial_cost(spec, trial, units=units, now=now)
+        last = None if reported is None else reported.get(trial.number)
+        cost = trial_cost(spec, trial, units=units, now=now, reported=last)
         spent += cost
         if trial.state == TrialState.RUNNING:
             running += cost
         elif trial.state in _ESTIMATE_STATES:
             completed.append(cost)
     return CostSummary(spec, spent, running, limit, estimate_next(completed), len(completed))
+
+
+def reported_costs(
+    store: Any, study_id: int, definition: Mapping[str, Any], trials: Iterable[Trial]
+) -> dict[int, float]:
+    """The last reported value of a ``cost: {metric}`` study's metric for each running trial,
+    read from ``store`` (a :class:`~tunewise.store.base.Store`): what they have cost so far."""
+    spec = CostSpec.from_dict(definition.get("cost"))
+    if spec is None or spec.metric is None:
+        return {}
+    out: dict[int, float] = {}
+    for trial in trials:
+        if trial.state != TrialState.RUNNING:
+            continue
+        reports = store.get_reports(study_id, trial.number)
+        values = [r.values[spec.metric] for r in reports if spec.metric in r.values]
+        if values:
+            out[trial.number] = values[-1]
+    return out
