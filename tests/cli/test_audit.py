@@ -97,3 +97,29 @@ def test_why_explains_and_exits_by_what_it_could(
     assert code == 1 and "cannot be explained: no suggestion record" in out
     assert main(["why", "cli", "42", "--storage", url]) == 2
     assert main(["replay", "nope", "--storage", url]) == 2
+
+
+@pytest.mark.timeout(120)
+def test_a_study_run_by_three_workers_replays_exactly(tmp_path: Path) -> None:
+    """``tunewise run --workers-only`` then three ``tunewise worker`` processes on one SQLite
+    store (each suggesting from the trials the others stored): every suggestion replays."""
+    import subprocess
+
+    from tests.reliability.conftest import ENTRY_POINT, cli_env, run_cli, sqlite_url
+    from tests.workers.helpers import study_folder
+
+    spec = study_folder(tmp_path / "w", "shared", max_trials=9, extra={"strategy": "tpe"})
+    folder, url = spec.parent, sqlite_url(tmp_path / "tw.db")
+    assert run_cli("run", spec, "--workers-only", "--storage", url, cwd=folder).returncode == 0
+    env = {**cli_env(), "TW_TEST_SLEEP": "0.2"}
+    argv = [str(ENTRY_POINT), "worker", "--storage", url, "--study", "shared"]
+    workers = [
+        subprocess.Popen(argv, cwd=folder, env=env, stderr=subprocess.DEVNULL) for _ in range(3)
+    ]
+    assert [w.wait(timeout=90) for w in workers] == [0, 0, 0]
+    done = run_cli("replay", "shared", "--storage", url, cwd=folder)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "shared: reproduced 9 of 9 replayable trials (100.0%)" in done.stdout
+    with sqlite3.connect(tmp_path / "tw.db") as db:
+        records = [json.loads(r) for (r,) in db.execute("SELECT suggestion FROM trials")]
+    assert len(records) == 9 and all(r["strategy"] == "tpe" for r in records)
