@@ -448,3 +448,35 @@ def test_status_counts_a_running_trials_last_reported_cost(tmp_path: Path) -> No
     summary = summarize(record.definition, trials, reported=spent)
     assert summary is not None and summary.spent == 2.5 and summary.running == 2.5
     store.close()
+
+
+def test_the_earlier_attempts_of_a_retried_trial_are_paid_for_too() -> None:
+    from tunewise.cost import attempts_cost
+    from tunewise.trial import Attempt
+
+    spec = CostSpec(per_hour=3600.0)  # 1 a second
+    earlier = [
+        Attempt(
+            0,
+            1,
+            FailureKind.CRASHED,
+            "killed",
+            started_at=T0,
+            finished_at=T0 + timedelta(seconds=4),
+        )
+    ]
+    assert attempts_cost(spec, earlier, units=2) == pytest.approx(8.0)
+    assert attempts_cost(CostSpec(metric="dollars"), earlier) == 0.0
+    retried = replace_attempt(trial(0, TrialState.COMPLETED, 10), 2)
+    definition = {"cost": {"per_hour": 3600.0}, "limits": {"max_cost": 100}}
+    summary = summarize(definition, [retried], attempts={0: earlier})
+    assert summary is not None and summary.spent == pytest.approx(14.0)
+    meter = CostMeter(spec, 100.0, 1.0, attempts=lambda number: earlier)
+    meter.count_finished([retried])
+    assert meter._finished == pytest.approx(14.0)
+
+
+def replace_attempt(t: Trial, attempt: int) -> Trial:
+    from dataclasses import replace
+
+    return replace(t, attempt=attempt)

@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tunewise.errors import SpecError
-from tunewise.trial import Trial, TrialState
+from tunewise.trial import Attempt, Trial, TrialState
 from tunewise.validation import check_keys
 
 #: The finished states whose cost tells what the next trial will cost: trials that ran their
@@ -166,6 +166,19 @@ def trial_cost(
     return float(value)
 
 
+def attempts_cost(spec: CostSpec, attempts: Iterable[Attempt], *, units: float = 1.0) -> float:
+    """What the earlier attempts of a retried trial cost: their run time for ``per_hour``
+    (each attempt was paid for); nothing for ``metric`` (an attempt keeps no metrics)."""
+    if spec.per_hour is None:
+        return 0.0
+    seconds = sum(
+        max(0.0, (a.finished_at - a.started_at).total_seconds())
+        for a in attempts
+        if a.started_at is not None and a.finished_at is not None
+    )
+    return seconds / 3600.0 * units * spec.per_hour
+
+
 def estimate_next(costs: Sequence[float]) -> float | None:
     """The expected cost of the next trial: the median cost of the completed trials (robust to
     the odd long one; cost varies with the hyperparameters, and the next configuration is not
@@ -220,11 +233,13 @@ def summarize(
     trials: Iterable[Trial],
     now: datetime | None = None,
     reported: Mapping[int, float] | None = None,
+    attempts: Mapping[int, Sequence[Attempt]] | None = None,
 ) -> CostSummary | None:
     """The cost of a stored study (its definition as the store keeps it), or ``None`` when it
     declares no cost. Running trials count by elapsed time (``per_hour``) or by their last
     reported value of the metric, given in ``reported`` (trial number to value; see
-    :func:`reported_costs`), else not yet."""
+    :func:`reported_costs`), else not yet. ``attempts``: the earlier attempts of retried
+    trials (see :func:`earlier_attempts`), whose run time counts too."""
     spec = CostSpec.from_dict(definition.get("cost"))
     if spec is None:
         return None
@@ -232,6 +247,8 @@ def summarize(
     units = units_per_trial(definition.get("executor"))
     now = now or datetime.now(UTC)
     spent = running = 0.0
+    for earlier in (attempts or {}).values():
+        spent += attempts_cost(spec, earlier, units=units)
     completed: list[float] = []
     for trial in trials:
         if trial.state == TrialState.QUEUED:
@@ -263,3 +280,14 @@ def reported_costs(
         if values:
             out[trial.number] = values[-1]
     return out
+
+
+def earlier_attempts(
+    store: Any, study_id: int, definition: Mapping[str, Any], trials: Iterable[Trial]
+) -> dict[int, list[Attempt]]:
+    """The earlier attempts of the retried trials of a ``cost: {per_hour}`` study, read from
+    ``store``: their run time was paid for too."""
+    spec = CostSpec.from_dict(definition.get("cost"))
+    if spec is None or spec.per_hour is None:
+        return {}
+    return {t.number: store.get_attempts(study_id, t.number) for t in trials if t.attempt > 1}

@@ -193,7 +193,10 @@ class Tuner:
             )
         from tunewise.stopping.cost import CostMeter
 
-        self._cost = CostMeter.for_study(study.definition, limits)  # None: no cost declared
+        # None: no cost declared. A retried trial's earlier attempts are paid for too.
+        self._cost = CostMeter.for_study(
+            study.definition, limits, lambda number: store.get_attempts(study.id, number)
+        )
         self._trials: dict[int, Trial] = {}
         self._history = TrialHistory(store, study.id)
         self._consecutive_failures = 0
@@ -218,7 +221,11 @@ class Tuner:
         #: Once the space was edited: the history the strategies get is the trials inside it,
         #: projected (:mod:`tunewise.space_versions`); ``None`` for a study never edited.
         self._usable: UsableCache | None = None
-        if not self._define_by_run and len(store.get_space_versions(study.id)) > 1:
+        versions = store.get_space_versions(study.id)
+        #: The version ``self.space`` is, passed with every trial added: one suggested in a
+        #: space edited meanwhile is refused by the store (``SpaceEdited``) and made again.
+        self._space_version = versions[-1].version
+        if not self._define_by_run and len(versions) > 1:
             self._usable = UsableCache(space)
 
     # The loop --------------------------------------------------------------------------
@@ -484,8 +491,9 @@ class Tuner:
                     lease_seconds=self.lease.grace,
                     number=number,
                     suggestion=record,
+                    space_version=None if self._define_by_run else self._space_version,
                 )
-            except NumberTaken:
+            except NumberTaken:  # or SpaceEdited: the next state read takes the new space
                 self._exhausted = False  # the others' trials may leave room for new ones
                 return False
             number += 1
@@ -692,8 +700,12 @@ class Tuner:
         a new version): the next suggestions come from it and from the trials inside it."""
         from tunewise.spec import StudySpec
 
-        self.space = StudySpec.from_dict(dict(record.definition)).space
-        self._space_document = _space_document(record.definition)
+        # The definition and its number from one row: a second edit between two reads would
+        # otherwise pair one version's space with the other's number.
+        latest = self.store.get_space_versions(self.study.id)[-1]
+        self.space = StudySpec.from_dict(dict(latest.definition)).space
+        self._space_document = _space_document(latest.definition)
+        self._space_version = latest.version
         self._usable = UsableCache(self.space)
         self._exhausted = False  # a grid may have new points
         get_logger().info("study %s: its space was edited; searching the new one", record.name)

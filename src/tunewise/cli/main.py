@@ -198,7 +198,7 @@ def _print_best(study: Study) -> None:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from tunewise.cli.views import STATUS_HEADER, render_table, status_document, study_summary
-    from tunewise.cost import reported_costs, summarize
+    from tunewise.cost import earlier_attempts, reported_costs, summarize
     from tunewise.documents import dumps
     from tunewise.space_versions import describe_versions, versions_document
     from tunewise.store import open_store
@@ -218,7 +218,10 @@ def cmd_status(args: argparse.Namespace) -> int:
             trials = study.trials
             rows.append(study_summary(record, trials, best))
             spent = reported_costs(store, record.id, record.definition, trials)  # running ones
-            costs[record.name] = summarize(record.definition, trials, reported=spent)
+            retried = earlier_attempts(store, record.id, record.definition, trials)
+            costs[record.name] = summarize(
+                record.definition, trials, reported=spent, attempts=retried
+            )
             # Its space versions (tunewise edit): when each began, the trials set aside.
             versions[record.name] = versions_document(study.space_versions, study.space, trials)
         if args.format == "json":

@@ -23,14 +23,21 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from tunewise.cost import CostSpec, CostSummary, estimate_next, trial_cost, units_per_trial
+from tunewise.cost import (
+    CostSpec,
+    CostSummary,
+    attempts_cost,
+    estimate_next,
+    trial_cost,
+    units_per_trial,
+)
 from tunewise.stopping.completion import Completion
-from tunewise.trial import FailureKind, Trial, TrialState
+from tunewise.trial import Attempt, FailureKind, Trial, TrialState
 
 if TYPE_CHECKING:
     from tunewise.history import TrialHistory
@@ -83,8 +90,17 @@ class CostMeter:
     """A study's cost as one tuner counts it: each finished trial once (from the history, as
     trials end), running trials live (elapsed time, or their last reported cost metric)."""
 
-    def __init__(self, spec: CostSpec, limit: float | None, units: float) -> None:
+    def __init__(
+        self,
+        spec: CostSpec,
+        limit: float | None,
+        units: float,
+        attempts: Callable[[int], Sequence[Attempt]] | None = None,
+    ) -> None:
+        """``attempts``: the earlier attempts of a trial (the store's ``get_attempts``): a
+        retried trial's earlier attempts are counted once it finishes."""
         self.spec = spec
+        self.attempts = attempts
         self.limit = limit
         self.units = units
         self._finished = 0.0
@@ -93,12 +109,18 @@ class CostMeter:
         self._reported: dict[int, float] = {}  # metric: the last value per running trial
 
     @classmethod
-    def for_study(cls, definition: Mapping[str, Any], limits: Limits) -> CostMeter | None:
+    def for_study(
+        cls,
+        definition: Mapping[str, Any],
+        limits: Limits,
+        attempts: Callable[[int], Sequence[Attempt]] | None = None,
+    ) -> CostMeter | None:
         """The meter of a stored study's definition (``None`` when it declares no cost)."""
         spec = CostSpec.from_dict(definition.get("cost"))
         if spec is None:
             return None
-        return cls(spec, limits.max_cost, units_per_trial(definition.get("executor")))
+        units = units_per_trial(definition.get("executor"))
+        return cls(spec, limits.max_cost, units, attempts)
 
     def record_report(self, number: int, values: Mapping[str, float]) -> None:
         """A running trial reported: keep its cost metric's latest value."""
@@ -109,6 +131,9 @@ class CostMeter:
         for trial in trials:
             cost = trial_cost(self.spec, trial, units=self.units)
             self._finished += cost
+            if trial.attempt > 1 and self.attempts is not None and self.spec.per_hour:
+                earlier = self.attempts(trial.number)
+                self._finished += attempts_cost(self.spec, earlier, units=self.units)
             if trial.state == TrialState.COMPLETED:
                 bisect.insort(self._completed, cost)
             self._reported.pop(trial.number, None)
