@@ -16,6 +16,7 @@ and on how many seeds ``propose`` ended lower.
     python -m benchmarks.suggest_ranges [--budget 60] [--seeds 5] [--strategy bayesian]
         [--problems branin,hartmann6,rosenbrock,mlp] [--out /tmp/h5-ranges/ranges.jsonl]
         [--rule NARROW_PAD=1.0 ...]  (a variant of a rule's threshold)
+    python -m benchmarks.suggest_ranges --table /tmp/h5-ranges/ranges.jsonl  (the table again)
 """
 
 from __future__ import annotations
@@ -209,20 +210,20 @@ def table(rows: list[dict[str, Any]]) -> str:
     """The markdown table of docs/benchmarks.md: per problem, median [quartiles] of regret."""
     out = [
         "| problem | strategy | seeds | regret after B/2 | continue (B) | propose (B) | "
-        "propose lower on |",
+        "propose lower / tied / higher |",
         "|---|---|---|---|---|---|---|",
     ]
     keys = sorted({(r["problem"], r["strategy"]) for r in rows}, key=lambda k: (k[1], k[0]))
     for problem, strategy in keys:
         mine = [r for r in rows if r["problem"] == problem and r["strategy"] == strategy]
         wins = sum(r["regret_propose"] < r["regret_continue"] for r in mine)
-        ties = sum(r["regret_propose"] == r["regret_continue"] for r in mine)
-        tied = f" ({ties} tied)" if ties else ""
+        losses = sum(r["regret_propose"] > r["regret_continue"] for r in mine)
         out.append(
             f"| {problem} | {strategy} | {len(mine)} | "
             f"{_q([r['regret_first_half'] for r in mine])} | "
             f"{_q([r['regret_continue'] for r in mine])} | "
-            f"{_q([r['regret_propose'] for r in mine])} | {wins}/{len(mine)}{tied} |"
+            f"{_q([r['regret_propose'] for r in mine])} | "
+            f"{wins} / {len(mine) - wins - losses} / {losses} |"
         )
     return "\n".join(out)
 
@@ -241,7 +242,12 @@ def main() -> None:
         metavar="NAME=VALUE",
         help="try another threshold of tunewise.analysis.range_rules (e.g. NARROW_PAD=1.0)",
     )
+    parser.add_argument("--table", metavar="JSONL", help="only print the table of earlier runs")
     args = parser.parse_args()
+    if args.table:
+        with open(args.table, encoding="utf-8") as handle:
+            print(table([json.loads(line) for line in handle if line.strip()]))
+        return
     from tunewise.analysis import range_rules
 
     for rule in args.rule:
