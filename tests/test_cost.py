@@ -480,3 +480,16 @@ def replace_attempt(t: Trial, attempt: int) -> Trial:
     from dataclasses import replace
 
     return replace(t, attempt=attempt)
+
+
+def test_the_progress_line_shows_spent_and_left() -> None:
+    from tunewise.progress import format_progress
+    from tunewise.tuner import Progress
+
+    shown = Progress(10, 4, 1, 0, 0.5, 2, 60.0, None, cost=summary(12.5, 3.0, limit=50.0))
+    assert "| cost 12.5/50 (37.5 left) |" in format_progress(shown)
+    unbounded = CostSummary(CostSpec(per_hour=1), 3.25, 0.0, None, None, 0)
+    assert "| cost 3.25 |" in format_progress(
+        Progress(None, 1, 0, 0, None, None, 1.0, None, unbounded)
+    )
+    assert "cost" not in format_progress(Progress(10, 4, 1, 0, 0.5, 2, 60.0, None))
