@@ -90,6 +90,11 @@ class NumberTaken(StoreError):
     the study's trials again and suggest anew, so no configuration is run twice)."""
 
 
+class SpaceEdited(NumberTaken):
+    """The study's space was edited after the suggestion was made (``tunewise edit``, from any
+    process): nothing was added; read the study again and suggest in the new space."""
+
+
 class NoTrialCompleted(StudyAborted):
     """A study ended with failed trials and not one completed: ``study.optimize`` raises it
     (``tunewise run`` exits 1 with the same text) instead of returning as if all went well.

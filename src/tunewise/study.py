@@ -561,6 +561,11 @@ class Study:
                 left = remaining
                 if left is None and budget is not None:
                     left = max(1, budget - number)
+                # The version before the space: an edit between the two reads, or after them,
+                # makes the store refuse the trial (SpaceEdited) and it is suggested again.
+                version = None
+                if not self.spec.define_by_run:
+                    version = self._store.get_space_versions(self._id)[-1].version
                 space = self.space  # read once: a define-by-run study's grows meanwhile
                 finished, pending = self._inside(space)
                 suggestions = strategy.suggest(
@@ -595,9 +600,10 @@ class Study:
                         lease_seconds=lease,
                         number=number,
                         suggestion=record,
+                        space_version=version,
                     )
-                except NumberTaken:  # added by another process past the lock's timeout
-                    continue
+                except NumberTaken:  # added by another process past the lock's timeout, or
+                    continue  # the space edited meanwhile (SpaceEdited)
             return self._leased(trial, beat)
 
     def _inside(self, space: Space) -> tuple[Sequence[Trial], list[Trial]]:

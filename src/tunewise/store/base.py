@@ -174,6 +174,7 @@ class Store(ABC):
         number: int | None = None,
         user_attrs: Mapping[str, Any] | None = None,
         suggestion: Mapping[str, Any] | None = None,
+        space_version: int | None = None,
     ) -> Trial:
         """Add a trial with the next number, QUEUED; or RUNNING leased to ``owner`` when given.
 
@@ -184,9 +185,15 @@ class Store(ABC):
         from the study's trials ``0 .. number - 1``; processes sharing a study use it so that no
         two of them add the same suggestion, nor more trials than a limit allows).
 
+        ``space_version``: add it only if the study's space is still at this version (the
+        caller suggested ``params`` in that space; an edit stored meanwhile must not record the
+        trial under the new version).
+
         Raises:
             NumberTaken: ``number`` is given and the study's next number is another one
                 (nothing is added).
+            SpaceEdited: ``space_version`` is given and the study's space is at another
+                version (nothing is added; a :class:`NumberTaken`).
             StoreError: no study with that id, or ``owner`` without ``lease_seconds``.
         """
 

@@ -41,6 +41,7 @@ from tunewise.errors import (
     IllegalTransition,
     LeaseLost,
     NumberTaken,
+    SpaceEdited,
     StoreError,
     StudyExists,
     StudyNotFound,
@@ -362,6 +363,7 @@ class SQLStore(Store):
         number: int | None = None,
         user_attrs: Mapping[str, Any] | None = None,
         suggestion: Mapping[str, Any] | None = None,
+        space_version: int | None = None,
     ) -> Trial:
         if owner is not None and lease_seconds is None:
             raise StoreError("add_trial: a trial leased to an owner needs lease_seconds")
@@ -377,6 +379,12 @@ class SQLStore(Store):
             ).scalar_one_or_none()
             if next_number is None:
                 _raise_number_taken(conn, study_id, number)
+            current = _space_version(conn, study_id)  # after the study's row lock (the bump)
+            if space_version is not None and current != space_version:
+                raise SpaceEdited(
+                    f"the space of study {study_id} is at version {current}, not "
+                    f"{space_version}: suggest again in the edited space"
+                )
             now = time.time()
             values: dict[str, Any] = {
                 "study_id": study_id,
@@ -386,7 +394,7 @@ class SQLStore(Store):
                 "metrics": "{}",
                 "created_at": now,
                 "user_attrs": attrs,
-                "space_version": _space_version(conn, study_id),
+                "space_version": current,
                 "suggestion": record,
             }
             if owner is not None and lease_seconds is not None:
