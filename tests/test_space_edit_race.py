@@ -37,6 +37,13 @@ def _edit_before_adding(monkeypatch: pytest.MonkeyPatch, url: str, at: int) -> l
     return edits
 
 
+def _study(url: str) -> tw.Study:
+    space = {"x": tw.Float(0.0, 1.0)}
+    return tw.create_study(
+        "s", objective=OBJECTIVE, space=space, storage=url, seed=3, strategy="random"
+    )
+
+
 def _check(url: str) -> None:
     study = tw.load_study("s", storage=url)
     for trial in study.trials:
@@ -52,10 +59,7 @@ def test_ask_suggests_again_when_the_space_is_edited_before_its_trial_is_added(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = f"sqlite:///{tmp_path / 't.db'}"
-    study = tw.create_study(
-        "s", objective=OBJECTIVE, space={"x": tw.Float(0.0, 1.0)}, storage=url, seed=3,
-        strategy="random",
-    )  # fmt: skip
+    study = _study(url)
     for _ in range(2):
         asked = study.ask()
         study.tell(asked, asked.params["x"])
@@ -76,10 +80,7 @@ def test_a_running_study_suggests_again_when_the_space_is_edited_before_adding(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = f"sqlite:///{tmp_path / 't.db'}"
-    study = tw.create_study(
-        "s", objective=OBJECTIVE, space={"x": tw.Float(0.0, 1.0)}, storage=url, seed=3,
-        strategy="random",
-    )  # fmt: skip
+    study = _study(url)
     edits = _edit_before_adding(monkeypatch, url, at=3)
     study.optimize(_train, n_trials=6)
     assert edits == [3]
