@@ -266,6 +266,8 @@ def test_a_running_trial_is_stopped_when_the_spend_reaches_max_cost() -> None:
     assert completion.evidence["spent"] >= 0.5
     (only,) = s.trials
     assert only.state == TrialState.STOPPED
+    # stopped promptly (within about 1 s), not after the usual grace period (5 s)
+    assert only.duration is not None and only.duration < 4
     s.close()
 
 

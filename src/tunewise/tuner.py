@@ -381,7 +381,8 @@ class Tuner:
                     "the study aborted: " + completion.message, FailureKind.INFRASTRUCTURE
                 )
             )
-        elif completion.reason == "stopped":  # a person asked: running trials end within 1 s
+        elif completion.reason in ("stopped", "max_cost"):
+            # a person asked, or the money ran out: running trials end within 1 s
             for number in self.executor.running:
                 self.executor.stop_promptly(number, f"the study ended: {completion.message}")
         else:

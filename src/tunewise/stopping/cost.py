@@ -12,8 +12,9 @@ and a new trial starts only while ``committed + estimate <= max_cost`` (several 
 only while each of them fits). The study ends with reason ``max_cost``:
 
 - at once, when what was spent (finished trials plus the running ones so far) reaches
-  ``max_cost`` — the running trials are stopped, as at ``max_runtime``, so the budget is
-  overrun by at most the time it takes to stop them;
+  ``max_cost`` — the running trials are stopped promptly (as a person's stop: a trial that
+  does not end by itself is killed after about a second), each ending STOPPED at its last
+  report, so the budget is overrun by at most that second;
 - when nothing runs and the next trial would not fit (``spent + estimate > max_cost``).
 
 Each completion's evidence gives what was spent, the limit and the estimate that decided.
