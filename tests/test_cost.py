@@ -379,6 +379,7 @@ def test_cost_weighting_stays_off_without_enough_costs_or_budget() -> None:
     ]
     assert CostWeighting.fit(options, features, few, None, 2) is None  # 3 < MIN_COSTS
     assert CostWeighting.fit({}, features, few * 3, None, 2) is None  # not cost-aware
+    assert CostWeighting.fit(options, features, few * 3, None, 10) is None  # the start
     assert _alpha([10.0, 10.0, 30.0], 100.0, None, 2) == pytest.approx(50 / 80)
     assert _alpha([60.0, 50.0], 100.0, None, 1) == 0.0  # the budget is spent
     assert _alpha([1.0] * 6, None, 4, 2) == pytest.approx(0.5)

@@ -114,8 +114,8 @@ class CostWeighting:
         """The weighting of a cost-aware study's next suggestion, or ``None`` (not cost-aware,
         too few costs known, or the budget cooled it off)."""
         settings = options.get(OPTION)
-        if not settings:
-            return None
+        if not settings or len(history) < n_initial:
+            return None  # not cost-aware, or still in the space-filling start (not weighed)
         spec = CostSpec.from_dict({k: settings[k] for k in ("per_hour", "metric") if k in settings})
         if spec is None:
             return None
