@@ -496,3 +496,15 @@ def test_the_progress_line_shows_spent_and_left() -> None:
         Progress(None, 1, 0, 0, None, None, 1.0, None, unbounded)
     )
     assert "cost" not in format_progress(Progress(10, 4, 1, 0, 0.5, 2, 60.0, None))
+
+
+def test_trials_running_at_once_count_their_expected_cost_before_another_starts() -> None:
+    """3 at once, each trial costs 2, max_cost 9: the first 3 start (no estimate yet); then a
+    trial starts only while finished + running (at least the estimate each) + 2 <= 9, so the
+    study runs 4 trials (8) where counting only what was spent would start more and overrun."""
+    s = study("at-once", metric="dollars")
+    completion = s.optimize(two_dollars, max_cost=9, max_parallel=3, progress=False)
+    assert completion.reason == "max_cost"
+    assert len(s.trials) == 4
+    assert completion.evidence["spent"] == 8.0
+    s.close()
