@@ -21,12 +21,17 @@ import json
 from typing import Any
 
 from tunewise.schema_parts import (
-    DURATION_SCHEMA,
+    AT_LEAST_TWO,
+    COUNT,
     FAILURE_KINDS,
+    FLAG,
     NAME,
-    POSITIVE_INT,
+    POSITIVE,
     STRATEGIES,
     STUDY,
+    TEXT,
+    TIME,
+    URL,
     categorical_param,
     cost,
     executor,
@@ -71,12 +76,8 @@ def _properties() -> dict[str, Any]:
                 "type": "array",
                 "items": section(
                     {
-                        "metric": key(
-                            {"type": "string", "minLength": 1},
-                            "The metric bounded (reported by the trials).",
-                            kind="string",
-                            example="memory_mb",
-                            invalid="",
+                        "metric": TEXT(
+                            "The metric bounded (reported by the trials).", example="memory_mb"
                         ),
                         "min": key(
                             {"type": "number"},
@@ -140,44 +141,25 @@ def _properties() -> dict[str, Any]:
         "trial": trial(),
         "limits": section(
             {
-                "max_trials": key(
-                    POSITIVE_INT,
+                "max_trials": COUNT(
                     "The study's total budget of trials (required for random, sobol, bayesian "
                     "and tpe; grid defaults to its number of points).",
-                    kind="integer >= 1",
                     example=40,
-                    invalid=0,
                 ),
-                "max_parallel": key(
-                    POSITIVE_INT,
-                    "How many trials run at once.",
-                    kind="integer >= 1",
-                    default=1,
-                    example=2,
-                    invalid=0,
-                ),
-                "max_runtime": key(
-                    DURATION_SCHEMA,
+                "max_parallel": COUNT("How many trials run at once.", default=1, example=2),
+                "max_runtime": TIME(
                     "The study's wall clock limit: running trials are stopped when it is reached.",
-                    kind="duration",
                     example="2h",
-                    invalid="soon",
                 ),
-                "max_consecutive_failures": key(
-                    POSITIVE_INT,
+                "max_consecutive_failures": COUNT(
                     "The study aborts after this many failed trials in a row.",
-                    kind="integer >= 1",
                     default=10,
                     example=5,
-                    invalid=0,
                 ),
-                "max_cost": key(
-                    {"type": "number", "exclusiveMinimum": 0},
+                "max_cost": POSITIVE(
                     "The study's budget in the units of cost (money, GPU-hours): it ends there "
                     "and starts no trial expected to overrun it. Needs cost.",
-                    kind="number > 0",
                     example=50,
-                    invalid=0,
                 ),
             },
             "When the study ends and how much runs at once.",
@@ -189,13 +171,10 @@ def _properties() -> dict[str, Any]:
             example=7,
             invalid="seven",
         ),
-        "storage": key(
-            {"type": "string"},
+        "storage": URL(
             "Where the study is kept (flag --storage and TUNEWISE_STORAGE win over it).",
-            kind="URL",
             default="sqlite:///tunewise.db",
             example="postgresql://me@db/tuning",
-            invalid=5,
         ),
         "runs_dir": key(
             {"type": "string"},
@@ -207,13 +186,10 @@ def _properties() -> dict[str, Any]:
         ),
         "retries": section(
             {
-                "max_attempts": key(
-                    POSITIVE_INT,
+                "max_attempts": COUNT(
                     "Attempts per trial, the first included (1: never retry).",
-                    kind="integer >= 1",
                     default=2,
                     example=3,
-                    invalid=0,
                 ),
                 "on": key(
                     {"type": "array", "items": {"enum": list(FAILURE_KINDS)}},
@@ -228,19 +204,15 @@ def _properties() -> dict[str, Any]:
         ),
         "lease": section(
             {
-                "heartbeat": key(
-                    DURATION_SCHEMA,
+                "heartbeat": TIME(
                     "How often a running trial's owner proves it is alive.",
-                    kind="duration",
                     default=10,
                     example="5s",
                     invalid="often",
                 ),
-                "grace": key(
-                    DURATION_SCHEMA,
+                "grace": TIME(
                     "How long after the last heartbeat the trial is lost (longer than the "
                     "heartbeat).",
-                    kind="duration",
                     default=30,
                     example="1m",
                     invalid=0,
@@ -263,22 +235,16 @@ def _properties() -> dict[str, Any]:
                                 example="median",
                                 invalid="mean",
                             ),
-                            "min_trials": key(
-                                POSITIVE_INT,
+                            "min_trials": COUNT(
                                 "Completed trials that must have reached a step before any "
                                 "trial is stopped there.",
-                                kind="integer >= 1",
                                 default=5,
                                 example=3,
-                                invalid=0,
                             ),
-                            "min_steps": key(
-                                POSITIVE_INT,
+                            "min_steps": COUNT(
                                 "The first step at which a trial may be stopped.",
-                                kind="integer >= 1",
                                 default=1,
                                 example=2,
-                                invalid=0,
                             ),
                         },
                         "The median rule's settings.",
@@ -294,37 +260,21 @@ def _properties() -> dict[str, Any]:
         ),
         "hyperband": section(
             {
-                "min_resource": key(
-                    POSITIVE_INT,
-                    "The first rung's resource (below max_resource).",
-                    kind="integer >= 1",
-                    default=1,
-                    example=1,
-                    invalid=0,
+                "min_resource": COUNT(
+                    "The first rung's resource (below max_resource).", default=1, example=1
                 ),
-                "max_resource": key(
-                    POSITIVE_INT,
+                "max_resource": COUNT(
                     "The resource a trial that is never stopped gets (default: the static "
                     "epochs / num_epochs / n_epochs / max_iter).",
-                    kind="integer >= 1",
                     example=27,
-                    invalid=0,
                 ),
-                "reduction_factor": key(
-                    {"type": "integer", "minimum": 2},
-                    "At each rung only the top 1/reduction_factor go on.",
-                    kind="integer >= 2",
-                    default=3,
-                    example=3,
-                    invalid=1,
+                "reduction_factor": AT_LEAST_TWO(
+                    "At each rung only the top 1/reduction_factor go on.", default=3, example=3
                 ),
-                "resource": key(
-                    {"type": "string", "minLength": 1},
+                "resource": TEXT(
                     "The static hyperparameter that gets the resource.",
-                    kind="string",
                     default="epochs",
                     example="epochs",
-                    invalid="",
                 ),
                 "sampler": key(
                     {"enum": ["random", "bayesian"]},
@@ -383,13 +333,10 @@ def _properties() -> dict[str, Any]:
                     "End when the best has not improved by min_delta over trials trials.",
                     required=("trials",),
                 ),
-                "convergence": key(
-                    {"type": "boolean"},
+                "convergence": FLAG(
                     "End when the search has converged (new suggestions land near tried ones).",
-                    kind="boolean",
                     default=False,
                     example=True,
-                    invalid="yes",
                 ),
             },
             "When the whole study ends early (SageMaker's TuningJobCompletionCriteria).",
@@ -417,12 +364,9 @@ def _properties() -> dict[str, Any]:
                     example="transfer",
                     invalid="copy",
                 ),
-                "storage": key(
-                    {"type": "string"},
+                "storage": URL(
                     "Where the parents are (default: the study's store).",
-                    kind="URL",
                     example="sqlite:///old.db",
-                    invalid=5,
                 ),
             },
             "Start from earlier studies (SageMaker's WarmStartConfig).",
@@ -436,14 +380,11 @@ def _properties() -> dict[str, Any]:
             invalid={"lr": 0.01},
         ),
         "executor": executor(),
-        "define_by_run": key(
-            {"type": "boolean"},
+        "define_by_run": FLAG(
             "The space is what the trials ask with trial.suggest_* (a Python trial); space may "
             "then be left out.",
-            kind="boolean",
             default=False,
             example=True,
-            invalid="yes",
         ),
         "tracking": tracking(),
         "cost": cost(),

@@ -6,7 +6,11 @@ type in words (``x-type``), its default, an example and a wrong value (``x-inval
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
+
+from tunewise.policies import RETRYABLE_KINDS
 
 NAME = r"^[A-Za-z_][A-Za-z0-9_.\-]*$"
 STUDY = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$"
@@ -19,15 +23,8 @@ DURATION = (
 )
 DIRECTION = r"^([Mm][Ii][Nn][Ii][Mm][Ii][Zz][Ee]|[Mm][Aa][Xx][Ii][Mm][Ii][Zz][Ee])$"
 STRATEGIES = ("bayesian", "tpe", "grid", "random", "sobol", "hyperband")
-FAILURE_KINDS = (
-    "crashed",
-    "timeout",
-    "lost",
-    "user_error",
-    "metric_missing",
-    "metric_invalid",
-    "infrastructure",
-)
+#: The failure kinds ``retries.on`` may name: the retry policy's own list.
+FAILURE_KINDS = RETRYABLE_KINDS
 
 
 def key(
@@ -84,16 +81,49 @@ DURATION_SCHEMA: dict[str, Any] = {
 SCALAR: dict[str, Any] = {"type": ["string", "number", "boolean", "null"]}
 
 
+@dataclass(frozen=True)
+class Kind:
+    """A kind of value many keys share: its schema, its type in words and a wrong value.
+
+    Calling it makes one key of that kind, so a key states only what is its own (its words,
+    default and example) and keys of one kind cannot drift apart in schema or in words.
+    """
+
+    schema: Mapping[str, Any]
+    words: str
+    invalid: Any
+
+    def __call__(
+        self, description: str, *, example: Any = None, default: Any = None, invalid: Any = None
+    ) -> dict[str, Any]:
+        """The key's schema; ``invalid`` replaces the kind's wrong value where given."""
+        return key(
+            dict(self.schema),
+            description,
+            kind=self.words,
+            default=default,
+            example=example,
+            invalid=self.invalid if invalid is None else invalid,
+        )
+
+
+COUNT = Kind(POSITIVE_INT, "integer >= 1", 0)
+AT_LEAST_TWO = Kind({"type": "integer", "minimum": 2}, "integer >= 2", 1)
+POSITIVE = Kind({"type": "number", "exclusiveMinimum": 0}, "number > 0", 0)
+NON_NEGATIVE = Kind({"type": "number", "minimum": 0}, "number >= 0", -1)
+TEXT = Kind({"type": "string", "minLength": 1}, "string", "")
+URL = Kind({"type": "string"}, "URL", 5)
+FLAG = Kind({"type": "boolean"}, "boolean", "yes")
+TIME = Kind(DURATION_SCHEMA, "duration", "soon")
+
+
 def objective(where: str) -> dict[str, Any]:
     return section(
         {
-            "metric": key(
-                {"type": "string", "minLength": 1},
+            "metric": TEXT(
                 "The metric's name: a key of the dict the training function returns, or a "
                 "metric a command reports.",
-                kind="string",
                 example="log_loss",
-                invalid="",
             ),
             "direction": key(
                 {
@@ -144,6 +174,21 @@ RANGE_WORDS = {
 }
 
 
+def _grid_and_when(item: dict[str, Any], items: str, num: int, values: list[Any]) -> dict[str, Any]:
+    """The keys a float and an int range both end with: the grid's points and the condition."""
+    return {
+        "num": AT_LEAST_TWO(RANGE_WORDS["num"], example=num),
+        "values": key(
+            {"type": "array", "items": item, "minItems": 1},
+            RANGE_WORDS["values"],
+            kind=f"list of {items}",
+            example=values,
+            invalid=[],
+        ),
+        "when": when(),
+    }
+
+
 def float_param() -> dict[str, Any]:
     number = {**NUMBERISH}
     return section(
@@ -159,28 +204,8 @@ def float_param() -> dict[str, Any]:
                 example="log",
                 invalid="logarithmic",
             ),
-            "step": key(
-                {"type": "number", "exclusiveMinimum": 0},
-                RANGE_WORDS["step"],
-                kind="number > 0",
-                example=0.05,
-                invalid=-1,
-            ),
-            "num": key(
-                {"type": "integer", "minimum": 2},
-                RANGE_WORDS["num"],
-                kind="integer >= 2",
-                example=5,
-                invalid=1,
-            ),
-            "values": key(
-                {"type": "array", "items": number, "minItems": 1},
-                RANGE_WORDS["values"],
-                kind="list of numbers",
-                example=[0.001, 0.01, 0.1],
-                invalid=[],
-            ),
-            "when": when(),
+            "step": POSITIVE(RANGE_WORDS["step"], example=0.05, invalid=-1),
+            **_grid_and_when(number, "numbers", 5, [0.001, 0.01, 0.1]),
         },
         "A real-valued hyperparameter in [low, high].",
         anyOf=[{"required": ["low", "high"]}, {"required": ["values"]}],
@@ -203,28 +228,8 @@ def int_param() -> dict[str, Any]:
                 example="log",
                 invalid="reverse_log",
             ),
-            "step": key(
-                {"type": "integer", "minimum": 1},
-                RANGE_WORDS["step"],
-                kind="integer >= 1",
-                example=2,
-                invalid=0,
-            ),
-            "num": key(
-                {"type": "integer", "minimum": 2},
-                RANGE_WORDS["num"],
-                kind="integer >= 2",
-                example=3,
-                invalid=1,
-            ),
-            "values": key(
-                {"type": "array", "items": integer, "minItems": 1},
-                RANGE_WORDS["values"],
-                kind="list of integers",
-                example=[1, 2, 4],
-                invalid=[],
-            ),
-            "when": when(),
+            "step": COUNT(RANGE_WORDS["step"], example=2),
+            **_grid_and_when(integer, "integers", 3, [1, 2, 4]),
         },
         "An integer hyperparameter in [low, high], both included.",
         required=("low", "high"),
@@ -274,13 +279,7 @@ def param() -> dict[str, Any]:
 def trial() -> dict[str, Any]:
     metric = section(
         {
-            "name": key(
-                {"type": "string", "minLength": 1},
-                "The metric's name.",
-                kind="string",
-                example="loss",
-                invalid="",
-            ),
+            "name": TEXT("The metric's name.", example="loss"),
             "regex": key(
                 {"type": "string", "format": "regex", "pattern": r"\((?!\?)|\(\?P<"},
                 "A regular expression with one capture group around the number (or a group "
@@ -324,10 +323,8 @@ def trial() -> dict[str, Any]:
                 example=[{"name": "loss", "regex": "loss=([0-9.]+)"}],
                 invalid={"name": "loss"},
             ),
-            "timeout": key(
-                DURATION_SCHEMA,
+            "timeout": TIME(
                 "How long one trial may run before it is killed (failure kind timeout).",
-                kind="duration",
                 example="1m",
                 invalid="5 minutes",
             ),
@@ -347,19 +344,12 @@ def trial() -> dict[str, Any]:
 def executor() -> dict[str, Any]:
     resources = section(
         {
-            "cpu": key(
-                {"type": "number", "minimum": 0},
-                "CPUs each Ray trial asks for (type: ray only).",
-                kind="number >= 0",
-                default=1,
-                example=2,
-                invalid=-1,
+            "cpu": NON_NEGATIVE(
+                "CPUs each Ray trial asks for (type: ray only).", default=1, example=2
             ),
-            "gpu": key(
-                {"type": "number", "minimum": 0},
+            "gpu": NON_NEGATIVE(
                 "GPUs each trial asks for: 0.5 shares a device, 2 gives two. Local trials see "
                 "their own devices through CUDA_VISIBLE_DEVICES.",
-                kind="number >= 0",
                 default=0,
                 example=1,
                 invalid="one",
@@ -378,21 +368,17 @@ def executor() -> dict[str, Any]:
                 example="ray",
                 invalid="kubernetes",
             ),
-            "address": key(
-                {"type": "string", "minLength": 1},
+            "address": TEXT(
                 "Ray only: auto (the cluster `ray start` made here, or RAY_ADDRESS), local (a "
                 "private Ray on loopback), HOST:PORT or ray://HOST:PORT.",
-                kind="string",
                 default="auto",
                 example="10.0.0.5:6379",
                 invalid=5,
             ),
             "resources_per_trial": resources,
-            "reuse_processes": key(
-                {"type": "boolean"},
+            "reuse_processes": FLAG(
                 "Local only: a trial process that ended its trial cleanly runs the next one; "
                 "false gives every trial a fresh process.",
-                kind="boolean",
                 default=True,
                 example=False,
                 invalid="no",
@@ -434,12 +420,9 @@ def executor() -> dict[str, Any]:
 
 
 def tracking() -> dict[str, Any]:
-    text: dict[str, Any] = {"type": "string", "minLength": 1}
 
     def tracker(options: dict[str, str], what: str, **extra: Any) -> dict[str, Any]:
-        props = {
-            name: key(text, words, kind="string", invalid=5) for name, words in options.items()
-        }
+        props = {name: TEXT(words, invalid=5) for name, words in options.items()}
         return {"anyOf": [{"type": "null"}, section(props, what, **extra)]}
 
     wandb = tracker(
@@ -477,31 +460,21 @@ def tracking() -> dict[str, Any]:
 
 def cost() -> dict[str, Any]:
     """``cost``: what a trial costs, for ``limits.max_cost`` (tunewise.cost)."""
-    price = {"type": "number", "exclusiveMinimum": 0}
     out = section(
         {
-            "per_hour": key(
-                price,
+            "per_hour": POSITIVE(
                 "A price per trial-hour, times the GPUs each trial holds (1 without GPUs); "
                 "per_hour: 1 makes the budget GPU-hours.",
-                kind="number > 0",
                 example=3.06,
-                invalid=0,
             ),
-            "metric": key(
-                {"type": "string", "minLength": 1},
+            "metric": TEXT(
                 "A metric each trial reports; its last value is the trial's cost.",
-                kind="string",
                 example="dollars",
-                invalid="",
             ),
-            "aware": key(
-                {"type": "boolean"},
+            "aware": FLAG(
                 "bayesian weighs expected improvement per unit of expected cost.",
-                kind="boolean",
                 default=False,
                 example=True,
-                invalid="yes",
             ),
         },
         "What a trial costs: give per_hour or metric (one of them).",
