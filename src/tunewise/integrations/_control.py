@@ -149,11 +149,18 @@ class TrialLink:
 
 
 class LinkedCallback:
-    """What every framework's callback shows of its :class:`TrialLink`: ``last_value``, the
-    last value reported, and ``stopped_by``, why it stopped training (``None``, ``"study"``,
-    ``"sigterm"``). Mixed into each framework's own callback class."""
+    """What every framework's callback holds and shows of its :class:`TrialLink`: ``monitor``,
+    the framework's metric it reports; ``last_value``, the last value reported; ``stopped_by``,
+    why it stopped training (``None``, ``"study"``, ``"sigterm"``). Mixed in first, before each
+    framework's own callback class, whose ``__init__`` it calls without arguments; a framework's
+    callback only names its default ``monitor``."""
 
-    _link: TrialLink
+    def __init__(
+        self, monitor: str, *, metric: str | None = None, trial: TrialLike | None = None
+    ) -> None:
+        super().__init__()
+        self.monitor = monitor
+        self._link = TrialLink(metric or monitor, trial)
 
     @property
     def last_value(self) -> float | None:

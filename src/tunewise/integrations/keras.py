@@ -30,7 +30,6 @@ import keras
 from tunewise.integrations._control import (
     LinkedCallback,
     TrialLike,
-    TrialLink,
     missing_metric,
 )
 
@@ -49,9 +48,7 @@ class TunewiseCallback(LinkedCallback, keras.callbacks.Callback):
         metric: str | None = None,
         trial: TrialLike | None = None,
     ) -> None:
-        super().__init__()
-        self.monitor = monitor
-        self._link = TrialLink(metric or monitor, trial)
+        super().__init__(monitor, metric=metric, trial=trial)
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self._link.begin()

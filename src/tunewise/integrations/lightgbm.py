@@ -34,7 +34,6 @@ import lightgbm
 from tunewise.integrations._control import (
     LinkedCallback,
     TrialLike,
-    TrialLink,
     missing_metric,
 )
 
@@ -57,8 +56,7 @@ class TunewiseCallback(LinkedCallback):
         metric: str | None = None,
         trial: TrialLike | None = None,
     ) -> None:
-        self.monitor = monitor
-        self._link = TrialLink(metric or monitor, trial)
+        super().__init__(monitor, metric=metric, trial=trial)
 
     def __call__(self, env: Any) -> None:
         if env.iteration == env.begin_iteration:

@@ -33,7 +33,6 @@ import lightning.pytorch as pl
 from tunewise.integrations._control import (
     LinkedCallback,
     TrialLike,
-    TrialLink,
     missing_metric,
 )
 
@@ -52,9 +51,7 @@ class TunewiseCallback(LinkedCallback, pl.Callback):
         metric: str | None = None,
         trial: TrialLike | None = None,
     ) -> None:
-        super().__init__()
-        self.monitor = monitor
-        self._link = TrialLink(metric or monitor, trial)
+        super().__init__(monitor, metric=metric, trial=trial)
         self._reported_epoch = -1
         self._from_validation = False
 

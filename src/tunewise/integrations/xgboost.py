@@ -32,7 +32,6 @@ import xgboost
 from tunewise.integrations._control import (
     LinkedCallback,
     TrialLike,
-    TrialLink,
     missing_metric,
 )
 
@@ -50,9 +49,7 @@ class TunewiseCallback(LinkedCallback, xgboost.callback.TrainingCallback):
         metric: str | None = None,
         trial: TrialLike | None = None,
     ) -> None:
-        super().__init__()
-        self.monitor = monitor
-        self._link = TrialLink(metric or monitor, trial)
+        super().__init__(monitor, metric=metric, trial=trial)
 
     def before_training(self, model: Any) -> Any:
         self._link.begin()
