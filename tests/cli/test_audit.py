@@ -99,6 +99,16 @@ def test_why_explains_and_exits_by_what_it_could(
     assert main(["replay", "nope", "--storage", url]) == 2
 
 
+def test_why_names_a_missing_study_not_a_missing_trial(
+    url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``why`` opens the study as every command does: an unknown study is said to be one (it
+    was reported as the study having no such trial)."""
+    assert main(["why", "nope", "0", "--storage", url]) == 2
+    err = capsys.readouterr().err
+    assert "no study named 'nope'" in err and "has no trial" not in err
+
+
 @pytest.mark.timeout(120)
 def test_a_study_run_by_three_workers_replays_exactly(tmp_path: Path) -> None:
     """``tunewise run --workers-only`` then three ``tunewise worker`` processes on one SQLite

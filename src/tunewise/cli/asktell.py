@@ -15,22 +15,19 @@ import argparse
 import json
 import math
 import sys
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tunewise.cli.common import (
     EXIT_FAILURE,
     EXIT_OK,
     EXIT_USAGE,
     STORAGE_HELP,
+    open_study,
+    read_spec,
     shown_url,
     storage_url,
     writable_url,
 )
-from tunewise.errors import SpecError
-
-if TYPE_CHECKING:
-    from tunewise.study import Study
 
 
 def register(sub: Any) -> None:
@@ -68,18 +65,10 @@ def register(sub: Any) -> None:
 
 
 def cmd_create(args: argparse.Namespace) -> int:
-    from tunewise.spec import parse_spec_text
     from tunewise.store import open_store
     from tunewise.study_create import open_or_create
 
-    path = Path(args.spec)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SpecError(args.spec, f"cannot be read ({exc.strerror}); check the path") from None
-    except UnicodeDecodeError:
-        raise SpecError(args.spec, "is not UTF-8 text; save it as UTF-8 YAML or JSON") from None
-    spec = parse_spec_text(text, args.spec)
+    spec = read_spec(args.spec)
     if args.study is not None:
         spec = spec.with_overrides(name=args.study)
     url = writable_url(storage_url(args.storage, spec.storage))
@@ -93,25 +82,12 @@ def cmd_create(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _open(args: argparse.Namespace) -> Study:
-    from tunewise.store import open_store
-    from tunewise.study import Study
-
-    url = writable_url(storage_url(args.storage))
-    store = open_store(url, create=False)
-    try:
-        return Study(store, args.study, storage=url)
-    except BaseException:
-        store.close()
-        raise
-
-
 def cmd_ask(args: argparse.Namespace) -> int:
     from tunewise.asktell import AskTellError, ask_trial
     from tunewise.validation import parse_duration
 
     lease = None if args.lease is None else parse_duration(args.lease, "--lease")
-    study = _open(args)
+    study = open_study(args, writable=True)
     try:
         asked = ask_trial(study, lease)
     except AskTellError as exc:
@@ -150,7 +126,7 @@ def cmd_tell(args: argparse.Namespace) -> int:
             return _refuse("--metrics must be a JSON object such as '{\"loss\": 0.1}'")
     if args.error is not None and args.state != "failed":
         return _refuse("--error goes with --state failed")
-    study = _open(args)
+    study = open_study(args, writable=True)
     try:
         trial = tell_trial(study, number, value, metrics, args.state, args.error)
     except TrialNotRunning as exc:

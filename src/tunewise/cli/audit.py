@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from tunewise.cli.common import EXIT_FAILURE, EXIT_OK, STORAGE_HELP, storage_url
+from tunewise.cli.common import EXIT_FAILURE, EXIT_OK, STORAGE_HELP, open_study
 
 #: Per-trial lines shown before the rest are summed up (``--format json`` lists every one).
 SHOWN_OK = 50
@@ -47,14 +47,12 @@ def register(sub: Any) -> None:
 def cmd_replay(args: argparse.Namespace) -> int:
     from tunewise.documents import dumps
     from tunewise.replay import REPRODUCED, replay_study
-    from tunewise.store import open_store
-    from tunewise.study import Study
 
-    store = open_store(storage_url(args.storage), create=False)
+    study = open_study(args)
     try:
-        report = replay_study(Study(store, args.study))
+        report = replay_study(study)
     finally:
-        store.close()
+        study.store.close()
     if args.format == "json":
         print(dumps(report.to_dict()))
         return EXIT_OK if report.ok else EXIT_FAILURE
@@ -95,17 +93,14 @@ def cmd_why(args: argparse.Namespace) -> int:
     from tunewise.documents import dumps
     from tunewise.errors import SpecError
     from tunewise.explain import describe, explain_trial
-    from tunewise.store import open_store
-    from tunewise.study import Study
 
-    store = open_store(storage_url(args.storage), create=False)
+    study = open_study(args)
     try:
-        try:
-            doc = explain_trial(Study(store, args.study), args.trial)
-        except KeyError:
-            raise SpecError("TRIAL", f"study {args.study!r} has no trial {args.trial}") from None
+        doc = explain_trial(study, args.trial)
+    except KeyError:
+        raise SpecError("TRIAL", f"study {args.study!r} has no trial {args.trial}") from None
     finally:
-        store.close()
+        study.store.close()
     if args.format == "json":
         print(dumps(doc))
     else:

@@ -1,4 +1,5 @@
-"""What every ``tunewise`` subcommand shares: exit codes, the storage URL, optional extras.
+"""What every ``tunewise`` subcommand shares: exit codes, the storage URL, reading a spec
+file, opening a stored study, optional extras.
 
 It sits below :mod:`tunewise.cli.main` and the subcommand modules, so that they import it and
 never each other (``main`` registers the subcommands; a subcommand never imports ``main``).
@@ -6,8 +7,17 @@ never each other (``main`` registers the subcommands; a subcommand never imports
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tunewise.errors import SpecError
+
+if TYPE_CHECKING:
+    from tunewise.spec import StudySpec
+    from tunewise.study import Study
 
 DEFAULT_STORAGE = "sqlite:///tunewise.db"
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -29,8 +39,6 @@ def writable_url(url: str) -> str:
     from urllib.parse import parse_qsl
 
     if dict(parse_qsl(url.partition("?")[2])).get("mode") == "ro":
-        from tunewise.errors import SpecError
-
         raise SpecError(
             "storage",
             f"{shown_url(url)} opens the store read-only (?mode=ro) and this command writes to "
@@ -45,6 +53,42 @@ def shown_url(url: str) -> str:
         path, sep, query = url[len("sqlite:///") :].partition("?")
         return f"sqlite:///{os.path.abspath(os.path.expanduser(path))}{sep}{query}"
     return re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", url)
+
+
+def read_text(path: str, save_as: str) -> str:
+    """The text of the file a command was given, or a SpecError naming it: it cannot be read
+    (the reason), or it is not UTF-8 (``save_as`` says how to save it)."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError(path, f"cannot be read ({exc.strerror}); check the path") from None
+    except UnicodeDecodeError:
+        raise SpecError(path, f"is not UTF-8 text; {save_as}") from None
+
+
+def read_spec(path: str) -> StudySpec:
+    """The spec file at ``path``, validated (``run`` and ``create`` read it alike)."""
+    from tunewise.spec import parse_spec_text
+
+    return parse_spec_text(read_text(path, "save it as UTF-8 YAML or JSON"), path)
+
+
+def open_study(args: argparse.Namespace, *, writable: bool = False) -> Study:
+    """The study ``args.study`` in the store of ``args.storage``, which must exist: opening a
+    study never creates a database. ``writable``: a read-only URL is refused first
+    (:func:`writable_url`). The caller closes the study's store."""
+    from tunewise.store import open_store
+    from tunewise.study import Study
+
+    url = storage_url(args.storage)
+    if writable:
+        url = writable_url(url)
+    store = open_store(url, create=False)
+    try:
+        return Study(store, args.study, storage=url)
+    except BaseException:
+        store.close()
+        raise
 
 
 def missing_dashboard_extra(*modules: str) -> str | None:

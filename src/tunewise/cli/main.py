@@ -24,6 +24,8 @@ from tunewise.cli.common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
+    open_study,
+    read_spec,
     shown_url,
     storage_url,
     writable_url,
@@ -41,35 +43,14 @@ EXECUTORS = ("local", "ray")
 __all__ = ["build_parser", "main"]
 
 
-def _open_study(args: argparse.Namespace) -> Study:
-    """The study ``args.study`` of a store that must exist (read-only commands create none)."""
-    from tunewise.store import open_store
-
-    url = storage_url(args.storage)
-    store = open_store(url, create=False)
-    try:
-        return Study(store, args.study, storage=url)
-    except BaseException:
-        store.close()
-        raise
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     from tunewise.executors import build_executor
     from tunewise.runners import build_runner
-    from tunewise.spec import parse_spec_text
     from tunewise.store import open_store
     from tunewise.strategies import strategy_for
     from tunewise.study import open_or_create
 
-    path = Path(args.spec)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SpecError(args.spec, f"cannot be read ({exc.strerror}); check the path") from None
-    except UnicodeDecodeError:
-        raise SpecError(args.spec, "is not UTF-8 text; save it as UTF-8 YAML or JSON") from None
-    spec = parse_spec_text(text, args.spec)
+    spec = read_spec(args.spec)
     overrides = {
         "name": args.study,
         "max_trials": args.max_trials,
@@ -255,7 +236,7 @@ def cmd_trials(args: argparse.Namespace) -> int:
     from tunewise.cli.views import render_csv, render_table, trial_folder, trials_table
     from tunewise.documents import dumps, trial_document
 
-    study = _open_study(args)
+    study = open_study(args)
     try:
         trials = study.trials
         if args.format == "json":
@@ -284,7 +265,7 @@ def cmd_trials(args: argparse.Namespace) -> int:
 def cmd_best(args: argparse.Namespace) -> int:
     from tunewise.documents import best_document, dumps
 
-    study = _open_study(args)
+    study = open_study(args)
     try:
         # Several objectives: the Pareto front, a JSON list of the same documents.
         best = study.best_trials if study.spec.multi_objective else [study.best_trial]
@@ -310,7 +291,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from tunewise.documents import dumps, export_document
 
     target = None if args.output == "-" else _output_file(args.output)
-    study = _open_study(args)
+    study = open_study(args)
     try:
         if args.format == "json":
             text = dumps(export_document(study)) + "\n"

@@ -15,6 +15,7 @@ from tunewise.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
     STORAGE_HELP,
+    open_study,
     shown_url,
     storage_url,
     writable_url,
@@ -65,29 +66,23 @@ def _json(text: str | None, flag: str) -> Any:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    from tunewise.store import open_store
-    from tunewise.study import Study
-
     params = _json(args.params, "--params")
     metrics = _json(args.metrics, "--metrics")
     if args.state == "failed" and (args.value is not None or metrics is not None):
         raise SpecError("--state", "a failed trial has no result; drop --value/--metrics")
     if args.state != "failed" and args.value is None and metrics is None:
         raise SpecError("--value", f"a {args.state} trial needs --value V or --metrics JSON")
-    url = writable_url(storage_url(args.storage))
-    store = open_store(url, create=False)
+    study = open_study(args, writable=True)
     try:
-        study = Study(store, args.study, storage=url)
-        try:
-            trial = study.add_trial(
-                params, args.value, metrics=metrics, state=args.state, error=args.error
-            )
-        except (TypeError, ValueError) as exc:
-            if isinstance(exc, SpecError):
-                raise
-            raise SpecError("", str(exc)) from None
+        trial = study.add_trial(
+            params, args.value, metrics=metrics, state=args.state, error=args.error
+        )
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, SpecError):
+            raise
+        raise SpecError("", str(exc)) from None
     finally:
-        store.close()
+        study.store.close()
     value = "" if trial.value is None else f", {study.objective.metric} {trial.value:.6g}"
     print(f"study {args.study}: trial {trial.number} added ({trial.state}{value})")
     return EXIT_OK

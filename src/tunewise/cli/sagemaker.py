@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tunewise.cli.common import EXIT_OK, storage_url
+from tunewise.cli.common import EXIT_OK, read_text, storage_url
 from tunewise.errors import SpecError
 
 STORAGE_HELP = "store URL (default: $TUNEWISE_STORAGE, else sqlite:///tunewise.db)"
@@ -105,13 +105,7 @@ def read_request(path: str) -> Any:
     bounds on nesting and aliases (:mod:`tunewise.specfile`)."""
     from tunewise.specfile import load_document
 
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SpecError(path, f"cannot be read ({exc.strerror}); check the path") from None
-    except UnicodeDecodeError:
-        raise SpecError(path, "is not UTF-8 text; save the request as UTF-8 JSON") from None
-    return load_document(text, path)
+    return load_document(read_text(path, "save the request as UTF-8 JSON"), path)
 
 
 def render(spec: dict[str, Any], notes: tuple[str, ...], source: str, as_json: bool) -> str:
