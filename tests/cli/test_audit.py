@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import tunewise as tw
+from tests.studies import loss_study
 from tunewise.cli.main import main
 
 SPACE = {"lr": tw.Float(1e-4, 1e-1, scale="log"), "act": tw.Categorical(["relu", "tanh"])}
@@ -24,14 +25,7 @@ def loss(params: dict[str, Any]) -> float:
 def url(tmp_path: Path) -> str:
     """A store with study ``cli``: one enqueued trial, then 8 bayesian suggestions 2 at once."""
     storage = f"sqlite:///{tmp_path / 'cli.db'}"
-    study = tw.create_study(
-        "cli",
-        objective=tw.Objective("loss", "minimize"),
-        space=SPACE,
-        strategy="bayesian",
-        seed=2,
-        storage=storage,
-    )
+    study = loss_study(storage, "cli", SPACE, strategy="bayesian", seed=2)
     study.enqueue_trial({"lr": 0.001, "act": "relu"})
     study.optimize(loss, n_trials=9, max_parallel=2, progress=False)
     study.close()

@@ -115,6 +115,14 @@ def storage(folder: Path, name: str = "t.db") -> list[str]:
     return ["--storage", f"sqlite:///{folder / name}"]
 
 
+def run_study(folder: Path, trials: int) -> Path:
+    """``folder`` with the spec, and its t.db holding STUDY run to ``trials`` completed trials
+    one at a time (``tunewise run``): the stored study a command under test acts on."""
+    setup_folder(folder, limits={"max_trials": trials, "max_parallel": 1})
+    ok(cli(folder, "run", "spec.yaml", *storage(folder)))
+    return folder
+
+
 def trials_json(folder: Path, study: str = STUDY, db: str = "t.db") -> list[dict[str, Any]]:
     """The stored trials, read in this process, as ``tunewise trials --format json`` prints
     them (cheaper than one more CLI run)."""

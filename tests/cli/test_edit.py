@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from .test_commands import STUDY, cli, ok, setup_folder, spec_data, storage
+from .test_commands import STUDY, cli, ok, run_study, spec_data, storage
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -19,10 +19,7 @@ pytestmark = pytest.mark.timeout(120)
 @pytest.fixture(scope="module")
 def done(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder whose t.db holds STUDY with 4 completed trials (x in [0, 1], k, n)."""
-    folder = tmp_path_factory.mktemp("edit")
-    setup_folder(folder, limits={"max_trials": 4, "max_parallel": 1})
-    ok(cli(folder, "run", "spec.yaml", *storage(folder)))
-    return folder
+    return run_study(tmp_path_factory.mktemp("edit"), 4)
 
 
 def _write(folder: Path, name: str, data: dict[str, Any]) -> str:
@@ -68,8 +65,7 @@ def test_each_refusal_names_the_field_and_stores_nothing(done: Path) -> None:
 def test_an_edit_is_followed_by_the_next_run_and_shown_by_status_and_trials(
     tmp_path: Path,
 ) -> None:
-    setup_folder(tmp_path, limits={"max_trials": 4, "max_parallel": 1})
-    ok(cli(tmp_path, "run", "spec.yaml", *storage(tmp_path)))
+    run_study(tmp_path, 4)
     space = spec_data()["space"]
     # The whole spec, its space edited: x widened, k removed (fixed at b), m added.
     edited = spec_data(

@@ -12,7 +12,7 @@ import pytest
 
 import tunewise as tw
 
-from .test_commands import STUDY, cli, ok, setup_folder, storage, trials_json
+from .test_commands import STUDY, cli, ok, run_study, setup_folder, storage, trials_json
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -22,10 +22,7 @@ NEVER_PRINTS = "import sys\nprint('training...', flush=True)\n"
 @pytest.fixture(scope="module")
 def done(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder whose t.db holds STUDY with 3 completed trials."""
-    folder = tmp_path_factory.mktemp("manage")
-    setup_folder(folder, limits={"max_trials": 3, "max_parallel": 1})
-    ok(cli(folder, "run", "spec.yaml", *storage(folder)))
-    return folder
+    return run_study(tmp_path_factory.mktemp("manage"), 3)
 
 
 def test_run_exits_1_when_the_metric_is_never_printed(tmp_path: Path) -> None:
@@ -87,8 +84,7 @@ def test_add_refuses_what_does_not_fit(done: Path, args: list[str], message: str
 
 
 def test_delete_asks_for_yes_without_a_terminal(tmp_path: Path) -> None:
-    setup_folder(tmp_path, limits={"max_trials": 1, "max_parallel": 1})
-    ok(cli(tmp_path, "run", "spec.yaml", *storage(tmp_path)))
+    run_study(tmp_path, 1)
     refused = cli(tmp_path, "delete", STUDY, *storage(tmp_path))
     assert refused.returncode == 2 and "only with --yes" in refused.stderr
     assert len(trials_json(tmp_path)) == 1

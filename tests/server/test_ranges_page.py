@@ -7,18 +7,12 @@ from pathlib import Path
 
 import tunewise as tw
 from tests.server.conftest import client_for
+from tests.studies import loss_study
 
 
 def test_a_finished_study_shows_its_proposed_ranges(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'ranges.db'}"
-    study = tw.create_study(
-        "ranges",
-        objective=tw.Objective("loss", "minimize"),
-        space={"x": tw.Float(0.0, 5.0)},
-        strategy="random",
-        seed=1,
-        storage=url,
-    )
+    study = loss_study(url, "ranges", {"x": tw.Float(0.0, 5.0)})
     for i in range(28):
         study.add_trial({"x": 5 * i / 27}, (5 * i / 27 - 7) ** 2)
     with client_for(url) as client:

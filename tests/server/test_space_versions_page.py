@@ -8,18 +8,12 @@ from pathlib import Path
 
 import tunewise as tw
 from tests.server.conftest import client_for
+from tests.studies import loss_study
 
 
 def test_an_edited_study_shows_its_space_versions(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'edited.db'}"
-    study = tw.create_study(
-        "edited",
-        objective=tw.Objective("loss", "minimize"),
-        space={"x": tw.Float(0.0, 1.0), "k": tw.Categorical(["a", "b"])},
-        strategy="random",
-        seed=1,
-        storage=url,
-    )
+    study = loss_study(url, "edited", {"x": tw.Float(0.0, 1.0), "k": tw.Categorical(["a", "b"])})
     for i in range(4):
         study.add_trial({"x": i / 4, "k": "a"}, float(i))
     with client_for(url) as client:

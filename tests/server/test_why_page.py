@@ -7,20 +7,14 @@ from pathlib import Path
 
 import tunewise as tw
 from tests.server.conftest import client_for
+from tests.studies import loss_study
 
 SPACE = {"x": tw.Float(0.0, 1.0), "k": tw.Int(1, 4)}
 
 
 def test_the_trial_page_says_why_the_trial_was_suggested(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'why.db'}"
-    study = tw.create_study(
-        "why",
-        objective=tw.Objective("loss", "minimize"),
-        space=SPACE,
-        strategy="random",
-        seed=4,
-        storage=url,
-    )
+    study = loss_study(url, "why", SPACE, seed=4)
     study.enqueue_trial({"x": 0.5, "k": 2})
     study.optimize(lambda p: (p["x"] - 0.3) ** 2 + p["k"], n_trials=3, progress=False)
     with client_for(url) as client:
