@@ -113,7 +113,8 @@ def test_consecutive_failures_abort_the_study_quoting_the_last_error() -> None:
         raise ValueError("bad data path /nowhere")
 
     study = tw.create_study("broken", objective=OBJECTIVE, space=SPACE, seed=0)
-    with pytest.raises(tw.StudyAborted, match="3 consecutive trials failed.*bad data path"):
+    # 2 at once: the trial beside the third failure may end in the same turn and be counted
+    with pytest.raises(tw.StudyAborted, match="[34] consecutive trials failed.*bad data path"):
         study.optimize(broken, max_trials=50, max_parallel=2, max_consecutive_failures=3)
     assert study.state == StudyState.FAILED
     assert len(study.trials) < 50

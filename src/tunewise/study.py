@@ -550,6 +550,9 @@ class Study:
 
             strategy = SeenSpaceStrategy(strategy)
         budget = self.spec.limits.max_trials
+        # A warm start's parent trials come first in the history, as in the tuner (without
+        # them a warm-started study driven by ask repeated its parent's first suggestions).
+        prior = self._prior_history()
         # In turn with the other processes suggesting for this study (the store's suggestion
         # lock, as the tuner takes it), and under the number the history gave: processes asking
         # at once read the same history and drew from the same generator, so they were handed
@@ -567,7 +570,7 @@ class Study:
                 if not self.spec.define_by_run:
                     version = self._store.get_space_versions(self._id)[-1].version
                 space = self.space  # read once: a define-by-run study's grows meanwhile
-                finished, pending = self._inside(space)
+                finished, pending = self._inside(space, prior)
                 suggestions = strategy.suggest(
                     space,
                     finished,
@@ -591,6 +594,7 @@ class Study:
                     finished=self._history.finished,
                     pending=self._history.pending,
                     remaining=left,
+                    prior=prior,
                 )
                 try:
                     trial = self._store.add_trial(
@@ -606,11 +610,16 @@ class Study:
                     continue  # the space edited meanwhile (SpaceEdited)
             return self._leased(trial, beat)
 
-    def _inside(self, space: Space) -> tuple[Sequence[Trial], list[Trial]]:
-        """The finished and pending trials :meth:`ask`'s strategy sees: once the space was
-        edited, those inside ``space``, projected onto it (:mod:`tunewise.space_versions`)."""
+    def _inside(
+        self, space: Space, prior: Sequence[Trial] = ()
+    ) -> tuple[Sequence[Trial], list[Trial]]:
+        """The finished and pending trials :meth:`ask`'s strategy sees (the warm-start parents'
+        trials, ``prior``, first): once the space was edited, those inside ``space``,
+        projected onto it (:mod:`tunewise.space_versions`)."""
         assert self._history is not None
         finished, pending = self._history.finished, self._history.pending
+        if prior:
+            finished = [*prior, *finished]
         if self.spec.define_by_run:
             return finished, pending
         if self._usable is None or self._usable.space is not space:
