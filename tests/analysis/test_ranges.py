@@ -311,3 +311,10 @@ def test_study_suggest_ranges_reads_the_stored_study() -> None:
     )
     with pytest.raises(tw.SpecError, match="range proposals judge one objective"):
         two.suggest_ranges()
+
+
+def test_too_few_good_trials_to_narrow_say_so() -> None:
+    space = tw.Space({"y": tw.Float(-10.0, 10.0)})
+    trials = history([{"y": y} for y in spread(20, -10, 10)], lambda p: (p["y"] - 1) ** 2)
+    c = change(propose(space, trials), "y")  # 20 scored: the best 4 are the good ones
+    assert c.action == "keep" and "too few, 4 < 5, to narrow it" in c.reason

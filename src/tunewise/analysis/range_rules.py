@@ -215,6 +215,7 @@ def _numeric(
     if (new_low, new_high) == (low, high):
         reason = "; ".join(kept) or (
             f"the good trials spread over {hi_f - lo_f:.0%} of the range and press no bound"
+            + (f" (too few, {n} < {NARROW_MIN_GOOD}, to narrow it)" if n < NARROW_MIN_GOOD else "")
         )
         return Change(name, "keep", reason, base_ev, before)
     after = _rebuild(param, new_low, new_high, scale)
