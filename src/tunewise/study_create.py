@@ -55,7 +55,10 @@ def open_or_create(store: Store, spec: StudySpec) -> StudySpec:
         if mine[key] != theirs[key]:
             edited = ""
             if key in ("space", "static") and len(store.get_space_versions(record.id)) > 1:
-                edited = f" (edited with `tunewise edit`: `tunewise status {spec.name}` shows it)"
+                edited = (
+                    f" (edited with `tunewise edit`: `tunewise status {spec.name}` shows it; "
+                    "write it in this spec to continue the study with its new space)"
+                )
             raise SpecError(
                 "study",
                 f"a study named {spec.name!r} already exists with another {key}{edited}; "
