@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -89,6 +90,34 @@ def open_study(args: argparse.Namespace, *, writable: bool = False) -> Study:
     except BaseException:
         store.close()
         raise
+
+
+def existing_store(url: str) -> str:
+    """``url``, once checked to name a store that exists: reading never creates a database
+    (a wrong URL, a missing file or a newer schema fails here, in one sentence)."""
+    from tunewise.store import open_store
+
+    open_store(url, create=False).close()
+    return url
+
+
+def output_path(value: str, suffixes: tuple[str, ...]) -> Path:
+    """``-o`` checked before any work: a known suffix and an existing folder."""
+    path = Path(value)
+    if path.suffix.lower() not in suffixes:
+        raise SpecError("--output", f"{value!r} must end in {' or '.join(suffixes)}")
+    if not path.parent.is_dir():
+        raise SpecError("--output", f"folder {str(path.parent)!r} does not exist")
+    return path
+
+
+def lacks_dashboard_extra(command: str, *modules: str) -> bool:
+    """Whether ``command`` cannot run for want of one of ``modules``, having said on stderr
+    which one and how to install it (``plot``, ``report`` and ``serve`` each check first)."""
+    missing = missing_dashboard_extra(*modules)
+    if missing:
+        print(f"tunewise: {command} needs {missing}: {DASHBOARD_EXTRA}", file=sys.stderr)
+    return missing is not None
 
 
 def missing_dashboard_extra(*modules: str) -> str | None:

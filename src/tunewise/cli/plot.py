@@ -8,14 +8,14 @@ from typing import Any
 
 from tunewise.analysis import KINDS
 from tunewise.cli.common import (
-    DASHBOARD_EXTRA,
     EXIT_FAILURE,
     EXIT_OK,
     STORAGE_HELP,
-    missing_dashboard_extra,
+    existing_store,
+    lacks_dashboard_extra,
+    output_path,
     storage_url,
 )
-from tunewise.cli.report import existing_store, output_path
 
 
 def register(sub: Any) -> None:
@@ -32,11 +32,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
     path = output_path(args.output, (".png", ".html"))
     png = path.suffix.lower() == ".png"
     needs = ("matplotlib",) if png else ("jinja2", "plotly")
-    missing = missing_dashboard_extra(*needs)
-    if missing:
-        print(
-            f"tunewise: plot -o {path.suffix} needs {missing}: {DASHBOARD_EXTRA}", file=sys.stderr
-        )
+    if lacks_dashboard_extra(f"plot -o {path.suffix}", *needs):
         return EXIT_FAILURE
     from tunewise.server.data import StudyData
 

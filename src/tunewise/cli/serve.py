@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from tunewise.cli.common import (
-    DASHBOARD_EXTRA,
     EXIT_FAILURE,
     EXIT_OK,
     STORAGE_HELP,
-    missing_dashboard_extra,
+    existing_store,
+    lacks_dashboard_extra,
     storage_url,
 )
 from tunewise.errors import SpecError
@@ -52,9 +52,7 @@ SERVE_NEEDS = ("starlette", "pydantic", "fastapi", "uvicorn", "jinja2", "plotly"
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    missing = missing_dashboard_extra(*SERVE_NEEDS)
-    if missing:
-        print(f"tunewise: serve needs {missing}: {DASHBOARD_EXTRA}", file=sys.stderr)
+    if lacks_dashboard_extra("serve", *SERVE_NEEDS):
         return EXIT_FAILURE
     from tunewise.server.security import is_loopback, read_token_file
 
@@ -80,11 +78,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "default 127.0.0.1",
         )
     _check_port(args.host, args.port)
-    from tunewise.store import open_store
-
-    # A wrong URL, a missing file or a newer schema fails here, in one sentence.
-    open_store(url, create=False).close()
-    return _run(url, args.host, args.port, token, args.allow_control, loopback)
+    return _run(existing_store(url), args.host, args.port, token, args.allow_control, loopback)
 
 
 def _check_port(host: str, port: int) -> None:
