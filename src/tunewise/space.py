@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 from tunewise.errors import SpecError
 from tunewise.validation import check_json_value, check_text
@@ -36,6 +36,8 @@ MAX_GRID_SIZE = 100_000
 NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
 
 JSONScalar = str | int | float | bool | None
+#: A numeric parameter's field type: float for :class:`Float`, int for :class:`Int`.
+_N = TypeVar("_N", int, float)
 
 
 def _number(value: Any, field_name: str) -> float:
@@ -97,13 +99,7 @@ class Float:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "when", _when(self.when))
-        values = None
-        if self.values is not None:
-            if isinstance(self.values, str | bytes) or not isinstance(self.values, Sequence):
-                raise SpecError("values", "must be a list of numbers")
-            if not self.values:
-                raise SpecError("values", "must not be empty")
-            values = tuple(_number(v, f"values[{i}]") for i, v in enumerate(self.values))
+        values = _value_list(self.values, "numbers", _number)
         low = self.low if self.low is not None else (min(values) if values else None)
         high = self.high if self.high is not None else (max(values) if values else None)
         if low is None:
@@ -117,28 +113,10 @@ class Float:
         _check_scale_bounds(scale, low, high, integer=False)
         if low != high:
             _check_width(scale, low, high)
-        step = None
-        if self.step is not None:
-            step = _number(self.step, "step")
-            if step <= 0:
-                raise SpecError("step", f"must be positive, got {self.step!r}")
-            if scale != "linear":
-                raise SpecError("step", f"cannot be combined with the {scale} scale; drop one")
-            if step > high - low:
-                raise SpecError("step", f"{step!r} is larger than high - low")
-        num = None if self.num is None else _integer(self.num, "num")
-        if num is not None and num < 2:
-            raise SpecError("num", f"must be at least 2, got {self.num!r}")
-        if values is not None:
-            for i, v in enumerate(values):
-                if not low <= v <= high:
-                    raise SpecError(f"values[{i}]", f"{v!r} is outside [{low!r}, {high!r}]")
-        object.__setattr__(self, "low", low)
-        object.__setattr__(self, "high", high)
-        object.__setattr__(self, "scale", scale)
-        object.__setattr__(self, "step", step)
-        object.__setattr__(self, "num", num)
-        object.__setattr__(self, "values", values)
+        step = _checked_step(self.step, _number, scale, low, high)
+        num = _checked_num(self.num)
+        _check_values_within(values, low, high)
+        _set_fields(self, low=low, high=high, scale=scale, step=step, num=num, values=values)
 
     # The encoding -----------------------------------------------------------------------
     def to_unit(self, value: Any) -> float:
@@ -227,14 +205,7 @@ class Float:
         return math.floor((high - low) / self.step + 1e-9)
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": "float", "low": self.low, "high": self.high}
-        out["scale"] = self.scale
-        for key in ("step", "num"):
-            if getattr(self, key) is not None:
-                out[key] = getattr(self, key)
-        if self.values is not None:
-            out["values"] = list(self.values)
-        return _with_when(out, self.when)
+        return _numeric_dict(self)
 
 
 @dataclass(frozen=True)
@@ -265,33 +236,11 @@ class Int:
             raise SpecError("scale", "reverse_log is for floats in [0, 1); use linear or log")
         _check_scale_bounds(scale, low, high, integer=True)
         _check_width(scale, low, high)
-        step = None if self.step is None else _integer(self.step, "step")
-        if step is not None:
-            if step <= 0:
-                raise SpecError("step", f"must be positive, got {self.step!r}")
-            if scale != "linear":
-                raise SpecError("step", f"cannot be combined with the {scale} scale; drop one")
-            if step > high - low:
-                raise SpecError("step", f"{step!r} is larger than high - low")
-        num = None if self.num is None else _integer(self.num, "num")
-        if num is not None and num < 2:
-            raise SpecError("num", f"must be at least 2, got {self.num!r}")
-        values = None
-        if self.values is not None:
-            if isinstance(self.values, str | bytes) or not isinstance(self.values, Sequence):
-                raise SpecError("values", "must be a list of integers")
-            if not self.values:
-                raise SpecError("values", "must not be empty")
-            values = tuple(_integer(v, f"values[{i}]") for i, v in enumerate(self.values))
-            for i, v in enumerate(values):
-                if not low <= v <= high:
-                    raise SpecError(f"values[{i}]", f"{v!r} is outside [{low!r}, {high!r}]")
-        object.__setattr__(self, "low", low)
-        object.__setattr__(self, "high", high)
-        object.__setattr__(self, "scale", scale)
-        object.__setattr__(self, "step", step)
-        object.__setattr__(self, "num", num)
-        object.__setattr__(self, "values", values)
+        step = _checked_step(self.step, _integer, scale, low, high)
+        num = _checked_num(self.num)
+        values = _value_list(self.values, "integers", _integer)
+        _check_values_within(values, low, high)
+        _set_fields(self, low=low, high=high, scale=scale, step=step, num=num, values=values)
 
     @property
     def _count(self) -> int:
@@ -337,14 +286,7 @@ class Int:
         return self._count
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": "int", "low": self.low, "high": self.high}
-        out["scale"] = self.scale
-        for key in ("step", "num"):
-            if getattr(self, key) is not None:
-                out[key] = getattr(self, key)
-        if self.values is not None:
-            out["values"] = list(self.values)
-        return _with_when(out, self.when)
+        return _numeric_dict(self)
 
 
 @dataclass(frozen=True)
@@ -463,6 +405,66 @@ def _dedupe(values: Iterator[Any]) -> list[Any]:
         if v not in seen:
             seen.append(v)
     return seen
+
+
+# What Float and Int check and write alike -------------------------------------------------
+def _value_list(
+    given: Sequence[Any] | None, what: str, convert: Callable[[Any, str], _N]
+) -> tuple[_N, ...] | None:
+    """``values``, each converted (``_number`` or ``_integer``), or ``None`` when not given."""
+    if given is None:
+        return None
+    if isinstance(given, str | bytes) or not isinstance(given, Sequence):
+        raise SpecError("values", f"must be a list of {what}")
+    if not given:
+        raise SpecError("values", "must not be empty")
+    return tuple(convert(v, f"values[{i}]") for i, v in enumerate(given))
+
+
+def _checked_step(
+    given: Any, convert: Callable[[Any, str], _N], scale: str, low: float, high: float
+) -> _N | None:
+    """``step``, converted, once positive, on the linear scale and within ``high - low``."""
+    if given is None:
+        return None
+    step = convert(given, "step")
+    if step <= 0:
+        raise SpecError("step", f"must be positive, got {given!r}")
+    if scale != "linear":
+        raise SpecError("step", f"cannot be combined with the {scale} scale; drop one")
+    if step > high - low:
+        raise SpecError("step", f"{step!r} is larger than high - low")
+    return step
+
+
+def _checked_num(given: Any) -> int | None:
+    num = None if given is None else _integer(given, "num")
+    if num is not None and num < 2:
+        raise SpecError("num", f"must be at least 2, got {given!r}")
+    return num
+
+
+def _check_values_within(values: Sequence[float] | None, low: float, high: float) -> None:
+    for i, v in enumerate(values or ()):
+        if not low <= v <= high:
+            raise SpecError(f"values[{i}]", f"{v!r} is outside [{low!r}, {high!r}]")
+
+
+def _set_fields(param: Float | Int, **fields: Any) -> None:
+    """Store the checked fields on a frozen dataclass."""
+    for name, value in fields.items():
+        object.__setattr__(param, name, value)
+
+
+def _numeric_dict(param: Float | Int) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": param.kind, "low": param.low, "high": param.high}
+    out["scale"] = param.scale
+    for key in ("step", "num"):
+        if getattr(param, key) is not None:
+            out[key] = getattr(param, key)
+    if param.values is not None:
+        out["values"] = list(param.values)
+    return _with_when(out, param.when)
 
 
 def _check_scale_bounds(scale: str, low: float, high: float, *, integer: bool) -> None:
