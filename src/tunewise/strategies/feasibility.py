@@ -60,6 +60,17 @@ def needs_outcomes(strategy: Any) -> bool:
     return len(objectives_of(strategy)) > 1 or bool(constraints_of(strategy))
 
 
+def known_outcomes(
+    features: Features, strategy: Any, history: Sequence[Trial], pending: Sequence[Trial]
+) -> tuple[Outcomes, np.ndarray, set[bytes]]:
+    """:meth:`.Features.known` for several objectives or constraints: the :func:`outcomes` of
+    ``history`` for ``strategy``, the rows of the ``pending`` trials, and the keys of every
+    configuration run or pending (never to be suggested again)."""
+    out = outcomes(features, history, objectives_of(strategy), constraints_of(strategy))
+    pending_rows = features.rows(pending)
+    return out, pending_rows, features.keys(np.vstack([out.seen, pending_rows]))
+
+
 def _value(trial: Trial, objective: Any, single: bool) -> float:
     value = trial.metrics.get(objective.metric) if trial.metrics else None
     if value is None and single:

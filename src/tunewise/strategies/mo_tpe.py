@@ -37,41 +37,26 @@ def suggest(
     rng: np.random.Generator,
 ) -> list[dict[str, Any]]:
     """``tpe``'s suggestions for a study with several objectives or constraints."""
-    from tunewise.strategies.feasibility import (
-        constraints_of,
-        objectives_of,
-        outcomes,
-        preference_order,
-    )
+    from tunewise.strategies.feasibility import known_outcomes, preference_order
     from tunewise.strategies.features import Features
-    from tunewise.strategies.tpe import N_STARTUP, _grouped_pick, _tpe_pick, n_good
+    from tunewise.strategies.tpe import n_good, suggest_rounds
 
     features = Features(space)
-    out = outcomes(features, history, objectives_of(strategy), constraints_of(strategy))
-    pending_rows = features.rows(pending)
-    avoid = features.keys(np.vstack([out.seen, pending_rows]))
+    out, pending_rows, avoid = known_outcomes(features, strategy, history, pending)
     position = len(history) + len(pending)
     # Each trial's place in the preference order is its value: the first n_good are good.
     rank = np.empty(len(out.y))
     split = n_good(len(out.y))
     rank[preference_order(out.y, out.violation, split)] = np.arange(len(out.y), dtype=float)
-    liars = [out.failed, pending_rows]
-    picks: list[dict[str, Any]] = []
-    for i in range(n):
-        if features.exhausted(avoid):
-            break
-        pick = None
-        if position + i < N_STARTUP or len(rank) < 2:
-            rows = features.latin_hypercube(strategy.seed, position + i, N_STARTUP)
-            pick = features.first_new(rows, avoid)
-        elif features.conditional or out.present is not None:
-            pick = _grouped_pick(features, out.x, rank, out.present, np.vstack(liars), avoid, rng)
-        else:
-            pick = _tpe_pick(features, out.x, rank, np.vstack(liars), avoid, rng)
-        pick = features.take(pick, avoid, rng)
-        if pick is None:
-            break
-        row, params = pick
-        liars.append(row[None, :])
-        picks.append(params)
-    return picks
+    return suggest_rounds(
+        features,
+        strategy.seed,
+        out.x,
+        rank,
+        out.present,
+        [out.failed, pending_rows],
+        avoid,
+        position,
+        n,
+        rng,
+    )

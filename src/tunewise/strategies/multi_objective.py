@@ -231,13 +231,11 @@ def suggest(
 ) -> list[dict[str, Any]]:
     """``bayesian``'s suggestions for a study with several objectives or constraints."""
     from tunewise.strategies.bayesian import initial_design_size, trust_radius
-    from tunewise.strategies.feasibility import constraints_of, objectives_of, outcomes
+    from tunewise.strategies.feasibility import constraints_of, known_outcomes
     from tunewise.strategies.features import Features, single_threaded_blas
 
     features = Features(space)
-    out = outcomes(features, history, objectives_of(strategy), constraints_of(strategy))
-    pending_rows = features.rows(pending)
-    avoid = features.keys(np.vstack([out.seen, pending_rows]))
+    out, pending_rows, avoid = known_outcomes(features, strategy, history, pending)
     position = len(history) + len(pending)
     n_init = initial_design_size(features.dim)
     picks: list[dict[str, Any]] = []

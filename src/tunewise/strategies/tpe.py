@@ -99,35 +99,62 @@ class TPEStrategy(Strategy):
             from tunewise.strategies import mo_tpe
 
             return mo_tpe.suggest(self, space, history, pending, n, rng)
-        import numpy as np
-
         from tunewise.strategies.features import Features
 
         features = Features(space)
         obs, pending_rows, avoid = features.known(history, pending, self.objective)
         position = len(history) + len(pending)
-        liars = [obs.failed, pending_rows]
-        out: list[dict[str, Any]] = []
-        for i in range(n):
-            if features.exhausted(avoid):
-                break
-            pick = None
-            if position + i < N_STARTUP or len(obs.y) < 2:
-                rows = features.latin_hypercube(self.seed, position + i, N_STARTUP)
-                pick = features.first_new(rows, avoid)
-            elif features.conditional or obs.present is not None:
-                pick = _grouped_pick(
-                    features, obs.x, obs.y, obs.present, np.vstack(liars), avoid, rng
-                )
-            else:
-                pick = _tpe_pick(features, obs.x, obs.y, np.vstack(liars), avoid, rng)
-            pick = features.take(pick, avoid, rng)
-            if pick is None:
-                break
-            row, params = pick
-            liars.append(row[None, :])
-            out.append(params)
-        return out
+        return suggest_rounds(
+            features,
+            self.seed,
+            obs.x,
+            obs.y,
+            obs.present,
+            [obs.failed, pending_rows],
+            avoid,
+            position,
+            n,
+            rng,
+        )
+
+
+def suggest_rounds(
+    features: Features,
+    seed: int,
+    x: np.ndarray,
+    y: np.ndarray,
+    present: np.ndarray | None,
+    liars: list[np.ndarray],
+    avoid: set[bytes],
+    position: int,
+    n: int,
+    rng: np.random.Generator,
+) -> list[dict[str, Any]]:
+    """``n`` suggestions from rows ``x`` with values ``y`` to minimise (``tpe``'s objective, or
+    :mod:`.mo_tpe`'s place in the preference order): the study's Latin hypercube for the first
+    :data:`N_STARTUP`, then TPE picks, each new pick joining ``liars`` (rows treated as bad:
+    failed and pending trials) so that a batch spreads out. ``avoid`` grows with each pick."""
+    import numpy as np
+
+    out: list[dict[str, Any]] = []
+    for i in range(n):
+        if features.exhausted(avoid):
+            break
+        pick = None
+        if position + i < N_STARTUP or len(y) < 2:
+            rows = features.latin_hypercube(seed, position + i, N_STARTUP)
+            pick = features.first_new(rows, avoid)
+        elif features.conditional or present is not None:
+            pick = _grouped_pick(features, x, y, present, np.vstack(liars), avoid, rng)
+        else:
+            pick = _tpe_pick(features, x, y, np.vstack(liars), avoid, rng)
+        pick = features.take(pick, avoid, rng)
+        if pick is None:
+            break
+        row, params = pick
+        liars.append(row[None, :])
+        out.append(params)
+    return out
 
 
 def _estimators(
