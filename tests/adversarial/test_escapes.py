@@ -14,9 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 
+from tests.runners.helpers import running
 from tunewise.executors.base import DoneEvent, Event
 from tunewise.executors.local import LocalExecutor
 from tunewise.runners.base import Runner, TrialJob
@@ -62,17 +62,6 @@ time.sleep(60 if sys.argv[2] == "wait" else 1)
 )
 
 
-def _living(pids: list[int]) -> list[int]:
-    out = []
-    for pid in pids:
-        try:
-            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-                out.append(pid)
-        except psutil.NoSuchProcess:
-            pass
-    return out
-
-
 def _escaped(folder: Path, count: int = 1, timeout: float = 20.0) -> list[int]:
     path = folder / "escaped.txt"
     deadline = time.monotonic() + timeout
@@ -93,7 +82,7 @@ def _run(
     ended and the sleepers' pids."""
     executor.submit(job, runner)
     pids = _escaped(job.trial_dir)
-    assert _living(pids) == pids  # the sleeper did escape and runs
+    assert running(pids) == pids  # the sleeper did escape and runs
     if act is not None:
         act(executor)
     events: list[Event] = []
@@ -107,9 +96,9 @@ def _run(
 
 def _gone(pids: list[int], within: float = 3.0) -> list[int]:
     deadline = time.monotonic() + within
-    while _living(pids) and time.monotonic() < deadline:
+    while running(pids) and time.monotonic() < deadline:
         time.sleep(0.02)
-    left = _living(pids)
+    left = running(pids)
     for pid in left:  # never leave a sleeper behind, even when the test fails
         os.kill(pid, 9)
     return left

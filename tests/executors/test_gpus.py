@@ -16,13 +16,13 @@ from typing import Any
 import pytest
 
 import tunewise as tw
+from tests.executors.helpers import job, run_until_done
 from tunewise.cli.main import main
 from tunewise.devices import DevicePool, discover_gpus, gpu_pool
 from tunewise.errors import SpecError
 from tunewise.executors import build_executor
-from tunewise.executors.base import DoneEvent, Event
+from tunewise.executors.base import DoneEvent
 from tunewise.executors.local import LocalExecutor
-from tunewise.runners.base import TrialJob
 from tunewise.runners.python import PythonRunner
 from tunewise.spec import ExecutorSpec
 from tunewise.trial import FailureKind, TrialState
@@ -187,10 +187,6 @@ def stored_of(trial: tw.Trial) -> str:
     return ", ".join(map(str, trial.user_attrs["devices"]))
 
 
-def job(tmp_path: Path, number: int, timeout: float | None = None, **params: Any) -> TrialJob:
-    return TrialJob("s", number, params, tmp_path / f"{number:05d}", "score", timeout=timeout)
-
-
 def crash(params: dict[str, Any]) -> float:
     os._exit(3)
 
@@ -198,15 +194,6 @@ def crash(params: dict[str, Any]) -> float:
 def hang(params: dict[str, Any]) -> float:
     time.sleep(60)
     return 0.0
-
-
-def run_until_done(executor: LocalExecutor, limit: float = 30.0) -> list[Event]:
-    events: list[Event] = []
-    deadline = time.monotonic() + limit
-    while executor.running and time.monotonic() < deadline:
-        events += executor.poll(0.1)
-    assert not executor.running, "trials did not end in time"
-    return events
 
 
 def test_a_command_trial_sees_its_device_too(tmp_path: Path) -> None:
@@ -223,7 +210,7 @@ def test_a_command_trial_sees_its_device_too(tmp_path: Path) -> None:
     executor = LocalExecutor(capacity=2, devices=DevicePool(["3", "5"], 1))
     executor.submit(job(tmp_path, 0), runner)
     executor.submit(job(tmp_path, 1), runner)
-    events = run_until_done(executor)
+    events = run_until_done(executor, limit=30.0)
     assert all(e.outcome.state == TrialState.COMPLETED for e in events if isinstance(e, DoneEvent))
     seen = sorted((tmp_path / f"{n:05d}" / "stdout.log").read_text().split()[-1] for n in (0, 1))
     assert seen == ["seen=3", "seen=5"]
@@ -245,7 +232,7 @@ def test_a_device_is_released_however_its_trial_ends(tmp_path: Path, how: str) -
     if how == "shutdown":
         events = executor.shutdown("the test ends it")
     else:
-        events = run_until_done(executor)
+        events = run_until_done(executor, limit=30.0)
     (ended,) = [e for e in events if isinstance(e, DoneEvent)]
     assert ended.outcome.state == TrialState.FAILED
     assert executor.devices(0) == () and executor.free == 1 and pool.fits() == 1

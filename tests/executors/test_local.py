@@ -11,10 +11,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 
 import tunewise as tw
+from tests.executors.helpers import job, run_until_done
+from tests.runners.helpers import running
 from tunewise.executors.base import DoneEvent, Event, ReportEvent
 from tunewise.executors.local import LocalExecutor
 from tunewise.runners.base import TrialJob
@@ -22,32 +23,8 @@ from tunewise.runners.python import PythonRunner
 from tunewise.trial import FailureKind, TrialState
 
 
-def job(tmp_path: Path, number: int = 0, timeout: float | None = None, **params: Any) -> TrialJob:
-    return TrialJob("s", number, params, tmp_path / f"{number:05d}", "score", timeout=timeout)
-
-
-def run_until_done(executor: LocalExecutor, limit: float = 20.0) -> list[Event]:
-    events: list[Event] = []
-    deadline = time.monotonic() + limit
-    while executor.running and time.monotonic() < deadline:
-        events += executor.poll(0.1)
-    assert not executor.running, "trials did not end in time"
-    return events
-
-
 def done(events: list[Event]) -> dict[int, DoneEvent]:
     return {e.number: e for e in events if isinstance(e, DoneEvent)}
-
-
-def alive(pids: list[int]) -> list[int]:
-    out = []
-    for pid in pids:
-        try:
-            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-                out.append(pid)
-        except psutil.NoSuchProcess:
-            pass
-    return out
 
 
 def test_runs_trials_in_parallel_and_streams_reports(tmp_path: Path) -> None:
@@ -131,9 +108,9 @@ def test_timeout_kills_the_whole_process_tree(tmp_path: Path) -> None:
     assert "timeout" in (outcome.error or "")
     pids = [int(p) for p in pid_file.read_text().split()]
     deadline = time.monotonic() + 5
-    while alive(pids) and time.monotonic() < deadline:
+    while running(pids) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert alive(pids) == []
+    assert running(pids) == []
 
 
 def test_cancel_stops_a_cooperative_trial_at_its_last_report(tmp_path: Path) -> None:
@@ -226,9 +203,9 @@ def test_a_process_runs_the_next_trial_of_its_runner(tmp_path: Path) -> None:
     assert len(pids) == 1 and pids != {float(os.getpid())}
     other = run_one(executor, tmp_path, 3, PythonRunner(pid_of)).value  # another runner
     assert other not in pids
-    assert alive([int(p) for p in pids]) == []  # the first runner's idle process was ended
+    assert running([int(p) for p in pids]) == []  # the first runner's idle process was ended
     executor.close()
-    assert alive([int(other)]) == []
+    assert running([int(other)]) == []
 
 
 def test_without_reuse_every_trial_gets_a_fresh_process(tmp_path: Path) -> None:
@@ -258,7 +235,7 @@ def test_a_stopped_or_crashed_trials_process_is_not_reused(tmp_path: Path) -> No
     stopped = done(events + run_until_done(executor))[1].outcome
     assert (stopped.state, stopped.value) == (TrialState.STOPPED, first)  # it ran in the same
     after_stop = run_one(executor, tmp_path, 2, runner).value
-    assert after_stop != first and alive([int(first)]) == []
+    assert after_stop != first and running([int(first)]) == []
     executor.submit(TrialJob("s", 3, {"crash": True}, tmp_path / "3", "score"), runner)
     crashed = done(run_until_done(executor))[3].outcome
     assert crashed.failure_kind == FailureKind.CRASHED and "code 3" in (crashed.error or "")
@@ -313,7 +290,7 @@ def _pids_of_a_program_that_ends(tmp_path: Path, trials: int, before_exit: str =
 
 def test_idle_processes_end_when_the_program_ends_without_close(tmp_path: Path) -> None:
     pids = _pids_of_a_program_that_ends(tmp_path, trials=2)
-    assert len(pids) == 2 and alive(pids) == []
+    assert len(pids) == 2 and running(pids) == []
 
 
 def test_a_process_the_bookkeeping_lost_does_not_hang_the_exit(tmp_path: Path) -> None:
@@ -321,4 +298,4 @@ def test_a_process_the_bookkeeping_lost_does_not_hang_the_exit(tmp_path: Path) -
     exit (simulated: taken out by hand) must not leave the program waiting for it at exit."""
     lose_it = "lost = executor._idle.pop()  # idle, and in no list any more\nexecutor.close()\n"
     pids = _pids_of_a_program_that_ends(tmp_path, trials=1, before_exit=lose_it)
-    assert len(pids) == 1 and alive(pids) == []
+    assert len(pids) == 1 and running(pids) == []
