@@ -19,14 +19,12 @@ from tunewise.errors import SpecError
 from tunewise.space import Space
 from tunewise.space_versions import usable_history
 from tunewise.strategies.random import RandomStrategy
-from tunewise.strategies.registry import register
 from tunewise.trial import Trial, TrialState
 
 pytestmark = pytest.mark.timeout(120)
 ENTRY_POINT = Path(sys.executable).with_name("tunewise")
 
 
-@register
 class RecordingStrategy(RandomStrategy):
     """Random search that keeps what each call was given: the space and the history."""
 
@@ -45,6 +43,17 @@ class RecordingStrategy(RandomStrategy):
     ) -> list[dict[str, Any]]:
         RecordingStrategy.calls.append((space, list(history)))
         return super().suggest(space, history, pending, n, rng, remaining=remaining)
+
+
+@pytest.fixture
+def recording(monkeypatch: pytest.MonkeyPatch) -> type[RecordingStrategy]:
+    """``RecordingStrategy`` registered for one test only (left registered, it showed up in
+    every later test's list of strategies: ``tests/docs/test_schema.py``)."""
+    from tunewise.strategies import registry
+
+    registry.strategy_names()  # the built-ins first, so that undoing restores them
+    monkeypatch.setitem(registry._REGISTRY, RecordingStrategy.name, RecordingStrategy)
+    return RecordingStrategy
 
 
 def _trial(number: int, **params: Any) -> Trial:
@@ -134,8 +143,10 @@ def test_an_invalid_or_unchanged_space_and_a_define_by_run_study_are_refused() -
 
 
 # An edit mid-study ------------------------------------------------------------------------------
-def test_a_widened_bound_is_searched_and_the_strategy_sees_only_the_trials_inside() -> None:
-    study = _study("test-recording")
+def test_a_widened_bound_is_searched_and_the_strategy_sees_only_the_trials_inside(
+    recording: type[RecordingStrategy],
+) -> None:
+    study = _study(recording.name)
     earlier = _run(study, 8)
     RecordingStrategy.calls.clear()
     version = study.set_space({"lr": tw.Float(0.5, 3.0), "m": tw.Float(0.0, 1.0)})

@@ -84,6 +84,20 @@ def test_status_json(url: str, capsys: pytest.CaptureFixture[str]) -> None:
                 "stale_leases": 0,
                 "best": rows[0]["best"],
                 "reason": None,
+                "space_versions": {
+                    "current": 1,
+                    "versions": [
+                        {
+                            "version": 1,
+                            "began": rows[0]["space_versions"]["versions"][0]["began"],
+                            "changes": [],
+                            "fixed": {},
+                        }
+                    ],
+                    "trials": 3,
+                    "set_aside": 0,
+                    "set_aside_why": [],
+                },
             }
         ]
         study = tw.load_study(STUDY, storage=url)
