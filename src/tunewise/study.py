@@ -13,11 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from tunewise.asked import AskedTrial
 from tunewise.cost import CostSpec
-from tunewise.errors import NumberTaken, SpecError, StudyNotFound
+from tunewise.errors import SpecError, StudyNotFound
 from tunewise.heartbeat import Heartbeat
-from tunewise.history import TrialHistory
 from tunewise.space import Param, Space
-from tunewise.space_versions import UsableCache
 from tunewise.spec import (
     DEFAULT_STRATEGY,
     CompletionCriteria,
@@ -54,6 +52,7 @@ if TYPE_CHECKING:
     from tunewise.runners.base import Runner
     from tunewise.stopping.completion import Completion
     from tunewise.store.base import Store
+    from tunewise.study_ask import AskSuggester
     from tunewise.study_run import Callback
     from tunewise.tuner import ProgressCallback
     from tunewise.warmstart import ParentTrials
@@ -97,10 +96,8 @@ class Study:
         self._storage = storage  # None: in memory (no other process can take a lease over)
         self._heartbeat: Heartbeat | None = None
         self._parents: ParentTrials | None = None
-        self._history: TrialHistory | None = None
+        self._suggester: AskSuggester | None = None  # ask's suggestions (tunewise.study_ask)
         self._stop_requested = False  # study.stop(): read by optimize's loop
-        self._usable: UsableCache | None = None  # ask's history in an edited space
-        self._edited = False
 
     # What the study is -----------------------------------------------------------------
     @property
@@ -523,9 +520,8 @@ class Study:
         is lost (requeued or failed by the retry policy), so a caller that never tells does not
         block the study. Its owner is ``ask:<tag>``, which no process's exit frees earlier.
         """
-        from tunewise.strategies import strategy_for, strategy_rng
+        from tunewise.study_ask import AskSuggester
         from tunewise.study_run import positive_int
-        from tunewise.tuner import SUGGESTION_LOCK_SECONDS
 
         if remaining is not None:
             positive_int(remaining, "remaining")
@@ -542,92 +538,9 @@ class Study:
         claimed = self._store.claim_trial(self._id, owner, lease)
         if claimed is not None:
             return self._leased(claimed, beat)
-        if self._history is None:
-            self._history = TrialHistory(self._store, self._id)
-        strategy = strategy_for(self.spec, self.seed)
-        if self.spec.define_by_run:
-            from tunewise.define_by_run import SeenSpaceStrategy
-
-            strategy = SeenSpaceStrategy(strategy)
-        budget = self.spec.limits.max_trials
-        # A warm start's parent trials come first in the history, as in the tuner (without
-        # them a warm-started study driven by ask repeated its parent's first suggestions).
-        prior = self._prior_history()
-        # In turn with the other processes suggesting for this study (the store's suggestion
-        # lock, as the tuner takes it), and under the number the history gave: processes asking
-        # at once read the same history and drew from the same generator, so they were handed
-        # the same parameters (4 processes x 3 asks: 8 distinct of 12 with random).
-        while True:
-            with self._store.suggestion_lock(self._id, SUGGESTION_LOCK_SECONDS):
-                self._history.refresh()  # reads only what changed: the cost stays flat
-                number = len(self._history)  # it holds every trial: numbers are contiguous
-                left = remaining
-                if left is None and budget is not None:
-                    left = max(1, budget - number)
-                # The version before the space: an edit between the two reads, or after them,
-                # makes the store refuse the trial (SpaceEdited) and it is suggested again.
-                version = None
-                if not self.spec.define_by_run:
-                    version = self._store.get_space_versions(self._id)[-1].version
-                space = self.space  # read once: a define-by-run study's grows meanwhile
-                finished, pending = self._inside(space, prior)
-                suggestions = strategy.suggest(
-                    space,
-                    finished,
-                    pending,
-                    1,
-                    strategy_rng(self.seed, number),
-                    remaining=left,
-                )
-                if not suggestions:
-                    raise ValueError(
-                        f"the {strategy.name} strategy has no configuration left to try"
-                    )
-                from tunewise.suggestion_record import suggestion_records
-
-                (record,) = suggestion_records(  # what `tunewise replay` needs
-                    strategy,
-                    suggestions,
-                    space=space,
-                    number=number,
-                    n=1,
-                    finished=self._history.finished,
-                    pending=self._history.pending,
-                    remaining=left,
-                    prior=prior,
-                )
-                try:
-                    trial = self._store.add_trial(
-                        self._id,
-                        suggestions[0],
-                        owner=owner,
-                        lease_seconds=lease,
-                        number=number,
-                        suggestion=record,
-                        space_version=version,
-                    )
-                except NumberTaken:  # added by another process past the lock's timeout, or
-                    continue  # the space edited meanwhile (SpaceEdited)
-            return self._leased(trial, beat)
-
-    def _inside(
-        self, space: Space, prior: Sequence[Trial] = ()
-    ) -> tuple[Sequence[Trial], list[Trial]]:
-        """The finished and pending trials :meth:`ask`'s strategy sees (the warm-start parents'
-        trials, ``prior``, first): once the space was edited, those inside ``space``,
-        projected onto it (:mod:`tunewise.space_versions`)."""
-        assert self._history is not None
-        finished, pending = self._history.finished, self._history.pending
-        if prior:
-            finished = [*prior, *finished]
-        if self.spec.define_by_run:
-            return finished, pending
-        if self._usable is None or self._usable.space is not space:
-            self._usable = UsableCache(space)
-            self._edited = len(self._store.get_space_versions(self._id)) > 1
-        if not self._edited:
-            return finished, pending
-        return self._usable.kept(finished), self._usable.kept(pending, finished=False)
+        if self._suggester is None:
+            self._suggester = AskSuggester(self._store, self._id)
+        return self._leased(self._suggester.add(self, owner, lease, remaining), beat)
 
     @property
     def _lease_seconds(self) -> float:
