@@ -2,6 +2,8 @@
 ``random`` on a problem whose trials cost what their hyperparameters make them cost.
 
     nice -n 10 .venv/bin/python -m benchmarks.cost_aware --seeds 10 --out /tmp/h4-cost/cost.md
+    nice -n 10 .venv/bin/python -m benchmarks.cost_aware --problem mlp_digits --seeds 40 \
+        --workers 2 --out /tmp/h10-cost-real/final_digits.md
 
 The problem, ``costly_mlp``, stands for training a network: learning rate (log), dropout, width
 (16-1024, log) and epochs (2-100). Its loss is deterministic: a learning-rate bowl, a dropout
