@@ -68,7 +68,7 @@ def explain_trial(study: Study, number: int) -> dict[str, Any]:
             "seed": int(record["seed"]),
             "generator": context.number,
             "remaining": record.get("remaining"),
-            "space_version": int(record.get("space_version", trial.space_version)),
+            "space_version": trial.space_version,
         },
     )
     if check.status != REPRODUCED:

@@ -185,7 +185,7 @@ class StudyTrials:
                 f"suggested by tunewise {record.get('tunewise')}, this is {__version__}: "
                 "strategies may differ between versions (replay with that version)"
             )
-        version = int(record.get("space_version", trial.space_version))
+        version = trial.space_version
         stored = self.versions.get(version)
         if stored is None:
             return f"the study has no space version {version}"

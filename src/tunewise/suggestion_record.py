@@ -19,13 +19,14 @@ A record (format 1)::
      "number": 12, "n": 4, "index": 1, "remaining": 88,
      "pending": [[10, 11]],            # inclusive ranges of the pending trials' numbers
      "finished": [[0, 9]],             # only when not "every other number below `number`"
-     "space_version": 1,               # when the caller knows which version it suggested under
      "parents": [[3, 41, 40]],         # identical warm start: [study id, numbers below, count]
      "define_by_run": true, "space_params": 3, "params": {...},  # define-by-run only
      "pending_asked": [11]}            # pending ones seen with the params they asked
 
 ``number`` is the trial number the generator was derived from (the batch's first); the trial
-is the batch's ``index``-th suggestion of the ``n`` asked for.
+is the batch's ``index``-th suggestion of the ``n`` asked for. The space version it was made in
+is the trial's own (``Trial.space_version``: the store refuses a trial whose version changed
+after the suggestion).
 """
 
 from __future__ import annotations
@@ -92,7 +93,6 @@ def suggestion_records(
     pending: Sequence[Trial],
     remaining: int | None,
     prior: Sequence[Trial] = (),
-    space_version: int | None = None,
 ) -> list[dict[str, Any]]:
     """One record per suggestion of one ``strategy.suggest`` call (see the module docstring).
 
@@ -117,8 +117,6 @@ def suggestion_records(
     }
     if not _complement(finished, pending, number):
         common["finished"] = to_ranges(t.number for t in finished)
-    if space_version is not None:
-        common["space_version"] = int(space_version)
     if prior:
         common["parents"] = _parents(prior)
     if define_by_run:
