@@ -39,6 +39,7 @@ __all__ = [
     "UsableCache",
     "describe_versions",
     "fit_trial",
+    "space_document",
     "usable_history",
     "versions_document",
 ]
@@ -114,6 +115,12 @@ def _outside(space: Space, name: str) -> str:
     if isinstance(param, Categorical):
         return f"not among the choices {list(param.values)!r}"
     return f"outside [{param.low!r}, {param.high!r}]"
+
+
+def space_document(definition: Mapping[str, Any]) -> tuple[Any, Any]:
+    """The parts of a stored study definition an edit of the space changes: a process that
+    compares them with what it searches knows when to take up an edit."""
+    return definition.get("space"), definition.get("static")
 
 
 class UsableCache:

@@ -16,6 +16,7 @@ from tunewise.cost import CostSpec
 from tunewise.errors import SpecError, StudyNotFound
 from tunewise.heartbeat import Heartbeat
 from tunewise.space import Param, Space
+from tunewise.space_versions import space_document
 from tunewise.spec import (
     DEFAULT_STRATEGY,
     CompletionCriteria,
@@ -112,10 +113,7 @@ class Study:
         definition = dict(self._store.get_study(self.name).definition)
         if self.spec.define_by_run:
             return StudySpec.from_dict(definition).space
-        if (definition.get("space"), definition.get("static")) != (
-            self._definition.get("space"),
-            self._definition.get("static"),
-        ):
+        if space_document(definition) != space_document(self._definition):
             self.spec = StudySpec.from_dict(definition)  # edited (tunewise edit) meanwhile
             self._definition = definition
         return self.spec.space

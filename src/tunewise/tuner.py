@@ -35,7 +35,7 @@ from tunewise.logs import get_logger, one_line
 from tunewise.policies import CompletionCriteria
 from tunewise.runners.base import Outcome, Runner, TrialJob
 from tunewise.space import Space
-from tunewise.space_versions import UsableCache
+from tunewise.space_versions import UsableCache, space_document
 from tunewise.spec import LeasePolicy, Limits, RetryPolicy
 from tunewise.stopping.completion import Completion, check_criteria, check_limits
 from tunewise.stopping.rules import Curve, StoppingRule
@@ -68,11 +68,6 @@ SUGGESTION_LOCK_SECONDS = 0.5
 INTERRUPTED = "interrupted (Ctrl-C or SIGTERM)"
 #: How often the loop reads the study's stored state (a stop from the dashboard or REST).
 STATE_POLL_SECONDS = 0.2
-
-
-def _space_document(definition: Mapping[str, object]) -> tuple[object, object]:
-    """The parts of a stored definition an edit of the space changes."""
-    return definition.get("space"), definition.get("static")
 
 
 def process_owner() -> str:
@@ -217,7 +212,7 @@ class Tuner:
         self._define_by_run = bool(study.definition.get("define_by_run"))
         #: The study's space as stored: an edit (``tunewise edit``, from any process) changes
         #: it, and the next read of the study's state takes the new one up.
-        self._space_document = _space_document(study.definition)
+        self._space_document = space_document(study.definition)
         #: Once the space was edited: the history the strategies get is the trials inside it,
         #: projected (:mod:`tunewise.space_versions`); ``None`` for a study never edited.
         self._usable: UsableCache | None = None
@@ -688,7 +683,7 @@ class Tuner:
         right before trials are added, so none starts after the stop is stored."""
         self._state_read_at = time.monotonic()
         record = self.store.get_study(self.study.name)
-        if not self._define_by_run and _space_document(record.definition) != self._space_document:
+        if not self._define_by_run and space_document(record.definition) != self._space_document:
             self._take_space(record)
         if record.state == StudyState.STOPPED and self._stop_request is None:
             self._stop_request = record.reason or "stopped by a person"
@@ -705,7 +700,7 @@ class Tuner:
         # otherwise pair one version's space with the other's number.
         latest = self.store.get_space_versions(self.study.id)[-1]
         self.space = StudySpec.from_dict(dict(latest.definition)).space
-        self._space_document = _space_document(latest.definition)
+        self._space_document = space_document(latest.definition)
         self._space_version = latest.version
         self._usable = UsableCache(self.space)
         self._exhausted = False  # a grid may have new points
