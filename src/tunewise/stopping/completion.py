@@ -139,11 +139,10 @@ def check_convergence(completed: Sequence[Trial], sign: float, space: Space) -> 
     improvement = (best_now.value - best_before.value) * sign
     if spread > 0 and improvement > 1e-3 * spread:
         return None
-    distances = sorted(space.distance(t.params, best_now.params) for t in finite[-window:])
-    median_distance = distances[len(distances) // 2]
-    radius = 0.1 * math.sqrt(d)
-    if median_distance >= radius:
+    near = stayed_near([space.distance(t.params, best_now.params) for t in finite[-window:]], d)
+    if near is None:
         return None
+    median_distance, radius = near
     return Completion(
         "convergence",
         f"the search converged: the last {window} trials stayed near the incumbent "
@@ -159,6 +158,15 @@ def check_convergence(completed: Sequence[Trial], sign: float, space: Space) -> 
             "best": best_now.value,
         },
     )
+
+
+def stayed_near(distances: Sequence[float], d: int) -> tuple[float, float] | None:
+    """``(median distance, radius)`` when the median of ``distances`` (the last trials' to
+    the best, in the unit cube of ``d`` dimensions) is within a tenth of its diagonal, the
+    convergence criterion's "the search stays near what it found"; else ``None``."""
+    median_distance = sorted(distances)[len(distances) // 2]
+    radius = 0.1 * math.sqrt(d)
+    return (median_distance, radius) if median_distance < radius else None
 
 
 def check_criteria(

@@ -22,13 +22,12 @@ seen), so growth is never an artefact of rescaling.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tunewise.stopping.completion import Completion, check_criteria
+from tunewise.stopping.completion import Completion, check_criteria, stayed_near
 from tunewise.trial import Constraint, Objective, Trial, is_feasible, objective_values
 
 if TYPE_CHECKING:
@@ -142,13 +141,11 @@ def _check_convergence(
     if improvement > 1e-3 * max(now, 1e-12):
         return None
     front = [kept[i] for i in pareto_front(points)]
-    distances = sorted(
-        min(space.distance(t.params, f.params) for f in front) for t in kept[-window:]
-    )
-    median_distance = distances[len(distances) // 2]
-    radius = 0.1 * math.sqrt(d)
-    if median_distance >= radius:
+    distances = [min(space.distance(t.params, f.params) for f in front) for t in kept[-window:]]
+    near = stayed_near(distances, d)
+    if near is None:
         return None
+    median_distance, radius = near
     return Completion(
         "convergence",
         f"the search converged: the last {window} trials stayed near the Pareto front (median "
